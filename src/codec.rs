@@ -1,0 +1,214 @@
+//! Files and encodings: reading an image safely, encoding a result, and writing it atomically.
+//!
+//! Every error names the file and the reason. A header that declares more pixels than the limit is
+//! refused before any decoding, so a hostile or mistaken file cannot exhaust a rank's memory.
+
+use crate::image::Image;
+use crate::ops::{mat_view, mat_view_mut};
+use anyhow::{bail, ensure, Context, Result};
+use opencv::core::{Mat, Vector};
+use opencv::imgcodecs;
+use opencv::prelude::*;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Default `--max-pixels`: 2³⁰, the same ceiling OpenCV itself applies.
+pub const DEFAULT_MAX_PIXELS: u64 = 1 << 30;
+
+/// Marker in the name of files being written; a stale one is a write that never finished.
+pub const TMP_MARKER: &str = ".imgproc-tmp-";
+
+/// Reads a whole file, refusing an empty one.
+pub fn read_file(path: &Path) -> Result<Vec<u8>> {
+    let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    ensure!(!bytes.is_empty(), "{}: empty file (0 bytes)", path.display());
+    Ok(bytes)
+}
+
+/// Checks the declared size in the header against `max_pixels` without decoding.
+/// Formats whose header we cannot read are checked after decoding instead.
+pub fn check_header(bytes: &[u8], name: &str, max_pixels: u64) -> Result<()> {
+    if let Ok(size) = imagesize::blob_size(bytes) {
+        let pixels = size.width as u64 * size.height as u64;
+        ensure!(
+            pixels <= max_pixels,
+            "{name}: header declares {}x{} = {pixels} pixels, more than the limit of {max_pixels} (--max-pixels)",
+            size.width,
+            size.height
+        );
+    }
+    Ok(())
+}
+
+/// Decodes encoded bytes into an 8-bit gray or BGR image (alpha is dropped).
+pub fn decode(bytes: &[u8], name: &str, max_pixels: u64) -> Result<Image> {
+    ensure!(!bytes.is_empty(), "{name}: empty file (0 bytes)");
+    check_header(bytes, name, max_pixels)?;
+    if is_jpeg(bytes) {
+        // libjpeg "decodes" a truncated file with a warning and grey rows; refuse it instead.
+        ensure!(jpeg_is_complete(bytes), "{name}: truncated JPEG (no end-of-image marker)");
+    }
+    let buf = Vector::<u8>::from_slice(bytes);
+    let mat = imgcodecs::imdecode(&buf, imgcodecs::IMREAD_ANYCOLOR)
+        .with_context(|| format!("{name}: cannot decode"))?;
+    ensure!(!mat.empty(), "{name}: not a readable image (corrupt, truncated or not an image format OpenCV reads)");
+    let pixels = mat.rows() as u64 * mat.cols() as u64;
+    ensure!(pixels <= max_pixels, "{name}: {pixels} pixels, more than the limit of {max_pixels} (--max-pixels)");
+    from_mat(&mat).with_context(|| format!("{name}: unsupported pixel layout"))
+}
+
+/// Reads and decodes a file.
+pub fn read_image(path: &Path, max_pixels: u64) -> Result<Image> {
+    let bytes = read_file(path)?;
+    decode(&bytes, &path.display().to_string(), max_pixels)
+}
+
+fn is_jpeg(bytes: &[u8]) -> bool {
+    bytes.starts_with(&[0xFF, 0xD8, 0xFF])
+}
+
+fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    let end = bytes.iter().rposition(|&b| b != 0 && !b.is_ascii_whitespace()).map_or(0, |i| i + 1);
+    bytes[..end].ends_with(&[0xFF, 0xD9])
+}
+
+/// Copies a decoded `Mat` into an [`Image`], converting BGRA to BGR.
+fn from_mat(mat: &Mat) -> Result<Image> {
+    ensure!(mat.depth() == opencv::core::CV_8U, "only 8-bit images are supported");
+    let converted;
+    let mat = match mat.channels() {
+        1 | 3 => mat,
+        4 => {
+            let mut bgr = Mat::default();
+            opencv::imgproc::cvt_color(mat, &mut bgr, opencv::imgproc::COLOR_BGRA2BGR, 0)?;
+            converted = bgr;
+            &converted
+        }
+        c => bail!("{c} channels"),
+    };
+    let (w, h, c) = (mat.cols() as usize, mat.rows() as usize, mat.channels() as usize);
+    let mut img = Image::zeros(w, h, c);
+    {
+        let mut dst = mat_view_mut(&mut img)?;
+        mat.copy_to(&mut dst)?;
+    }
+    Ok(img)
+}
+
+/// Encodes an image in the format named by `ext` ("png", "jpg", ...).
+pub fn encode(img: &Image, ext: &str) -> Result<Vec<u8>> {
+    let mut buf = Vector::<u8>::new();
+    let view = mat_view(img)?;
+    let ok = imgcodecs::imencode(&format!(".{ext}"), &view, &mut buf, &Vector::new())
+        .with_context(|| format!("encoding as {ext}"))?;
+    ensure!(ok, "OpenCV could not encode the image as {ext}");
+    Ok(buf.to_vec())
+}
+
+/// The extension of `path`, lower-case, checked to be a format OpenCV can write.
+pub fn output_format(path: &Path) -> Result<String> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .with_context(|| format!("{}: no file extension to choose the output format from", path.display()))?;
+    check_format(&ext).with_context(|| format!("{}: cannot write this format", path.display()))?;
+    Ok(ext)
+}
+
+/// Checks that OpenCV has a writer for the extension.
+pub fn check_format(ext: &str) -> Result<()> {
+    let ok = imgcodecs::have_image_writer(&format!("x.{ext}")).unwrap_or(false);
+    ensure!(ok, "unknown image format '{ext}' (try png, jpg, bmp, tiff, webp)");
+    Ok(())
+}
+
+/// Writes `bytes` to `path` so that readers see the old file or the complete new one, never a
+/// part: write to a temporary name in the same folder, flush to disk, rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = temp_name(path);
+    let result = (|| -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e).with_context(|| format!("{}: cannot write", path.display()));
+    }
+    Ok(())
+}
+
+fn temp_name(path: &Path) -> PathBuf {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    path.with_file_name(format!(".{name}{TMP_MARKER}{}", std::process::id()))
+}
+
+/// Removes temporary files that an interrupted run left in `dir`; returns how many.
+pub fn remove_stale_temps(dir: &Path) -> Result<usize> {
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir).with_context(|| format!("{}: cannot list", dir.display()))? {
+        let entry = entry?;
+        if entry.file_name().to_string_lossy().contains(TMP_MARKER) {
+            std::fs::remove_file(entry.path()).with_context(|| format!("{}: cannot remove", entry.path().display()))?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Image {
+        Image::from_vec(5, 3, 3, (0..45).map(|v| (v * 5) as u8).collect()).unwrap()
+    }
+
+    #[test]
+    fn png_round_trips_exactly_and_keeps_gray_as_one_channel() {
+        let img = sample();
+        assert_eq!(decode(&encode(&img, "png").unwrap(), "x.png", DEFAULT_MAX_PIXELS).unwrap(), img);
+        let gray = Image::from_vec(4, 2, 1, vec![1, 2, 3, 4, 5, 6, 7, 8]).unwrap();
+        assert_eq!(decode(&encode(&gray, "png").unwrap(), "g.png", DEFAULT_MAX_PIXELS).unwrap(), gray);
+    }
+
+    #[test]
+    fn bad_bytes_are_refused_with_the_file_name() {
+        let e = decode(b"hello, not an image", "notes.png", DEFAULT_MAX_PIXELS).unwrap_err();
+        assert!(e.to_string().contains("notes.png"), "{e}");
+        assert!(decode(b"", "empty.png", DEFAULT_MAX_PIXELS).unwrap_err().to_string().contains("empty"));
+        let png = encode(&sample(), "png").unwrap();
+        assert!(decode(&png[..png.len() / 2], "cut.png", DEFAULT_MAX_PIXELS).is_err());
+        let jpg = encode(&sample(), "jpg").unwrap();
+        let e = decode(&jpg[..jpg.len() - 10], "cut.jpg", DEFAULT_MAX_PIXELS).unwrap_err();
+        assert!(e.to_string().contains("truncated"), "{e}");
+    }
+
+    #[test]
+    fn a_header_declaring_too_many_pixels_is_refused_before_decoding() {
+        let png = encode(&sample(), "png").unwrap();
+        let e = decode(&png, "big.png", 10).unwrap_err().to_string();
+        assert!(e.contains("header declares 5x3") && e.contains("--max-pixels"), "{e}");
+    }
+
+    #[test]
+    fn atomic_write_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.png");
+        write_atomic(&path, b"abc").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"abc");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        std::fs::write(dir.path().join(format!(".x.png{TMP_MARKER}12")), b"half").unwrap();
+        assert_eq!(remove_stale_temps(dir.path()).unwrap(), 1);
+        assert!(write_atomic(&dir.path().join("missing/out.png"), b"abc").is_err());
+    }
+
+    #[test]
+    fn output_format_follows_the_extension() {
+        assert_eq!(output_format(Path::new("a/b.PNG")).unwrap(), "png");
+        assert!(output_format(Path::new("a/b")).is_err());
+        assert!(output_format(Path::new("a/b.xyz")).is_err());
+    }
+}

@@ -1,0 +1,187 @@
+//! Running an op chain on one strip, pausing at each global step.
+//!
+//! A [`StripRun`] holds a strip's current rows. [`StripRun::advance`] applies ops until the chain
+//! needs the whole image (a histogram or hysteresis) and returns what this strip contributes;
+//! the caller combines the contributions of all strips (an MPI all-reduce or gather in the
+//! master/worker layer, plain function calls in [`run_in_process`]) and resumes the strip with the
+//! answer. So the same code runs in tests without MPI and on the cluster.
+//!
+//! Rows kept after op `i` are the owned rows widened by the halo the rest of the chain needs:
+//! every kept row is exact, because the rows it was computed from were exact or the image's edge.
+
+use crate::chain::OpChain;
+use crate::global::{self, HysteresisReply, HysteresisRequest};
+use crate::image::Image;
+use crate::ops::{cv_canny, GlobalNeed, Op};
+use crate::split::{plan, widen};
+use anyhow::{bail, ensure, Result};
+use ndarray::Array2;
+use std::ops::Range;
+
+/// What a strip hands to the global step, or its final rows.
+#[derive(Debug)]
+pub enum Step {
+    /// Histogram of the strip's own rows (all channels).
+    Histogram(Box<[u64; 256]>),
+    /// Labels near the strip's edges, for rank 0's union-find.
+    Hysteresis(HysteresisRequest),
+    /// The result for the owned rows: the chain is finished.
+    Done(Image),
+}
+
+/// One strip part-way through a chain.
+pub struct StripRun {
+    chain: OpChain,
+    next_op: usize,
+    height: usize,
+    owned: Range<usize>,
+    /// Rows currently held, and their global position.
+    cur: Image,
+    cur_rows: Range<usize>,
+    /// Labels of the owned rows while waiting for rank 0's hysteresis answer.
+    pending_labels: Option<Array2<u32>>,
+}
+
+impl StripRun {
+    /// `input` holds global rows `input_rows`, which must cover `owned` widened by the chain's halo.
+    pub fn new(chain: OpChain, height: usize, owned: Range<usize>, input: Image, input_rows: Range<usize>) -> Result<Self> {
+        ensure!(input.height == input_rows.len(), "strip input has {} rows, expected {}", input.height, input_rows.len());
+        let need = widen(&owned, chain.total_halo(), height);
+        ensure!(
+            input_rows.start <= need.start && need.end <= input_rows.end,
+            "strip input rows {input_rows:?} do not cover {need:?}"
+        );
+        Ok(StripRun { chain, next_op: 0, height, owned, cur: input, cur_rows: input_rows, pending_labels: None })
+    }
+
+    /// Applies ops until a global step or the end of the chain.
+    pub fn advance(&mut self) -> Result<Step> {
+        ensure!(self.pending_labels.is_none(), "advance called while a hysteresis answer is pending");
+        while let Some(op) = self.chain.0.get(self.next_op).cloned() {
+            match op.global_need() {
+                GlobalNeed::None => {
+                    self.cur = op.apply_local(&self.cur)?;
+                    self.next_op += 1;
+                    self.keep_needed_rows();
+                }
+                GlobalNeed::Histogram => {
+                    let own = self.owned_in_cur();
+                    return Ok(Step::Histogram(Box::new(global::histogram(self.cur.rows(own.start, own.end)))));
+                }
+                GlobalNeed::Hysteresis => return self.start_hysteresis(&op),
+            }
+        }
+        let own = self.owned_in_cur();
+        self.cur.retain_rows(own.start, own.end);
+        Ok(Step::Done(std::mem::replace(&mut self.cur, Image::zeros(0, 0, 1))))
+    }
+
+    /// Resumes after [`Step::Histogram`] with the sum over all strips.
+    pub fn resume_histogram(&mut self, total: &[u64; 256]) -> Result<()> {
+        ensure!(self.current_need() == Some(GlobalNeed::Histogram), "no histogram step is pending");
+        self.cur = global::apply_lut(&self.cur, &global::stretch_lut(total));
+        self.next_op += 1;
+        self.keep_needed_rows();
+        Ok(())
+    }
+
+    /// Resumes after [`Step::Hysteresis`] with rank 0's answer for this strip.
+    pub fn resume_hysteresis(&mut self, reply: HysteresisReply) -> Result<()> {
+        let Some(labels) = self.pending_labels.take() else { bail!("no hysteresis step is pending") };
+        let needed = widen(&self.owned, self.chain.halo_after(self.next_op), self.height);
+        let own_edges = global::finish_edges(&labels, &reply.promote);
+        let (above, below) = (reply.halo_above, reply.halo_below);
+        ensure!(
+            above.0 == needed.start && below.0 == self.owned.end,
+            "hysteresis answer covers rows from {} and {}, expected {} and {}",
+            above.0,
+            below.0,
+            needed.start,
+            self.owned.end
+        );
+        let data = [above.1, own_edges, below.1].concat();
+        self.cur = Image::from_vec(self.cur.width, needed.len(), 1, data)?;
+        self.cur_rows = needed;
+        self.next_op += 1;
+        Ok(())
+    }
+
+    fn current_need(&self) -> Option<GlobalNeed> {
+        self.chain.0.get(self.next_op).map(Op::global_need)
+    }
+
+    /// Canny on the held rows, twice: `(low, low)` gives candidates, `(high, high)` strong pixels.
+    fn start_hysteresis(&mut self, op: &Op) -> Result<Step> {
+        let Op::Canny { low, high, aperture, l2 } = *op else { bail!("hysteresis is Canny's step") };
+        // Exact rows after Canny: the owned rows widened by what the rest of the chain needs.
+        let after = self.chain.halo_after(self.next_op);
+        let (lo, hi) = if low <= high { (low, high) } else { (high, low) };
+        let own = self.owned_in_cur();
+        let candidates = cv_canny(&self.cur, lo, lo, aperture, l2)?.crop_rows(own.start, own.end);
+        let strong = cv_canny(&self.cur, hi, hi, aperture, l2)?.crop_rows(own.start, own.end);
+        let labels = global::label_candidates(&candidates, &strong)?;
+        let request = global::boundary_request(&labels, self.owned.start, after);
+        self.pending_labels = Some(labels);
+        Ok(Step::Hysteresis(request))
+    }
+
+    /// The owned rows, as indices into the held rows.
+    fn owned_in_cur(&self) -> Range<usize> {
+        self.owned.start - self.cur_rows.start..self.owned.end - self.cur_rows.start
+    }
+
+    /// Drops held rows the rest of the chain no longer needs (they were only halo for this op).
+    fn keep_needed_rows(&mut self) {
+        let needed = widen(&self.owned, self.chain.halo_after(self.next_op - 1), self.height);
+        let (a, b) = (needed.start - self.cur_rows.start, needed.end - self.cur_rows.start);
+        if (a, b) != (0, self.cur.height) {
+            self.cur.retain_rows(a, b);
+        }
+        self.cur_rows = needed;
+    }
+}
+
+/// Runs a chain as `ranks` strips in one process, doing the global steps by hand: the distributed
+/// algorithm without MPI, for tests and for checking the MPI layer against.
+pub fn run_in_process(chain: &OpChain, img: &Image, ranks: usize, skip_rank0: bool) -> Result<Image> {
+    let strips = plan(img.height, ranks, chain.total_halo(), skip_rank0);
+    let mut runs = strips
+        .iter()
+        .map(|s| StripRun::new(chain.clone(), img.height, s.owned.clone(), img.crop_rows(s.input.start, s.input.end), s.input.clone()))
+        .collect::<Result<Vec<_>>>()?;
+    loop {
+        let steps = runs.iter_mut().map(StripRun::advance).collect::<Result<Vec<_>>>()?;
+        match &steps[0] {
+            Step::Done(_) => {
+                let mut out = Image::zeros(img.width, 0, chain.out_channels(img.channels));
+                for step in steps {
+                    let Step::Done(part) = step else { bail!("strips disagree about the chain") };
+                    out.data.extend_from_slice(&part.data);
+                    out.height += part.height;
+                }
+                return Ok(out);
+            }
+            Step::Histogram(_) => {
+                let mut total = [0u64; 256];
+                for step in &steps {
+                    let Step::Histogram(h) = step else { bail!("strips disagree about the chain") };
+                    total.iter_mut().zip(h.iter()).for_each(|(t, v)| *t += v);
+                }
+                runs.iter_mut().try_for_each(|r| r.resume_histogram(&total))?;
+            }
+            Step::Hysteresis(_) => {
+                let reqs: Vec<HysteresisRequest> = steps
+                    .into_iter()
+                    .map(|s| match s {
+                        Step::Hysteresis(r) => Ok(r),
+                        _ => bail!("strips disagree about the chain"),
+                    })
+                    .collect::<Result<_>>()?;
+                let replies = global::resolve_hysteresis(&reqs, img.width, img.height)?;
+                for (r, reply) in runs.iter_mut().zip(replies) {
+                    r.resume_hysteresis(reply)?;
+                }
+            }
+        }
+    }
+}

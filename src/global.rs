@@ -1,0 +1,369 @@
+//! The global steps, as pure functions: what each strip contributes and how rank 0 combines them.
+//!
+//! - contrast-stretch: per-strip histograms are summed (an all-reduce) and every rank builds the
+//!   same lookup table from the total.
+//! - Canny hysteresis: on a strip with its halo, `Canny(low, low)` marks the candidate pixels and
+//!   `Canny(high, high)` the strong ones (both are exact inside the strip). An edge pixel is a
+//!   candidate whose 8-connected component of candidates, over the whole image, holds a strong
+//!   pixel: exactly cv::Canny's hysteresis. Each strip labels the components inside its own rows;
+//!   rank 0 joins labels that touch across strip boundaries with a union-find ([`resolve_hysteresis`]).
+//!
+//! No MPI here: the master/worker layer only moves these values.
+
+use crate::image::Image;
+use anyhow::{ensure, Result};
+use ndarray::Array2;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// Counts of each byte value over all channels.
+pub fn histogram(bytes: &[u8]) -> [u64; 256] {
+    let mut h = [0u64; 256];
+    for &b in bytes {
+        h[b as usize] += 1;
+    }
+    h
+}
+
+/// The contrast-stretch table: `LUT[v] = floor((cdf[v] − cdf_min)·255 / (cdf_max − cdf_min))` where
+/// `cdf[v] > 0`, else 0; `cdf_min` is the smallest non-zero cdf. A constant (or empty) image maps to
+/// itself.
+pub fn stretch_lut(hist: &[u64; 256]) -> [u8; 256] {
+    let mut cdf = [0u64; 256];
+    let mut acc = 0u64;
+    for (c, h) in cdf.iter_mut().zip(hist) {
+        acc += h;
+        *c = acc;
+    }
+    let cdf_max = acc;
+    let cdf_min = cdf.iter().copied().find(|&c| c > 0).unwrap_or(0);
+    let mut lut = [0u8; 256];
+    if cdf_max == cdf_min {
+        for (v, l) in lut.iter_mut().enumerate() {
+            *l = v as u8;
+        }
+        return lut;
+    }
+    for (l, &c) in lut.iter_mut().zip(&cdf) {
+        if c > 0 {
+            *l = ((c - cdf_min) as u128 * 255 / (cdf_max - cdf_min) as u128) as u8;
+        }
+    }
+    lut
+}
+
+/// Maps every byte through the table.
+pub fn apply_lut(img: &Image, lut: &[u8; 256]) -> Image {
+    let data = img.data.iter().map(|&v| lut[v as usize]).collect();
+    Image { data, ..*img }
+}
+
+/// Bit set on a label whose component (inside its strip) holds a strong pixel.
+pub const STRONG: u32 = 1 << 31;
+
+/// Connected components (8-neighbourhood) of the candidate pixels in one strip's own rows.
+/// A label is 0 for a non-candidate, else a component id below 2³¹, with [`STRONG`] or-ed in when
+/// the component holds a strong pixel.
+pub fn label_candidates(candidates: &Image, strong: &Image) -> Result<Array2<u32>> {
+    ensure!(candidates.channels == 1 && strong.channels == 1, "edge maps are single-channel");
+    let (h, w) = (candidates.height, candidates.width);
+    let mut labels = Array2::<u32>::zeros((h, w));
+    let mut parent: Vec<u32> = vec![0]; // provisional label -> parent; index 0 unused
+    let mut is_strong: Vec<bool> = vec![false];
+    for y in 0..h {
+        for x in 0..w {
+            if candidates.data[y * w + x] == 0 {
+                continue;
+            }
+            let mut neighbours = [0u32; 4];
+            if x > 0 {
+                neighbours[0] = labels[(y, x - 1)];
+            }
+            if y > 0 {
+                neighbours[1] = labels[(y - 1, x)];
+                if x > 0 {
+                    neighbours[2] = labels[(y - 1, x - 1)];
+                }
+                if x + 1 < w {
+                    neighbours[3] = labels[(y - 1, x + 1)];
+                }
+            }
+            let mut label = 0;
+            for &n in neighbours.iter().filter(|&&n| n != 0) {
+                if label == 0 {
+                    label = find(&mut parent, n);
+                } else {
+                    label = union(&mut parent, label, n);
+                }
+            }
+            if label == 0 {
+                label = parent.len() as u32;
+                ensure!(label < STRONG, "too many edge components in one strip");
+                parent.push(label);
+                is_strong.push(false);
+            }
+            labels[(y, x)] = label;
+            if strong.data[y * w + x] != 0 {
+                is_strong[label as usize] = true;
+            }
+        }
+    }
+    // Strong flags gathered on provisional labels move to their roots.
+    for l in 1..parent.len() {
+        if is_strong[l] {
+            let r = find(&mut parent, l as u32) as usize;
+            is_strong[r] = true;
+        }
+    }
+    for v in labels.iter_mut().filter(|v| **v != 0) {
+        let r = find(&mut parent, *v);
+        *v = if is_strong[r as usize] { r | STRONG } else { r };
+    }
+    Ok(labels)
+}
+
+fn find(parent: &mut [u32], mut x: u32) -> u32 {
+    while parent[x as usize] != x {
+        let p = parent[x as usize];
+        parent[x as usize] = parent[p as usize];
+        x = p;
+    }
+    x
+}
+
+/// Joins the sets of `a` and `b`; returns the root, always the smaller label.
+fn union(parent: &mut [u32], a: u32, b: u32) -> u32 {
+    let (ra, rb) = (find(parent, a), find(parent, b));
+    let (lo, hi) = if ra < rb { (ra, rb) } else { (rb, ra) };
+    parent[hi as usize] = lo;
+    lo
+}
+
+/// What a strip sends to rank 0 for hysteresis: its own rows and the labels of the rows near its
+/// edges (the first and last `max(1, halo after Canny)` rows, which neighbours read as halo).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct HysteresisRequest {
+    /// First row the strip owns.
+    pub owned_start: usize,
+    /// One past the last row the strip owns.
+    pub owned_end: usize,
+    /// Halo rows the ops after Canny read (the same for every strip).
+    pub halo_after: usize,
+    /// Blocks of label rows: (first global row, labels row-major).
+    pub blocks: Vec<(usize, Vec<u32>)>,
+}
+
+/// Rank 0's answer to one strip.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct HysteresisReply {
+    /// The strip's labels (without the [`STRONG`] bit) whose component reaches a strong pixel in
+    /// another strip.
+    pub promote: Vec<u32>,
+    /// Final edge rows (0 or 255) for the halo rows `[halo_above.0, owned_start)` and
+    /// `[owned_end, ..)`, owned by other strips, that later ops in the chain read.
+    pub halo_above: (usize, Vec<u8>),
+    pub halo_below: (usize, Vec<u8>),
+}
+
+/// The rows of `labels` (global rows `[start, end)`) that a strip sends for hysteresis.
+pub fn boundary_request(labels: &Array2<u32>, start: usize, halo_after: usize) -> HysteresisRequest {
+    let (h, w) = labels.dim();
+    let k = halo_after.max(1);
+    let flat = labels.as_slice().expect("labels are contiguous");
+    let block = |a: usize, b: usize| (start + a, flat[a * w..b * w].to_vec());
+    let blocks = if h == 0 {
+        vec![]
+    } else if 2 * k >= h {
+        vec![block(0, h)]
+    } else {
+        vec![block(0, k), block(h - k, h)]
+    };
+    HysteresisRequest { owned_start: start, owned_end: start + h, halo_after, blocks }
+}
+
+/// Rank 0's step: joins components across strip boundaries and answers every strip.
+/// `requests` are in rank order and their owned rows tile `[0, height)` in order.
+pub fn resolve_hysteresis(requests: &[HysteresisRequest], width: usize, height: usize) -> Result<Vec<HysteresisReply>> {
+    let halo_after = requests.first().map_or(0, |r| r.halo_after);
+    ensure!(requests.iter().all(|r| r.halo_after == halo_after), "strips disagree about the halo after Canny");
+    // Label rows by global row: row -> (strip index, labels).
+    let mut rows: HashMap<usize, (usize, &[u32])> = HashMap::new();
+    for (s, req) in requests.iter().enumerate() {
+        for (first, data) in &req.blocks {
+            ensure!(data.len() % width.max(1) == 0, "label block of strip {s} is not whole rows");
+            for (i, row) in data.chunks(width.max(1)).enumerate() {
+                rows.insert(first + i, (s, row));
+            }
+        }
+    }
+    // Union-find over (strip, label) nodes that sit on a boundary row.
+    let mut ids: HashMap<(usize, u32), usize> = HashMap::new();
+    let mut parent: Vec<usize> = Vec::new();
+    let mut strong: Vec<bool> = Vec::new();
+    let mut node = |s: usize, l: u32, parent: &mut Vec<usize>, strong: &mut Vec<bool>| -> usize {
+        *ids.entry((s, l & !STRONG)).or_insert_with(|| {
+            parent.push(parent.len());
+            strong.push(l & STRONG != 0);
+            parent.len() - 1
+        })
+    };
+    fn root(parent: &mut [usize], mut x: usize) -> usize {
+        while parent[x] != x {
+            parent[x] = parent[parent[x]];
+            x = parent[x];
+        }
+        x
+    }
+    for (s, req) in requests.iter().enumerate() {
+        if req.owned_start == req.owned_end || req.owned_end >= height {
+            continue;
+        }
+        let (Some(&(sa, above)), Some(&(sb, below))) = (rows.get(&(req.owned_end - 1)), rows.get(&req.owned_end))
+        else {
+            anyhow::bail!("hysteresis: boundary rows of strip {s} are missing");
+        };
+        for x in 0..width {
+            let a = above[x];
+            if a == 0 {
+                continue;
+            }
+            for nx in x.saturating_sub(1)..(x + 2).min(width) {
+                let b = below[nx];
+                if b != 0 {
+                    let na = node(sa, a, &mut parent, &mut strong);
+                    let nb = node(sb, b, &mut parent, &mut strong);
+                    let (ra, rb) = (root(&mut parent, na), root(&mut parent, nb));
+                    parent[ra] = rb;
+                }
+            }
+        }
+    }
+    // A joined component is strong when any of its strip-local parts is.
+    let mut component_strong = vec![false; parent.len()];
+    for n in 0..parent.len() {
+        let r = root(&mut parent, n);
+        component_strong[r] |= strong[n];
+    }
+    let mut promoted: Vec<Vec<u32>> = vec![Vec::new(); requests.len()];
+    let keys: Vec<((usize, u32), usize)> = ids.iter().map(|(&k, &v)| (k, v)).collect();
+    let mut promoted_set: HashMap<(usize, u32), ()> = HashMap::new();
+    for ((s, l), n) in keys {
+        let r = root(&mut parent, n);
+        if component_strong[r] && !strong[n] {
+            promoted[s].push(l);
+            promoted_set.insert((s, l), ());
+        }
+    }
+    let is_edge = |s: usize, l: u32| l != 0 && (l & STRONG != 0 || promoted_set.contains_key(&(s, l & !STRONG)));
+    let edge_rows = |from: usize, to: usize| -> Result<Vec<u8>> {
+        let mut out = Vec::with_capacity((to - from) * width);
+        for y in from..to {
+            let Some(&(s, row)) = rows.get(&y) else { anyhow::bail!("hysteresis: halo row {y} was not sent") };
+            out.extend(row.iter().map(|&l| if is_edge(s, l) { 255u8 } else { 0 }));
+        }
+        Ok(out)
+    };
+    let mut replies = Vec::with_capacity(requests.len());
+    for (s, req) in requests.iter().enumerate() {
+        let mut promote = std::mem::take(&mut promoted[s]);
+        promote.sort_unstable();
+        let reply = if req.owned_start == req.owned_end {
+            HysteresisReply {
+                promote,
+                halo_above: (req.owned_start, vec![]),
+                halo_below: (req.owned_end, vec![]),
+            }
+        } else {
+            let above = req.owned_start.saturating_sub(halo_after);
+            let below = (req.owned_end + halo_after).min(height);
+            HysteresisReply {
+                promote,
+                halo_above: (above, edge_rows(above, req.owned_start)?),
+                halo_below: (req.owned_end, edge_rows(req.owned_end, below)?),
+            }
+        };
+        replies.push(reply);
+    }
+    Ok(replies)
+}
+
+/// A strip's own final edge rows from its labels and rank 0's promotions.
+pub fn finish_edges(labels: &Array2<u32>, promote: &[u32]) -> Vec<u8> {
+    labels
+        .iter()
+        .map(|&l| {
+            let edge = l != 0 && (l & STRONG != 0 || promote.binary_search(&(l & !STRONG)).is_ok());
+            if edge {
+                255
+            } else {
+                0
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gray(w: usize, h: usize, data: &[u8]) -> Image {
+        Image::from_vec(w, h, 1, data.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn stretch_lut_spreads_values_over_the_full_range() {
+        let mut hist = [0u64; 256];
+        hist[10] = 1;
+        hist[20] = 2;
+        hist[30] = 1;
+        let lut = stretch_lut(&hist);
+        // cdf: 10 -> 1, 20 -> 3, 30 -> 4; cdf_min 1, cdf_max 4.
+        assert_eq!((lut[10], lut[20], lut[30]), (0, 170, 255));
+        assert_eq!(lut[5], 0);
+        assert_eq!(lut[25], 170);
+    }
+
+    #[test]
+    fn stretch_of_a_constant_image_is_the_identity() {
+        let lut = stretch_lut(&histogram(&[42; 10]));
+        assert!(lut.iter().enumerate().all(|(v, &l)| l == v as u8));
+    }
+
+    #[test]
+    fn labels_join_diagonal_neighbours_and_carry_the_strong_flag() {
+        // Two components: a diagonal run (one strong pixel) and an isolated pixel.
+        let cand = gray(4, 3, &[1, 0, 0, 1, 0, 1, 0, 0, 0, 0, 1, 0]);
+        let strong = gray(4, 3, &[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0]);
+        let l = label_candidates(&cand, &strong).unwrap();
+        assert_eq!(l[(0, 0)], l[(2, 2)]);
+        assert_eq!(l[(0, 0)], l[(1, 1)]);
+        assert!(l[(0, 0)] & STRONG != 0);
+        assert_eq!(l[(0, 3)] & STRONG, 0);
+        assert_ne!(l[(0, 3)], 0);
+        assert_eq!(l[(0, 1)], 0);
+    }
+
+    #[test]
+    fn a_u_shape_merges_into_one_component() {
+        // The two arms only meet in the last row: the first pass sees two labels.
+        let cand = gray(3, 3, &[1, 0, 1, 1, 0, 1, 1, 1, 1]);
+        let strong = gray(3, 3, &[0, 0, 1, 0, 0, 0, 0, 0, 0]);
+        let l = label_candidates(&cand, &strong).unwrap();
+        assert!(l.iter().filter(|&&v| v != 0).all(|&v| v == l[(0, 0)]));
+        assert!(l[(0, 0)] & STRONG != 0);
+    }
+
+    #[test]
+    fn a_weak_edge_is_promoted_by_a_strong_pixel_in_the_next_strip() {
+        // Image 3x4: a vertical line at x=1; the only strong pixel is in the bottom strip.
+        let cand = gray(3, 4, &[0, 1, 0, 0, 1, 0, 0, 0, 1, 0, 0, 1]);
+        let strong = gray(3, 4, &[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        let top = label_candidates(&cand.crop_rows(0, 2), &strong.crop_rows(0, 2)).unwrap();
+        let bottom = label_candidates(&cand.crop_rows(2, 4), &strong.crop_rows(2, 4)).unwrap();
+        let reqs = [boundary_request(&top, 0, 1), boundary_request(&bottom, 2, 1)];
+        let replies = resolve_hysteresis(&reqs, 3, 4).unwrap();
+        assert_eq!(finish_edges(&top, &replies[0].promote), vec![0, 255, 0, 0, 255, 0]);
+        assert_eq!(replies[0].halo_below, (2, vec![0, 0, 255]));
+        assert_eq!(replies[1].halo_above, (1, vec![0, 255, 0]));
+    }
+}

@@ -1,0 +1,157 @@
+//! Split + halo + global steps + merge equals the whole-image OpenCV result, byte for byte, for
+//! random images, op chains and rank counts. Runs the distributed algorithm in one process
+//! (`exec::run_in_process`), so no MPI is involved; `tests/mpi_cli.rs` checks the MPI layer.
+
+use imgproc::chain::OpChain;
+use imgproc::exec::run_in_process;
+use imgproc::image::Image;
+use imgproc::ops::{Op, OP_NAMES};
+use proptest::prelude::*;
+
+/// A deterministic test picture: a gradient, a few flat rectangles (which give long edges that
+/// cross strip boundaries) and some noise.
+fn picture(w: usize, h: usize, channels: usize, seed: u64) -> Image {
+    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407) | 1;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let noise = (next() % 40) as i64;
+    let rects: Vec<(usize, usize, usize, usize, u8)> = (0..4)
+        .map(|_| {
+            let (x0, y0) = ((next() as usize) % w.max(1), (next() as usize) % h.max(1));
+            let (x1, y1) = (x0 + (next() as usize) % w.max(1), y0 + (next() as usize) % h.max(1));
+            (x0, y0, x1, y1, next() as u8)
+        })
+        .collect();
+    let mut data = Vec::with_capacity(w * h * channels);
+    for y in 0..h {
+        for x in 0..w {
+            for c in 0..channels {
+                let mut v = ((x * 255) / w.max(1) + (y * 97) / h.max(1) + c * 40) as i64;
+                for &(x0, y0, x1, y1, val) in &rects {
+                    if (x0..x1).contains(&x) && (y0..y1).contains(&y) {
+                        v = val as i64 + c as i64 * 30;
+                    }
+                }
+                if noise > 0 {
+                    v += (next() % (2 * noise as u64 + 1)) as i64 - noise;
+                }
+                data.push(v.clamp(0, 255) as u8);
+            }
+        }
+    }
+    Image::from_vec(w, h, channels, data).unwrap()
+}
+
+fn op_strategy() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        (0usize..10).prop_map(|i| Op::default_for(OP_NAMES[i]).unwrap()),
+        (1u32..8).prop_map(|k| Op::Blur { ksize: k }),
+        (0u32..4, 0.0f64..3.0).prop_map(|(k, s)| Op::Gaussian { ksize: 2 * k + 1, sigma: s }),
+        (0u32..4).prop_map(|k| Op::Median { ksize: 2 * k + 3 }),
+        (1u32..12, 5.0f64..120.0).prop_map(|(d, s)| Op::Bilateral { d, sigma_color: s, sigma_space: s }),
+        (0.0f64..150.0, 0.0f64..300.0, prop_oneof![Just(3u32), Just(5)], any::<bool>())
+            .prop_map(|(low, high, aperture, l2)| Op::Canny { low, high, aperture, l2 }),
+        (0.2f64..3.0, -50.0f64..50.0).prop_map(|(factor, offset)| Op::Brightness { factor, offset }),
+        (0.0f64..255.0).prop_map(|threshold| Op::Bw { threshold }),
+    ]
+}
+
+fn check(chain: &OpChain, img: &Image, ranks: usize, skip_rank0: bool) -> Result<(), TestCaseError> {
+    let expected = chain.apply_reference(img).unwrap();
+    let got = run_in_process(chain, img, ranks, skip_rank0).unwrap();
+    prop_assert_eq!(got.height, expected.height);
+    prop_assert_eq!(got.channels, expected.channels);
+    if got.data != expected.data {
+        let first = got.data.iter().zip(&expected.data).position(|(a, b)| a != b).unwrap();
+        let row = first / (expected.width * expected.channels);
+        return Err(TestCaseError::fail(format!("{chain} on {img:?} with {ranks} ranks: first difference in row {row}")));
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    #[test]
+    fn any_chain_on_strips_equals_the_whole_image_result(
+        w in 1usize..48, h in 1usize..70, colour in any::<bool>(), seed in any::<u64>(),
+        ops in prop::collection::vec(op_strategy(), 1..4), ranks in 1usize..17, skip in any::<bool>(),
+    ) {
+        let img = picture(w, h, if colour { 3 } else { 1 }, seed);
+        check(&OpChain(ops), &img, ranks, skip)?;
+    }
+
+    #[test]
+    fn every_single_op_on_strips_equals_the_whole_image_result(
+        w in 1usize..64, h in 1usize..90, colour in any::<bool>(), seed in any::<u64>(),
+        op in op_strategy(), ranks in 1usize..17,
+    ) {
+        let img = picture(w, h, if colour { 3 } else { 1 }, seed);
+        check(&OpChain(vec![op]), &img, ranks, false)?;
+    }
+}
+
+#[test]
+fn every_op_matches_on_tiny_and_odd_sized_images() {
+    for (w, h) in [(1, 1), (1, 7), (7, 1), (3, 2), (13, 5), (31, 17)] {
+        for channels in [1, 3] {
+            let img = picture(w, h, channels, (w * 31 + h) as u64);
+            for name in OP_NAMES {
+                let chain = OpChain(vec![Op::default_for(name).unwrap()]);
+                for ranks in 1..=16 {
+                    check(&chain, &img, ranks, false).unwrap();
+                }
+            }
+        }
+    }
+}
+
+/// A long weak edge that is only strong at the bottom: per-strip Canny would lose its upper part.
+#[test]
+fn canny_edges_cross_strip_boundaries_exactly() {
+    let (w, h) = (40, 64);
+    let mut data = vec![0u8; w * h];
+    for y in 0..h {
+        // Left half dark, right half a bit brighter; the step grows strong only near the bottom.
+        let step = if y > 56 { 200 } else { 40 };
+        for x in w / 2..w {
+            data[y * w + x] = step;
+        }
+    }
+    let img = Image::from_vec(w, h, 1, data).unwrap();
+    let chain = OpChain::parse("canny:low=50:high=150", &[]).unwrap();
+    let expected = chain.apply_reference(&img).unwrap();
+    assert!(expected.rows(0, 8).iter().any(|&v| v == 255), "the reference keeps the weak top of the edge");
+    for ranks in [2, 3, 5, 8, 16] {
+        assert_eq!(run_in_process(&chain, &img, ranks, false).unwrap(), expected, "{ranks} ranks");
+    }
+}
+
+#[test]
+fn contrast_stretch_uses_the_whole_image_histogram_not_each_strips() {
+    // Top half dark, bottom half bright: per-strip equalisation would stretch each half alone.
+    let (w, h) = (16, 32);
+    let data = (0..w * h).map(|i| if i < w * h / 2 { 10 + (i % 5) as u8 } else { 200 + (i % 7) as u8 }).collect();
+    let img = Image::from_vec(w, h, 1, data).unwrap();
+    let chain = OpChain::parse("contrast-stretch", &[]).unwrap();
+    let expected = chain.apply_reference(&img).unwrap();
+    for ranks in 1..=16 {
+        assert_eq!(run_in_process(&chain, &img, ranks, false).unwrap(), expected, "{ranks} ranks");
+    }
+}
+
+#[test]
+fn chains_with_global_steps_in_the_middle_match() {
+    let img = picture(57, 83, 3, 7);
+    for spec in ["gray,gaussian,canny", "canny,blur:ksize=7", "contrast-stretch,median,canny,bilateral", "canny:low=10:high=30,canny"] {
+        let chain = OpChain::parse(spec, &[]).unwrap();
+        for ranks in [1, 2, 3, 5, 16] {
+            check(&chain, &img, ranks, false).unwrap();
+            check(&chain, &img, ranks, true).unwrap();
+        }
+    }
+}
