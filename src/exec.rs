@@ -17,6 +17,7 @@ use crate::split::{plan, widen};
 use anyhow::{bail, ensure, Result};
 use ndarray::Array2;
 use std::ops::Range;
+use std::time::Instant;
 
 /// What a strip hands to the global step, or its final rows.
 #[derive(Debug)]
@@ -138,6 +139,98 @@ impl StripRun {
             self.cur.retain_rows(a, b);
         }
         self.cur_rows = needed;
+    }
+}
+
+/// How a strip reaches the other strips at a global step. `None` in means this strip failed;
+/// `None` out means some strip failed and the job is abandoned. Every strip makes every call, in
+/// the chain's order, even after a failure, so collective steps never hang.
+pub trait GlobalExchange {
+    fn histogram(&mut self, local: Option<&[u64; 256]>) -> Result<Option<[u64; 256]>>;
+    fn hysteresis(&mut self, local: Option<HysteresisRequest>) -> Result<Option<HysteresisReply>>;
+}
+
+/// Why a strip produced no result.
+#[derive(Debug, thiserror::Error)]
+pub enum StripFailure {
+    /// This strip's own work failed.
+    #[error("{0}")]
+    Failed(String),
+    /// Another strip failed, so this one stopped at a global step.
+    #[error("stopped because another rank failed")]
+    Abandoned,
+}
+
+/// Seconds spent computing and in global steps.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DriveTimes {
+    pub compute_secs: f64,
+    pub global_secs: f64,
+}
+
+/// Drives one strip through the whole chain, doing each global step through `exchange`.
+/// `chain` is the job's chain: a strip whose run could not even be built still attends every step.
+pub fn drive(
+    chain: &OpChain,
+    run: Result<StripRun>,
+    exchange: &mut impl GlobalExchange,
+    times: &mut DriveTimes,
+) -> std::result::Result<Image, StripFailure> {
+    let failed = |e: anyhow::Error| StripFailure::Failed(format!("{e:#}"));
+    let mut state = run.map_err(failed);
+    for need in chain.global_steps() {
+        let mut step = None;
+        if let Ok(r) = &mut state {
+            let started = Instant::now();
+            match r.advance() {
+                Ok(s) => step = Some(s),
+                Err(e) => state = Err(failed(e)),
+            }
+            times.compute_secs += started.elapsed().as_secs_f64();
+        }
+        let started = Instant::now();
+        let go_on = match (need, step) {
+            (GlobalNeed::Histogram, step) => {
+                let local = match step {
+                    Some(Step::Histogram(h)) => Some(*h),
+                    _ => None,
+                };
+                let total = exchange.histogram(local.as_ref()).map_err(failed)?;
+                if let (Some(total), Ok(r)) = (&total, &mut state) {
+                    if let Err(e) = r.resume_histogram(total) {
+                        state = Err(failed(e));
+                    }
+                }
+                total.is_some()
+            }
+            (_, step) => {
+                let local = match step {
+                    Some(Step::Hysteresis(req)) => Some(req),
+                    _ => None,
+                };
+                let reply = exchange.hysteresis(local).map_err(failed)?;
+                let go_on = reply.is_some();
+                if let (Some(reply), Ok(r)) = (reply, &mut state) {
+                    if let Err(e) = r.resume_hysteresis(reply) {
+                        state = Err(failed(e));
+                    }
+                }
+                go_on
+            }
+        };
+        times.global_secs += started.elapsed().as_secs_f64();
+        if !go_on {
+            // Every strip learns of the failure at the same step and stops here.
+            return Err(state.err().unwrap_or(StripFailure::Abandoned));
+        }
+    }
+    let mut run = state?;
+    let started = Instant::now();
+    let last = run.advance().map_err(failed);
+    times.compute_secs += started.elapsed().as_secs_f64();
+    match last? {
+        Step::Done(img) => Ok(img),
+        _ => Err(StripFailure::Failed("chain ended at an unexpected global step".into())),
     }
 }
 

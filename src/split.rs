@@ -1,9 +1,10 @@
 //! Which rows each rank owns and which rows (with halo) it receives: pure arithmetic, no pixels.
 
+use serde::{Deserialize, Serialize};
 use std::ops::Range;
 
 /// One rank's share of an image.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Strip {
     /// Rows whose result this rank delivers. Strips' owned ranges tile `[0, height)` in rank order.
     pub owned: Range<usize>,

@@ -1,0 +1,156 @@
+//! Batch planning and the work on one batch image, both free of MPI.
+//!
+//! Planning turns the user's inputs (files and folders) into items with their output paths and
+//! refuses, before any work starts, plans that would lose data: two inputs with the same output
+//! name, or an output that would overwrite an input.
+
+use crate::chain::OpChain;
+use crate::codec;
+use anyhow::{ensure, Context, Result};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// File extensions taken from a folder (case-insensitive). Explicitly named files are always taken.
+pub const IMAGE_EXTENSIONS: [&str; 14] =
+    ["png", "jpg", "jpeg", "bmp", "dib", "tif", "tiff", "webp", "pbm", "pgm", "ppm", "pnm", "jp2", "sr"];
+
+/// One image of a batch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BatchItem {
+    /// Absolute path of the input.
+    pub input: PathBuf,
+    /// Absolute path of the output.
+    pub output: PathBuf,
+    /// Output format (the output's extension).
+    pub format: String,
+}
+
+/// Expands files and folders (not recursively, hidden files skipped) into a sorted input list.
+pub fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for input in inputs {
+        let abs = absolute(input)?;
+        if abs.is_dir() {
+            let mut found = Vec::new();
+            for entry in std::fs::read_dir(&abs).with_context(|| format!("{}: cannot list folder", abs.display()))? {
+                let path = entry?.path();
+                let hidden = path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'));
+                if path.is_file() && !hidden && has_image_extension(&path) {
+                    found.push(path);
+                }
+            }
+            found.sort();
+            files.extend(found);
+        } else {
+            files.push(abs);
+        }
+    }
+    Ok(files)
+}
+
+/// True when the file's extension is one of [`IMAGE_EXTENSIONS`].
+pub fn has_image_extension(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+/// The batch plan: each input's output in `out_dir`, named like the input, with the extension
+/// changed when `format` is given.
+pub fn plan(inputs: &[PathBuf], out_dir: &Path, format: Option<&str>) -> Result<Vec<BatchItem>> {
+    if let Some(f) = format {
+        codec::check_format(f)?;
+    }
+    let out_dir = absolute(out_dir)?;
+    let mut seen: HashMap<PathBuf, &Path> = HashMap::new();
+    let mut items = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        let name = input.file_name().with_context(|| format!("{}: not a file name", input.display()))?;
+        let mut output = out_dir.join(name);
+        let format = match format {
+            Some(f) => {
+                output.set_extension(f);
+                f.to_string()
+            }
+            None => codec::output_format(input)?,
+        };
+        if let Some(other) = seen.insert(output.clone(), input) {
+            anyhow::bail!("{} and {} would both be written to {}", other.display(), input.display(), output.display());
+        }
+        ensure!(!same_file(input, &output), "{}: the output would overwrite the input", input.display());
+        items.push(BatchItem { input: input.clone(), output, format });
+    }
+    Ok(items)
+}
+
+/// Creates the output folder if needed and proves it can be written.
+pub fn prepare_output_dir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create output folder", dir.display()))?;
+    let probe = dir.join(format!(".imgproc-write-test-{}", std::process::id()));
+    std::fs::write(&probe, b"").with_context(|| format!("{}: output folder cannot be written", dir.display()))?;
+    let _ = std::fs::remove_file(probe);
+    codec::remove_stale_temps(dir)?;
+    Ok(())
+}
+
+/// Decodes, filters and encodes one image held in memory.
+pub fn process_bytes(bytes: &[u8], name: &str, chain: &OpChain, max_pixels: u64, format: &str) -> Result<Vec<u8>> {
+    let img = codec::decode(bytes, name, max_pixels)?;
+    let out = chain.apply_reference(&img).with_context(|| format!("{name}: filtering"))?;
+    codec::encode(&out, format).with_context(|| format!("{name}: encoding"))
+}
+
+/// Reads, filters and atomically writes one image.
+pub fn process_file(item: &BatchItem, chain: &OpChain, max_pixels: u64) -> Result<()> {
+    let bytes = codec::read_file(&item.input)?;
+    let encoded = process_bytes(&bytes, &item.input.display().to_string(), chain, max_pixels, &item.format)?;
+    codec::write_atomic(&item.output, &encoded)
+}
+
+fn absolute(path: &Path) -> Result<PathBuf> {
+    std::path::absolute(path).with_context(|| format!("{}: bad path", path.display()))
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outputs_keep_the_name_and_take_the_requested_format() {
+        let items = plan(&[PathBuf::from("/in/a.png"), PathBuf::from("/in/b.jpg")], Path::new("/out"), None).unwrap();
+        assert_eq!(items[1].output, PathBuf::from("/out/b.jpg"));
+        assert_eq!(items[1].format, "jpg");
+        let items = plan(&[PathBuf::from("/in/b.jpg")], Path::new("/out"), Some("png")).unwrap();
+        assert_eq!(items[0].output, PathBuf::from("/out/b.png"));
+    }
+
+    #[test]
+    fn two_inputs_with_one_output_name_are_refused() {
+        let e = plan(&[PathBuf::from("/x/a.png"), PathBuf::from("/y/a.png")], Path::new("/out"), None).unwrap_err();
+        assert!(e.to_string().contains("both"), "{e}");
+    }
+
+    #[test]
+    fn an_output_that_would_overwrite_its_input_is_refused() {
+        let e = plan(&[PathBuf::from("/in/a.png")], Path::new("/in"), None).unwrap_err();
+        assert!(e.to_string().contains("overwrite"), "{e}");
+    }
+
+    #[test]
+    fn folders_expand_to_sorted_visible_image_files() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["b.PNG", "a.jpg", "notes.txt", ".hidden.png"] {
+            std::fs::write(dir.path().join(name), b"x").unwrap();
+        }
+        let files = expand_inputs(&[dir.path().to_path_buf()]).unwrap();
+        let names: Vec<_> = files.iter().map(|p| p.file_name().unwrap().to_str().unwrap()).collect();
+        assert_eq!(names, ["a.jpg", "b.PNG"]);
+    }
+}

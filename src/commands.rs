@@ -1,0 +1,178 @@
+//! What `imgproc run` and `imgproc batch` do on rank 0: read, hand the job to the master, write,
+//! report. File checks happen before any work, so a bad output path costs nothing.
+
+use crate::batch;
+use crate::cli::{BatchArgs, RunArgs};
+use crate::codec;
+use crate::journal::BatchJournal;
+use crate::master::{BatchOptions, Master};
+use crate::report::{on_progress, progress_bar, rss_bytes, Failure, Summary};
+use anyhow::{ensure, Context, Result};
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+/// Why a command did not succeed, for the exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// The job could not start (exit code 3).
+    #[error("{0:#}")]
+    CannotStart(anyhow::Error),
+    /// Some images failed; they were reported (exit code 1).
+    #[error("{0} image(s) failed")]
+    ImagesFailed(usize),
+}
+
+fn cannot_start(e: anyhow::Error) -> anyhow::Error {
+    CommandError::CannotStart(e).into()
+}
+
+/// Checks an output file path before any work: a folder that exists and a writable format.
+fn check_output_file(input: &Path, output: &Path) -> Result<String> {
+    let format = codec::output_format(output)?;
+    let dir = match output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    ensure!(dir.is_dir(), "{}: output folder does not exist", dir.display());
+    if let (Ok(a), Ok(b)) = (input.canonicalize(), output.canonicalize()) {
+        ensure!(a != b, "{}: the output would overwrite the input", output.display());
+    }
+    Ok(format)
+}
+
+/// `imgproc run --reference`: plain OpenCV on the whole image, in this process.
+pub fn run_reference(args: &RunArgs) -> Result<()> {
+    let chain = args.job.chain()?;
+    let started = Instant::now();
+    let start_rss = rss_bytes().1;
+    let format = check_output_file(&args.input, &args.output).map_err(cannot_start)?;
+    let img = codec::read_image(&args.input, args.job.max_pixels)?;
+    let (w, h, c) = (img.width, img.height, img.channels);
+    let out = chain.apply_reference(&img)?;
+    drop(img);
+    codec::write_atomic(&args.output, &codec::encode(&out, &format)?)?;
+    Summary {
+        mode: "reference",
+        ok: true,
+        op: chain.to_string(),
+        ranks: 1,
+        hosts: vec![],
+        wall_secs: started.elapsed().as_secs_f64(),
+        output: args.output.clone(),
+        width: Some(w),
+        height: Some(h),
+        channels: Some(c),
+        done: 1,
+        already_done: 0,
+        failed: vec![],
+        cancelled: false,
+        per_rank: vec![],
+        rank0_start_rss_bytes: start_rss,
+        rank0_peak_rss_bytes: rss_bytes().0,
+    }
+    .print(args.job.json);
+    Ok(())
+}
+
+/// `imgproc run`: one image split by rows over all ranks.
+pub fn run_image(master: &Master, args: &RunArgs) -> Result<()> {
+    let chain = args.job.chain()?;
+    let started = Instant::now();
+    let start_rss = rss_bytes().1;
+    let format = check_output_file(&args.input, &args.output).map_err(cannot_start)?;
+
+    let t = Instant::now();
+    let img = codec::read_image(&args.input, args.job.max_pixels)?;
+    let read_secs = t.elapsed().as_secs_f64();
+    let (w, h, c) = (img.width, img.height, img.channels);
+
+    let bar = progress_bar(master.size(), "ranks");
+    let (out, mut stats) = master
+        .run_image(img, &chain, args.job.coordinator_only, &mut on_progress(&bar))
+        .with_context(|| format!("{}: filtering", args.input.display()))?;
+    bar.finish_and_clear();
+
+    let t = Instant::now();
+    let encoded = codec::encode(&out, &format).with_context(|| format!("{}: encoding", args.output.display()))?;
+    drop(out);
+    codec::write_atomic(&args.output, &encoded)?;
+    stats[0].read_secs = read_secs;
+    stats[0].write_secs = t.elapsed().as_secs_f64();
+
+    Summary {
+        mode: "image",
+        ok: true,
+        op: chain.to_string(),
+        ranks: master.size(),
+        hosts: master.ranks.iter().map(|r| r.host.clone()).collect(),
+        wall_secs: started.elapsed().as_secs_f64(),
+        output: args.output.clone(),
+        width: Some(w),
+        height: Some(h),
+        channels: Some(c),
+        done: 1,
+        already_done: 0,
+        failed: vec![],
+        cancelled: false,
+        per_rank: stats,
+        rank0_start_rss_bytes: start_rss,
+        rank0_peak_rss_bytes: rss_bytes().0,
+    }
+    .print(args.job.json);
+    Ok(())
+}
+
+/// `imgproc batch`: many images, handed out dynamically, resumable through the journal.
+pub fn run_batch(master: &Master, args: &BatchArgs) -> Result<()> {
+    let chain = args.job.chain()?;
+    let started = Instant::now();
+    let start_rss = rss_bytes().1;
+    let inputs = batch::expand_inputs(&args.inputs).map_err(cannot_start)?;
+    ensure!(!inputs.is_empty(), CommandError::CannotStart(anyhow::anyhow!("no input images found")));
+    let items = batch::plan(&inputs, &args.output, args.format.as_deref()).map_err(cannot_start)?;
+    batch::prepare_output_dir(&args.output).map_err(cannot_start)?;
+    if let Some(shared) = &args.shared_dir {
+        let shared = std::path::absolute(shared)?;
+        for path in items.iter().flat_map(|i| [&i.input, &i.output]) {
+            ensure!(
+                path.starts_with(&shared),
+                CommandError::CannotStart(anyhow::anyhow!("{}: not inside the shared folder {}", path.display(), shared.display()))
+            );
+        }
+    }
+    let format_tag = args.format.as_deref().unwrap_or("same");
+    let mut journal = BatchJournal::open(&args.output, &format!("{chain} -> {format_tag}")).map_err(cannot_start)?;
+    let opts = BatchOptions {
+        max_pixels: args.job.max_pixels,
+        shared_files: args.shared_dir.is_some(),
+        coordinator_only: args.job.coordinator_only,
+    };
+    let bar = progress_bar(items.iter().filter(|i| !journal.is_done(&i.input)).count(), "images");
+    let cancel = AtomicBool::new(false);
+    let outcome = master.run_batch(&items, &chain, &opts, &mut journal, &mut on_progress(&bar), &cancel)?;
+    bar.finish_and_clear();
+    let failed = outcome.failed.len();
+    Summary {
+        mode: "batch",
+        ok: failed == 0,
+        op: chain.to_string(),
+        ranks: master.size(),
+        hosts: master.ranks.iter().map(|r| r.host.clone()).collect(),
+        wall_secs: started.elapsed().as_secs_f64(),
+        output: args.output.clone(),
+        width: None,
+        height: None,
+        channels: None,
+        done: outcome.done,
+        already_done: outcome.already_done,
+        failed: outcome.failed.into_iter().map(|(input, reason)| Failure { input, reason }).collect(),
+        cancelled: outcome.cancelled,
+        per_rank: outcome.stats,
+        rank0_start_rss_bytes: start_rss,
+        rank0_peak_rss_bytes: rss_bytes().0,
+    }
+    .print(args.job.json);
+    ensure!(failed == 0, CommandError::ImagesFailed(failed));
+    Ok(())
+}

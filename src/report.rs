@@ -1,0 +1,107 @@
+//! What a finished job tells the user: the `--json` summary on stdout, a short human summary on
+//! stderr, and the progress bar (shown only when stderr is a terminal).
+
+use crate::master::Progress;
+use crate::protocol::RankStats;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// The `--json` summary.
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    /// "image", "batch" or "reference".
+    pub mode: &'static str,
+    pub ok: bool,
+    pub op: String,
+    pub ranks: usize,
+    pub hosts: Vec<String>,
+    pub wall_secs: f64,
+    pub output: PathBuf,
+    /// Image size (one-image jobs).
+    pub width: Option<usize>,
+    pub height: Option<usize>,
+    pub channels: Option<usize>,
+    /// Batch counts.
+    pub done: usize,
+    pub already_done: usize,
+    pub failed: Vec<Failure>,
+    pub cancelled: bool,
+    pub per_rank: Vec<RankStats>,
+    /// Rank 0's resident memory: before reading the input, and at its peak.
+    pub rank0_start_rss_bytes: u64,
+    pub rank0_peak_rss_bytes: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Failure {
+    pub input: PathBuf,
+    pub reason: String,
+}
+
+impl Summary {
+    pub fn print(&self, json: bool) {
+        if json {
+            println!("{}", serde_json::to_string_pretty(self).expect("summaries serialise"));
+        }
+        for f in &self.failed {
+            // Reasons normally name the file already.
+            let path = f.input.display().to_string();
+            if f.reason.contains(&path) {
+                eprintln!("imgproc: failed: {}", f.reason);
+            } else {
+                eprintln!("imgproc: failed: {path}: {}", f.reason);
+            }
+        }
+        let where_ = self.output.display();
+        match self.mode {
+            "batch" => eprintln!(
+                "imgproc: {} done, {} already done earlier, {} failed{} in {:.2} s on {} rank(s); outputs in {where_}",
+                self.done,
+                self.already_done,
+                self.failed.len(),
+                if self.cancelled { ", cancelled" } else { "" },
+                self.wall_secs,
+                self.ranks
+            ),
+            _ => eprintln!("imgproc: wrote {where_} in {:.2} s on {} rank(s)", self.wall_secs, self.ranks),
+        }
+    }
+}
+
+/// Peak and current resident set size of this process, from /proc (0 where unavailable).
+pub fn rss_bytes() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u64>().ok())
+            .map_or(0, |kb| kb * 1024)
+    };
+    (field("VmHWM:"), field("VmRSS:"))
+}
+
+/// A progress bar on stderr; hidden when stderr is not a terminal.
+pub fn progress_bar(total: usize, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(total as u64);
+    bar.set_style(
+        ProgressStyle::with_template(&format!("{{bar:40}} {{pos}}/{{len}} {what} {{elapsed}} {{msg}}"))
+            .expect("valid template"),
+    );
+    bar
+}
+
+/// Advances the bar on finished work and prints failures above it.
+pub fn on_progress(bar: &ProgressBar) -> impl FnMut(Progress) + '_ {
+    move |p| match p {
+        Progress::RowsDone { error, rank, .. } | Progress::ItemDone { error, rank, .. } => {
+            bar.inc(1);
+            if let Some(e) = error {
+                bar.set_message(format!("rank {rank}: {e}"));
+            }
+        }
+        _ => {}
+    }
+}
