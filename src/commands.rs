@@ -6,6 +6,7 @@ use crate::cli::{BatchArgs, RunArgs};
 use crate::codec;
 use crate::journal::BatchJournal;
 use crate::master::{BatchOptions, Master};
+use crate::protocol::RankStats;
 use crate::report::{on_progress, progress_bar, rss_bytes, Failure, Summary};
 use anyhow::{ensure, Context, Result};
 use std::path::Path;
@@ -47,11 +48,19 @@ pub fn run_reference(args: &RunArgs) -> Result<()> {
     let started = Instant::now();
     let start_rss = rss_bytes().1;
     let format = check_output_file(&args.input, &args.output).map_err(cannot_start)?;
+    let mut stats = RankStats { host: "local".into(), rows: Some((0, 0)), ..Default::default() };
+    let t = Instant::now();
     let img = codec::read_image(&args.input, args.job.max_pixels)?;
+    stats.read_secs = t.elapsed().as_secs_f64();
     let (w, h, c) = (img.width, img.height, img.channels);
+    stats.rows = Some((0, h));
+    let t = Instant::now();
     let out = chain.apply_reference(&img)?;
+    stats.compute_secs = t.elapsed().as_secs_f64();
     drop(img);
+    let t = Instant::now();
     codec::write_atomic(&args.output, &codec::encode(&out, &format)?)?;
+    stats.write_secs = t.elapsed().as_secs_f64();
     Summary {
         mode: "reference",
         ok: true,
@@ -67,7 +76,7 @@ pub fn run_reference(args: &RunArgs) -> Result<()> {
         already_done: 0,
         failed: vec![],
         cancelled: false,
-        per_rank: vec![],
+        per_rank: vec![stats],
         rank0_start_rss_bytes: start_rss,
         rank0_peak_rss_bytes: rss_bytes().0,
     }

@@ -19,3 +19,4 @@ pub mod cli;
 pub mod commands;
 pub mod gui;
 pub mod report;
+pub mod synth;
