@@ -23,9 +23,8 @@ impl OpChain {
                 None => Op::default_for(name)?,
             };
             for kv in fields {
-                let (k, v) = kv
-                    .split_once('=')
-                    .with_context(|| format!("{name}: parameter '{kv}' is not key=value"))?;
+                let (k, v) =
+                    kv.split_once('=').with_context(|| format!("{name}: parameter '{kv}' is not key=value"))?;
                 op.set_param(k.trim(), v.trim())?;
             }
             op.validate()?;

@@ -182,7 +182,10 @@ pub fn ops_listing() -> String {
             crate::ops::GlobalNeed::None => String::new(),
             g => format!("  [global step: {g:?}]").to_lowercase(),
         };
-        out.push_str(&format!("  {name:<17} {}{extra}\n", if params.is_empty() { "-".into() } else { params.join(" ") }));
+        out.push_str(&format!(
+            "  {name:<17} {}{extra}\n",
+            if params.is_empty() { "-".into() } else { params.join(" ") }
+        ));
     }
     out
 }
@@ -194,11 +197,16 @@ mod tests {
     #[test]
     fn flags_set_defaults_and_bad_values_are_usage_errors() {
         let params = OpParams { blur_ksize: Some("9".into()), ..Default::default() };
-        let job = JobArgs { op: "blur,gray".into(), params, max_pixels: 1, threads: 1, coordinator_only: false, json: false };
+        let job =
+            JobArgs { op: "blur,gray".into(), params, max_pixels: 1, threads: 1, coordinator_only: false, json: false };
         assert_eq!(job.chain().unwrap().0[0], Op::Blur { ksize: 9 });
         let bad = JobArgs { op: "sharpen".into(), ..job.clone() };
         assert!(bad.chain().is_err());
-        let bad = JobArgs { params: OpParams { median_ksize: Some("4".into()), ..Default::default() }, op: "median".into(), ..job };
+        let bad = JobArgs {
+            params: OpParams { median_ksize: Some("4".into()), ..Default::default() },
+            op: "median".into(),
+            ..job
+        };
         assert!(bad.chain().is_err());
     }
 

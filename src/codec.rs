@@ -49,8 +49,8 @@ pub fn decode(bytes: &[u8], name: &str, max_pixels: u64) -> Result<Image> {
         ensure!(jpeg_is_complete(bytes), "{name}: truncated JPEG (no end-of-image marker)");
     }
     let buf = Vector::<u8>::from_slice(bytes);
-    let mat = imgcodecs::imdecode(&buf, imgcodecs::IMREAD_ANYCOLOR)
-        .with_context(|| format!("{name}: cannot decode"))?;
+    let mat =
+        imgcodecs::imdecode(&buf, imgcodecs::IMREAD_ANYCOLOR).with_context(|| format!("{name}: cannot decode"))?;
     ensure!(!mat.empty(), "{name}: not a readable image (corrupt, truncated or not an image format OpenCV reads)");
     let pixels = mat.rows() as u64 * mat.cols() as u64;
     ensure!(pixels <= max_pixels, "{name}: {pixels} pixels, more than the limit of {max_pixels} (--max-pixels)");
@@ -118,7 +118,7 @@ pub fn output_format(path: &Path) -> Result<String> {
 
 /// Checks that OpenCV has a writer for the extension.
 pub fn check_format(ext: &str) -> Result<()> {
-    let ok = imgcodecs::have_image_writer(&format!("x.{ext}")).unwrap_or(false);
+    let ok = imgcodecs::have_image_writer(format!("x.{ext}").as_str()).unwrap_or(false);
     ensure!(ok, "unknown image format '{ext}' (try png, jpg, bmp, tiff, webp)");
     Ok(())
 }

@@ -146,7 +146,11 @@ pub fn run_batch(master: &Master, args: &BatchArgs) -> Result<()> {
         for path in items.iter().flat_map(|i| [&i.input, &i.output]) {
             ensure!(
                 path.starts_with(&shared),
-                CommandError::CannotStart(anyhow::anyhow!("{}: not inside the shared folder {}", path.display(), shared.display()))
+                CommandError::CannotStart(anyhow::anyhow!(
+                    "{}: not inside the shared folder {}",
+                    path.display(),
+                    shared.display()
+                ))
             );
         }
     }

@@ -45,8 +45,19 @@ pub struct StripRun {
 
 impl StripRun {
     /// `input` holds global rows `input_rows`, which must cover `owned` widened by the chain's halo.
-    pub fn new(chain: OpChain, height: usize, owned: Range<usize>, input: Image, input_rows: Range<usize>) -> Result<Self> {
-        ensure!(input.height == input_rows.len(), "strip input has {} rows, expected {}", input.height, input_rows.len());
+    pub fn new(
+        chain: OpChain,
+        height: usize,
+        owned: Range<usize>,
+        input: Image,
+        input_rows: Range<usize>,
+    ) -> Result<Self> {
+        ensure!(
+            input.height == input_rows.len(),
+            "strip input has {} rows, expected {}",
+            input.height,
+            input_rows.len()
+        );
         let need = widen(&owned, chain.total_halo(), height);
         ensure!(
             input_rows.start <= need.start && need.end <= input_rows.end,
@@ -240,7 +251,15 @@ pub fn run_in_process(chain: &OpChain, img: &Image, ranks: usize, skip_rank0: bo
     let strips = plan(img.height, ranks, chain.total_halo(), skip_rank0);
     let mut runs = strips
         .iter()
-        .map(|s| StripRun::new(chain.clone(), img.height, s.owned.clone(), img.crop_rows(s.input.start, s.input.end), s.input.clone()))
+        .map(|s| {
+            StripRun::new(
+                chain.clone(),
+                img.height,
+                s.owned.clone(),
+                img.crop_rows(s.input.start, s.input.end),
+                s.input.clone(),
+            )
+        })
         .collect::<Result<Vec<_>>>()?;
     loop {
         let steps = runs.iter_mut().map(StripRun::advance).collect::<Result<Vec<_>>>()?;

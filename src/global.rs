@@ -222,13 +222,11 @@ pub fn resolve_hysteresis(requests: &[HysteresisRequest], width: usize, height: 
         else {
             anyhow::bail!("hysteresis: boundary rows of strip {s} are missing");
         };
-        for x in 0..width {
-            let a = above[x];
+        for (x, &a) in above.iter().enumerate().take(width) {
             if a == 0 {
                 continue;
             }
-            for nx in x.saturating_sub(1)..(x + 2).min(width) {
-                let b = below[nx];
+            for &b in &below[x.saturating_sub(1)..(x + 2).min(width)] {
                 if b != 0 {
                     let na = node(sa, a, &mut parent, &mut strong);
                     let nb = node(sb, b, &mut parent, &mut strong);
@@ -240,9 +238,9 @@ pub fn resolve_hysteresis(requests: &[HysteresisRequest], width: usize, height: 
     }
     // A joined component is strong when any of its strip-local parts is.
     let mut component_strong = vec![false; parent.len()];
-    for n in 0..parent.len() {
+    for (n, &is_strong) in strong.iter().enumerate() {
         let r = root(&mut parent, n);
-        component_strong[r] |= strong[n];
+        component_strong[r] |= is_strong;
     }
     let mut promoted: Vec<Vec<u32>> = vec![Vec::new(); requests.len()];
     let keys: Vec<((usize, u32), usize)> = ids.iter().map(|(&k, &v)| (k, v)).collect();
@@ -268,11 +266,7 @@ pub fn resolve_hysteresis(requests: &[HysteresisRequest], width: usize, height: 
         let mut promote = std::mem::take(&mut promoted[s]);
         promote.sort_unstable();
         let reply = if req.owned_start == req.owned_end {
-            HysteresisReply {
-                promote,
-                halo_above: (req.owned_start, vec![]),
-                halo_below: (req.owned_end, vec![]),
-            }
+            HysteresisReply { promote, halo_above: (req.owned_start, vec![]), halo_below: (req.owned_end, vec![]) }
         } else {
             let above = req.owned_start.saturating_sub(halo_after);
             let below = (req.owned_end + halo_after).min(height);

@@ -3,20 +3,20 @@
 //! The pure core (`image`, `ops`, `chain`, `split`, `exec`, `global`, `codec`) knows nothing of MPI;
 //! `master`, `worker` and `protocol` move its values between ranks; `cli` and `gui` are front ends.
 
+pub mod batch;
 pub mod chain;
+pub mod cli;
 pub mod codec;
+pub mod commands;
 pub mod exec;
 pub mod global;
+pub mod gui;
 pub mod image;
-pub mod ops;
-pub mod split;
-pub mod protocol;
-pub mod batch;
 pub mod journal;
 pub mod master;
-pub mod worker;
-pub mod cli;
-pub mod commands;
-pub mod gui;
+pub mod ops;
+pub mod protocol;
 pub mod report;
+pub mod split;
 pub mod synth;
+pub mod worker;

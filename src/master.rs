@@ -167,7 +167,11 @@ impl Master {
                     on(Progress::RowsDone { rank: from as usize, secs: result.stats.compute_secs, error: None });
                 }
                 Some(e) => {
-                    on(Progress::RowsDone { rank: from as usize, secs: result.stats.compute_secs, error: Some(e.clone()) });
+                    on(Progress::RowsDone {
+                        rank: from as usize,
+                        secs: result.stats.compute_secs,
+                        error: Some(e.clone()),
+                    });
                     failures.push((from as usize, StripFailure::Failed(e)));
                 }
             }
@@ -177,7 +181,8 @@ impl Master {
         stats.insert(0, mine);
         stats.sort_by_key(|s| s.rank);
         // A rank that stopped only because another failed says nothing new.
-        failures.retain(|(_, e)| !matches!(e, StripFailure::Abandoned) && !e.to_string().contains("another rank failed"));
+        failures
+            .retain(|(_, e)| !matches!(e, StripFailure::Abandoned) && !e.to_string().contains("another rank failed"));
         if let Some((rank, e)) = failures.first() {
             bail!("rank {rank} ({}) failed: {e}", self.ranks[*rank].host);
         }
@@ -227,7 +232,11 @@ impl Master {
         // Hands the next image to `rank`; returns its index, or None when there is nothing to do.
         // Inputs rank 0 could not read: they fail here, without a trip to a worker.
         let mut unreadable: Vec<(usize, String)> = Vec::new();
-        let assign = |rank: usize, queue: &mut VecDeque<usize>, mine: &mut RankStats, unreadable: &mut Vec<(usize, String)>| -> Option<usize> {
+        let assign = |rank: usize,
+                      queue: &mut VecDeque<usize>,
+                      mine: &mut RankStats,
+                      unreadable: &mut Vec<(usize, String)>|
+         -> Option<usize> {
             let (index, bytes) = loop {
                 if cancel.load(Ordering::Relaxed) {
                     return None;
@@ -274,18 +283,16 @@ impl Master {
             index.is_some()
         };
 
-        for r in 1..n {
-            busy[r] = assigned(r, assign(r, &mut queue, &mut mine, &mut unreadable), on);
+        for (r, busy) in busy.iter_mut().enumerate().skip(1) {
+            *busy = assigned(r, assign(r, &mut queue, &mut mine, &mut unreadable), on);
         }
         if local.is_some() {
             for _ in 0..2 {
                 local_in_flight += usize::from(assigned(0, assign(0, &mut queue, &mut mine, &mut unreadable), on));
             }
         }
-        for r in 1..n {
-            if !busy[r] {
-                send_json(&self.world.process_at_rank(r as i32), TAG_BATCH_DOWN, &BatchDown::Finish);
-            }
+        for (r, _) in busy.iter().enumerate().skip(1).filter(|(_, busy)| !**busy) {
+            send_json(&self.world.process_at_rank(r as i32), TAG_BATCH_DOWN, &BatchDown::Finish);
         }
 
         let mut worker_stats = Vec::new();
@@ -316,7 +323,9 @@ impl Master {
                         }
                         let started = Instant::now();
                         let result = match encoded {
-                            Ok(Some(buf)) => crate::codec::write_atomic(&items[index].output, &buf).map_err(|e| format!("{e:#}")),
+                            Ok(Some(buf)) => {
+                                crate::codec::write_atomic(&items[index].output, &buf).map_err(|e| format!("{e:#}"))
+                            }
                             Ok(None) => Ok(()),
                             Err(e) => Err(e),
                         };
@@ -391,7 +400,12 @@ impl Master {
             }
             Err(reason) => {
                 outcome.failed.push((item.input.clone(), reason.clone()));
-                journal.record(Entry::Failed { time: now(), job, input: item.input.clone(), reason: reason.clone() })?;
+                journal.record(Entry::Failed {
+                    time: now(),
+                    job,
+                    input: item.input.clone(),
+                    reason: reason.clone(),
+                })?;
             }
         }
         on(Progress::ItemDone { rank, index, secs, error: result.err() });

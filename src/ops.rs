@@ -131,7 +131,10 @@ impl Op {
             (Op::Bw { threshold }, "threshold") => *threshold = value.parse().with_context(bad)?,
             (op, _) => {
                 let known: Vec<_> = op.params().into_iter().map(|(k, _)| k).collect();
-                bail!("{name} has no parameter '{key}' (it has: {})", if known.is_empty() { "none".into() } else { known.join(", ") })
+                bail!(
+                    "{name} has no parameter '{key}' (it has: {})",
+                    if known.is_empty() { "none".into() } else { known.join(", ") }
+                )
             }
         }
         Ok(())
@@ -244,15 +247,15 @@ impl Op {
             Op::Gray => with_cv(img, 1, |s, d| imgproc::cvt_color(s, d, imgproc::COLOR_BGR2GRAY, 0)),
             Op::Bw { threshold } => {
                 let gray = Op::Gray.apply_local(img)?;
-                with_cv(&gray, 1, |s, d| {
-                    imgproc::threshold(s, d, threshold, 255.0, imgproc::THRESH_BINARY).map(|_| ())
-                })
+                with_cv(&gray, 1, |s, d| imgproc::threshold(s, d, threshold, 255.0, imgproc::THRESH_BINARY).map(|_| ()))
             }
             Op::Canny { .. } | Op::ContrastStretch => {
                 bail!("{} needs a global step and cannot run on a strip alone", self.name())
             }
         };
-        result.with_context(|| format!("applying {} to a {}x{}x{} image", self.name(), img.width, img.height, img.channels))
+        result.with_context(|| {
+            format!("applying {} to a {}x{}x{} image", self.name(), img.width, img.height, img.channels)
+        })
     }
 }
 

@@ -130,7 +130,11 @@ pub fn send_json<T: Serialize>(to: &Process<'_>, tag: Tag, value: &T) {
 }
 
 /// Receives one JSON message from `from` (any rank when `None`); returns it and the sender.
-pub fn receive_json<T: DeserializeOwned>(world: &SimpleCommunicator, from: Option<i32>, tag: Tag) -> anyhow::Result<(T, i32)> {
+pub fn receive_json<T: DeserializeOwned>(
+    world: &SimpleCommunicator,
+    from: Option<i32>,
+    tag: Tag,
+) -> anyhow::Result<(T, i32)> {
     let (bytes, status) = match from {
         Some(r) => world.process_at_rank(r).receive_vec_with_tag::<u8>(tag),
         None => world.any_process().receive_vec_with_tag::<u8>(tag),

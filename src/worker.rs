@@ -33,7 +33,8 @@ fn image_job(world: &SimpleCommunicator, job: &ImageJob) {
     let rank = world.rank() as usize;
     let root = world.process_at_rank(0);
     let strip = &job.strips[rank];
-    let mut stats = RankStats { rank, host: host_name(), rows: Some((strip.owned.start, strip.owned.end)), ..Default::default() };
+    let mut stats =
+        RankStats { rank, host: host_name(), rows: Some((strip.owned.start, strip.owned.end)), ..Default::default() };
 
     let started = Instant::now();
     let mut input = vec![0u8; strip.input.len() * job.width * job.channels];
@@ -98,7 +99,9 @@ fn batch_job(world: &SimpleCommunicator, job: &BatchJob) -> Result<()> {
 
         let started = Instant::now();
         let result = match &encoded_input {
-            Some(b) => batch::process_bytes(b, &input.display().to_string(), &job.chain, job.max_pixels, &format).map(Some),
+            Some(b) => {
+                batch::process_bytes(b, &input.display().to_string(), &job.chain, job.max_pixels, &format).map(Some)
+            }
             None => {
                 let item = BatchItem { input, output, format };
                 batch::process_file(&item, &job.chain, job.max_pixels).map(|()| None)

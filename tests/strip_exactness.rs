@@ -31,7 +31,9 @@ fn check(chain: &OpChain, img: &Image, ranks: usize, skip_rank0: bool) -> Result
     if got.data != expected.data {
         let first = got.data.iter().zip(&expected.data).position(|(a, b)| a != b).unwrap();
         let row = first / (expected.width * expected.channels);
-        return Err(TestCaseError::fail(format!("{chain} on {img:?} with {ranks} ranks: first difference in row {row}")));
+        return Err(TestCaseError::fail(format!(
+            "{chain} on {img:?} with {ranks} ranks: first difference in row {row}"
+        )));
     }
     Ok(())
 }
@@ -88,7 +90,7 @@ fn canny_edges_cross_strip_boundaries_exactly() {
     let img = Image::from_vec(w, h, 1, data).unwrap();
     let chain = OpChain::parse("canny:low=50:high=150", &[]).unwrap();
     let expected = chain.apply_reference(&img).unwrap();
-    assert!(expected.rows(0, 8).iter().any(|&v| v == 255), "the reference keeps the weak top of the edge");
+    assert!(expected.rows(0, 8).contains(&255), "the reference keeps the weak top of the edge");
     for ranks in [2, 3, 5, 8, 16] {
         assert_eq!(run_in_process(&chain, &img, ranks, false).unwrap(), expected, "{ranks} ranks");
     }
@@ -110,7 +112,12 @@ fn contrast_stretch_uses_the_whole_image_histogram_not_each_strips() {
 #[test]
 fn chains_with_global_steps_in_the_middle_match() {
     let img = picture(57, 83, 3, 7);
-    for spec in ["gray,gaussian,canny", "canny,blur:ksize=7", "contrast-stretch,median,canny,bilateral", "canny:low=10:high=30,canny"] {
+    for spec in [
+        "gray,gaussian,canny",
+        "canny,blur:ksize=7",
+        "contrast-stretch,median,canny,bilateral",
+        "canny:low=10:high=30,canny",
+    ] {
         let chain = OpChain::parse(spec, &[]).unwrap();
         for ranks in [1, 2, 3, 5, 16] {
             check(&chain, &img, ranks, false).unwrap();

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs what building and testing imgproc needs on Debian 12, and nothing when it is all there:
+# Open MPI, OpenCV, clang (the opencv crate's binding generator), GTK 3 (the file dialogs), Xvfb,
+# ImageMagick and xdotool (the GUI test), shellcheck, and a Rust toolchain through rustup when
+# cargo is missing. Runs as root, or through sudo.
+set -euo pipefail
+
+packages=(
+  build-essential pkg-config
+  libopenmpi-dev openmpi-bin
+  libopencv-dev clang libclang-dev
+  libgtk-3-dev
+  libxkbcommon-x11-0 libgl1 libegl1 libgl1-mesa-dri libxcursor1 libxrandr2 libxi6
+  xvfb xauth imagemagick xdotool
+  shellcheck iproute2 iputils-ping procps time curl ca-certificates
+)
+
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then
+  sudo_cmd=(sudo)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}" >&2
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null && [ -x "$HOME/.cargo/bin/cargo" ]; then
+  export PATH="$HOME/.cargo/bin:$PATH"
+fi
+if ! command -v cargo >/dev/null; then
+  echo "install-deps: installing the Rust toolchain with rustup" >&2
+  curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal -c clippy,rustfmt
+  export PATH="$HOME/.cargo/bin:$PATH"
+fi
+# clippy and rustfmt are needed by the test command.
+if ! cargo clippy --version >/dev/null 2>&1 || ! cargo fmt --version >/dev/null 2>&1; then
+  rustup component add clippy rustfmt
+fi

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The README's second command and what CI runs (.ci/run): formatting, lints, unit, property and
+# MPI integration tests, the GUI end to end under Xvfb, the failover test on simulated hosts, and
+# the offline checks of deploy/azure. Stops at the first failure.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+bash scripts/install-deps.sh
+# shellcheck source=scripts/env.sh
+source scripts/env.sh
+
+step() { printf '\n=== %s\n' "$*" >&2; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+step "cargo build --release"
+cargo build --release --locked --bins --examples
+step "cargo clippy -D warnings"
+cargo clippy --release --locked --all-targets -- -D warnings
+step "cargo test --release (unit, property, mpirun integration, GUI logic)"
+cargo test --release --locked
+step "shellcheck"
+mapfile -t scripts < <(git ls-files '*.sh' .ci/run | grep -v '^deploy/')
+shellcheck "${scripts[@]}"
+step "GUI end to end under Xvfb"
+bash tests/gui_e2e.sh
+step "failover on simulated hosts"
+bash tests/failover.sh
+step "deploy/azure/check.sh"
+bash deploy/azure/check.sh
+step "all tests passed"
