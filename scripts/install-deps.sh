@@ -11,7 +11,7 @@ packages=(
   libopencv-dev clang libclang-dev
   libgtk-3-dev
   libxkbcommon-x11-0 libgl1 libegl1 libgl1-mesa-dri libxcursor1 libxrandr2 libxi6
-  xvfb xauth imagemagick xdotool
+  xvfb xauth x11-utils imagemagick xdotool
   shellcheck iproute2 iputils-ping procps time curl ca-certificates
 )
 

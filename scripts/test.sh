@@ -22,7 +22,7 @@ step "cargo test --release (unit, property, mpirun integration, GUI logic)"
 cargo test --release --locked
 step "shellcheck"
 mapfile -t scripts < <(git ls-files '*.sh' .ci/run | grep -v '^deploy/')
-shellcheck "${scripts[@]}"
+shellcheck -x "${scripts[@]}"
 step "GUI end to end under Xvfb"
 bash tests/gui_e2e.sh
 step "failover on simulated hosts"

@@ -6,6 +6,7 @@
 
 use crate::chain::OpChain;
 use crate::codec;
+use crate::journal::BatchJournal;
 use anyhow::{ensure, Context, Result};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -91,6 +92,24 @@ pub fn prepare_output_dir(dir: &Path) -> Result<()> {
     let _ = std::fs::remove_file(probe);
     codec::remove_stale_temps(dir)?;
     Ok(())
+}
+
+/// Everything a batch needs before its first image, checked up front: the expanded inputs, the
+/// plan, a writable output folder and its journal (opened for this chain and format, so a rerun
+/// of the same job skips what is done). The CLI and the GUI both start batches here.
+pub fn open_job(
+    inputs: &[PathBuf],
+    out_dir: &Path,
+    format: Option<&str>,
+    chain: &OpChain,
+) -> Result<(Vec<BatchItem>, BatchJournal)> {
+    let files = expand_inputs(inputs)?;
+    ensure!(!files.is_empty(), "no input images found");
+    let items = plan(&files, out_dir, format)?;
+    prepare_output_dir(out_dir)?;
+    let job = format!("{chain} -> {}", format.unwrap_or("same"));
+    let journal = BatchJournal::open(out_dir, &job)?;
+    Ok((items, journal))
 }
 
 /// Decodes, filters and encodes one image held in memory.

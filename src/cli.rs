@@ -32,6 +32,20 @@ pub enum Command {
     Batch(BatchArgs),
     /// List the operations and their parameters with defaults.
     Ops,
+    /// Open the desktop GUI on rank 0 (what `imgproc` does without a subcommand).
+    Gui(GuiArgs),
+}
+
+#[derive(Args, Debug, Default)]
+pub struct GuiArgs {
+    /// Start with this chain of operations instead of the last one used.
+    #[arg(long, value_name = "OP[,OP...]")]
+    pub op: Option<String>,
+    /// Rank 0 only coordinates and takes no share of the work.
+    #[arg(long)]
+    pub coordinator_only: bool,
+    /// Open these files: one image, or several files and folders as a batch.
+    pub inputs: Vec<std::path::PathBuf>,
 }
 
 #[derive(Args, Debug)]

@@ -4,7 +4,6 @@
 use crate::batch;
 use crate::cli::{BatchArgs, RunArgs};
 use crate::codec;
-use crate::journal::BatchJournal;
 use crate::master::{BatchOptions, Master};
 use crate::protocol::RankStats;
 use crate::report::{on_progress, progress_bar, rss_bytes, Failure, Summary};
@@ -137,10 +136,8 @@ pub fn run_batch(master: &Master, args: &BatchArgs) -> Result<()> {
     let chain = args.job.chain()?;
     let started = Instant::now();
     let start_rss = rss_bytes().1;
-    let inputs = batch::expand_inputs(&args.inputs).map_err(cannot_start)?;
-    ensure!(!inputs.is_empty(), CommandError::CannotStart(anyhow::anyhow!("no input images found")));
-    let items = batch::plan(&inputs, &args.output, args.format.as_deref()).map_err(cannot_start)?;
-    batch::prepare_output_dir(&args.output).map_err(cannot_start)?;
+    let (items, mut journal) =
+        batch::open_job(&args.inputs, &args.output, args.format.as_deref(), &chain).map_err(cannot_start)?;
     if let Some(shared) = &args.shared_dir {
         let shared = std::path::absolute(shared)?;
         for path in items.iter().flat_map(|i| [&i.input, &i.output]) {
@@ -154,8 +151,6 @@ pub fn run_batch(master: &Master, args: &BatchArgs) -> Result<()> {
             );
         }
     }
-    let format_tag = args.format.as_deref().unwrap_or("same");
-    let mut journal = BatchJournal::open(&args.output, &format!("{chain} -> {format_tag}")).map_err(cannot_start)?;
     let opts = BatchOptions {
         max_pixels: args.job.max_pixels,
         shared_files: args.shared_dir.is_some(),

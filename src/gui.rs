@@ -1,9 +1,81 @@
-//! The desktop GUI on rank 0 (issue 3). Until it lands, say how to use the CLI.
+//! The desktop GUI on rank 0: `imgproc` with no subcommand (or `imgproc gui`) under `mpirun`.
+//!
+//! Threads: the window (winit's event loop) runs on the main thread; MPI is initialised on the
+//! coordinator thread and every MPI call stays there (`coordinator`). Ranks ≥ 1 never open a
+//! window: they serve as workers until rank 0 closes, then exit, so `mpirun` exits 0.
 
-/// Opens the GUI; for now explains the CLI instead.
-pub fn launch() -> anyhow::Result<()> {
-    Err(crate::commands::CommandError::CannotStart(anyhow::anyhow!(
-        "the GUI is not built yet; use `imgproc run` or `imgproc batch` (see `imgproc --help`)"
-    ))
-    .into())
+pub mod app;
+pub mod batch_view;
+pub mod chain_editor;
+pub mod coordinator;
+pub mod layout;
+pub mod progress;
+pub mod viewer;
+
+use crate::chain::OpChain;
+use crate::cli::{GuiArgs, UsageError};
+use crate::commands::CommandError;
+use anyhow::{anyhow, Result};
+use app::{GuiApp, Settings};
+use coordinator::Coordinator;
+
+/// What rank 0 says when there is no display to open the window on.
+pub const NO_DISPLAY: &str = "no display to open the GUI on (DISPLAY is not set).
+  Over RDP: start imgproc from a terminal inside the remote desktop session.
+  Over ssh: use `ssh -X`, or run headless with the CLI:
+    mpirun -hostfile hostfile imgproc run --op OP INPUT -o OUTPUT
+    mpirun -hostfile hostfile imgproc batch --op OP INPUTS... -o OUT_DIR
+  (`imgproc --help` lists everything)";
+
+/// Runs the GUI on rank 0 and a worker on every other rank; returns when the window is closed
+/// and every rank has shut down.
+pub fn launch(args: GuiArgs) -> Result<()> {
+    // Every rank checks the arguments, so a usage error stops them all before MPI starts.
+    let preset = match &args.op {
+        Some(spec) => Some(OpChain::parse(spec, &[]).map_err(UsageError)?),
+        None => None,
+    };
+    let Some(mut coordinator) = Coordinator::start()? else {
+        return Ok(()); // a worker whose job is over
+    };
+    if std::env::var_os("DISPLAY").is_none_or(|d| d.is_empty()) {
+        coordinator.shut_down();
+        return Err(CommandError::CannotStart(anyhow!(NO_DISPLAY)).into());
+    }
+    let work_dir =
+        eframe::storage_dir("imgproc").unwrap_or_else(|| std::env::temp_dir().join("imgproc")).join("batches");
+    let jobs = coordinator.requests().ok_or_else(|| anyhow!("the MPI thread has stopped"))?;
+    let ranks = coordinator.ranks.clone();
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title(format!("imgproc — {} rank(s)", ranks.len()))
+            .with_app_id("imgproc")
+            .with_inner_size([1280.0, 820.0])
+            .with_drag_and_drop(true),
+        ..Default::default()
+    };
+    let result = eframe::run_native(
+        "imgproc",
+        options,
+        Box::new(move |cc| {
+            let mut settings: Settings =
+                cc.storage.and_then(|s| eframe::get_value(s, eframe::APP_KEY)).unwrap_or_default();
+            if let Some(chain) = preset {
+                settings.chain = chain.0;
+            }
+            if args.coordinator_only {
+                settings.coordinator_only = true;
+            }
+            if !args.inputs.is_empty() {
+                // Files named on the command line replace an interrupted job.
+                settings.interrupted = false;
+            }
+            let mut app = GuiApp::new(cc.egui_ctx.clone(), settings, ranks, jobs, work_dir);
+            app.open_paths(args.inputs);
+            Ok(Box::new(app))
+        }),
+    );
+    // Lets a running job end, shuts every worker down, finalises MPI.
+    coordinator.shut_down();
+    result.map_err(|e| CommandError::CannotStart(anyhow!("cannot open the window: {e}")).into())
 }

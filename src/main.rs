@@ -47,7 +47,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 None => Ok(()),
             }
         }
-        None => imgproc::gui::launch(),
+        Some(Command::Gui(args)) => imgproc::gui::launch(args),
+        None => imgproc::gui::launch(Default::default()),
     }
 }
 

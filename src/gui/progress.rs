@@ -1,0 +1,185 @@
+//! What the window knows of a running job: overall progress, what each rank (and host) is doing
+//! and how long its last piece took, and the state of each batch item. Pure: fed with the
+//! master's [`Progress`] events, drawn by the app.
+
+use crate::master::Progress;
+use crate::protocol::RankInfo;
+use std::time::{Duration, Instant};
+
+/// One rank's line in the live view.
+#[derive(Clone, Debug)]
+pub struct RankActivity {
+    pub rank: usize,
+    pub host: String,
+    /// What it works on now, or did last ("rows 0..540", "image 12").
+    pub work: String,
+    pub busy_since: Option<Instant>,
+    /// Seconds its last piece took.
+    pub last_secs: Option<f64>,
+    /// Pieces (strips or images) it finished in this job.
+    pub finished: usize,
+}
+
+/// The state of one batch image.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ItemState {
+    Waiting,
+    /// Finished by an earlier run (journal).
+    AlreadyDone,
+    Running {
+        rank: usize,
+    },
+    Done {
+        rank: usize,
+        secs: f64,
+    },
+    Failed(String),
+}
+
+#[derive(Clone, Debug)]
+pub struct JobProgress {
+    /// Pieces to do in this run (strips with rows, or images not already done).
+    pub total: usize,
+    pub finished: usize,
+    pub ranks: Vec<RankActivity>,
+    /// Batch items, by index; empty for one image.
+    pub items: Vec<ItemState>,
+    pub started: Instant,
+    /// Set when the job ended.
+    pub elapsed: Option<Duration>,
+}
+
+impl JobProgress {
+    /// A job on these ranks; `total` is refined by the first events.
+    pub fn new(ranks: &[RankInfo]) -> JobProgress {
+        JobProgress {
+            total: 0,
+            finished: 0,
+            ranks: ranks
+                .iter()
+                .map(|r| RankActivity {
+                    rank: r.rank,
+                    host: r.host.clone(),
+                    work: "idle".into(),
+                    busy_since: None,
+                    last_secs: None,
+                    finished: 0,
+                })
+                .collect(),
+            items: Vec::new(),
+            started: Instant::now(),
+            elapsed: None,
+        }
+    }
+
+    /// A batch was planned: `already_done[i]` tells which items an earlier run finished.
+    pub fn planned(&mut self, already_done: &[bool]) {
+        self.items =
+            already_done.iter().map(|&d| if d { ItemState::AlreadyDone } else { ItemState::Waiting }).collect();
+        self.total = already_done.iter().filter(|d| !**d).count();
+    }
+
+    pub fn apply(&mut self, event: &Progress) {
+        let now = Instant::now();
+        match event {
+            Progress::RowsAssigned { rank, start, end } => {
+                self.total += 1;
+                if let Some(r) = self.ranks.get_mut(*rank) {
+                    r.work = format!("rows {start}..{end}");
+                    r.busy_since = Some(now);
+                }
+            }
+            Progress::RowsDone { rank, secs, error } => {
+                self.finished += 1;
+                if let Some(r) = self.ranks.get_mut(*rank) {
+                    r.busy_since = None;
+                    r.last_secs = Some(*secs);
+                    r.finished += 1;
+                    if let Some(e) = error {
+                        r.work = format!("failed: {e}");
+                    }
+                }
+            }
+            Progress::ItemAssigned { rank, index } => {
+                if let Some(item) = self.items.get_mut(*index) {
+                    *item = ItemState::Running { rank: *rank };
+                }
+                if let Some(r) = self.ranks.get_mut(*rank) {
+                    r.work = format!("image {}", index + 1);
+                    r.busy_since = Some(now);
+                }
+            }
+            Progress::ItemDone { rank, index, secs, error } => {
+                self.finished += 1;
+                if let Some(item) = self.items.get_mut(*index) {
+                    *item = match error {
+                        Some(e) => ItemState::Failed(e.clone()),
+                        None => ItemState::Done { rank: *rank, secs: *secs },
+                    };
+                }
+                if let Some(r) = self.ranks.get_mut(*rank) {
+                    r.busy_since = None;
+                    r.last_secs = Some(*secs);
+                    r.finished += 1;
+                }
+            }
+        }
+    }
+
+    /// The job ended: every rank is idle.
+    pub fn end(&mut self) {
+        self.elapsed = Some(self.started.elapsed());
+        for r in &mut self.ranks {
+            r.busy_since = None;
+        }
+    }
+
+    /// 0 to 1.
+    pub fn fraction(&self) -> f32 {
+        if self.total == 0 {
+            0.0
+        } else {
+            self.finished as f32 / self.total as f32
+        }
+    }
+
+    pub fn failures(&self) -> usize {
+        self.items.iter().filter(|i| matches!(i, ItemState::Failed(_))).count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ranks(n: usize) -> Vec<RankInfo> {
+        (0..n).map(|rank| RankInfo { rank, host: format!("h{rank}"), cores: 2 }).collect()
+    }
+
+    #[test]
+    fn image_progress_counts_assigned_strips_and_tracks_each_rank() {
+        let mut p = JobProgress::new(&ranks(2));
+        p.apply(&Progress::RowsAssigned { rank: 0, start: 0, end: 50 });
+        p.apply(&Progress::RowsAssigned { rank: 1, start: 50, end: 100 });
+        assert_eq!((p.total, p.fraction()), (2, 0.0));
+        assert_eq!(p.ranks[1].work, "rows 50..100");
+        assert!(p.ranks[1].busy_since.is_some());
+        p.apply(&Progress::RowsDone { rank: 1, secs: 0.25, error: None });
+        assert_eq!(p.fraction(), 0.5);
+        assert_eq!((p.ranks[1].last_secs, p.ranks[1].busy_since), (Some(0.25), None));
+    }
+
+    #[test]
+    fn batch_progress_skips_already_done_items_and_lists_failures() {
+        let mut p = JobProgress::new(&ranks(2));
+        p.planned(&[true, false, false]);
+        assert_eq!(p.total, 2);
+        p.apply(&Progress::ItemAssigned { rank: 1, index: 1 });
+        assert_eq!(p.items[1], ItemState::Running { rank: 1 });
+        p.apply(&Progress::ItemDone { rank: 1, index: 1, secs: 1.0, error: None });
+        p.apply(&Progress::ItemDone { rank: 0, index: 2, secs: 0.1, error: Some("b.png: corrupt".into()) });
+        assert_eq!(p.items[0], ItemState::AlreadyDone);
+        assert_eq!((p.fraction(), p.failures()), (1.0, 1));
+        assert_eq!(p.ranks[1].finished, 1);
+    }
+}

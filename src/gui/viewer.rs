@@ -1,0 +1,212 @@
+//! The image view: an image uploaded as tiles of textures (so an 8K picture shows at full
+//! resolution although one texture may not be that large), with zoom, pan, and a before/after
+//! comparison side by side or with a split line. Knows nothing of jobs or files.
+
+use crate::image::Image;
+use egui::{pos2, vec2, Color32, ColorImage, Context, Rect, Sense, Stroke, TextureHandle, TextureOptions, Ui, Vec2};
+
+/// Side of a texture tile, in image pixels; below every GPU's texture limit.
+const TILE: usize = 2048;
+
+/// An image on the GPU, ready to paint at any zoom.
+pub struct Picture {
+    pub width: usize,
+    pub height: usize,
+    pub channels: usize,
+    tiles: Vec<(Rect, TextureHandle)>,
+}
+
+impl Picture {
+    /// Uploads `img` (BGR, BGRA-free gray or colour as the codec gives it) as RGBA tiles. Can run
+    /// on any thread: egui's context is shared.
+    pub fn upload(ctx: &Context, name: &str, img: &Image) -> Picture {
+        // Crisp pixels when zoomed in, smooth when zoomed out.
+        let options = TextureOptions { magnification: egui::TextureFilter::Nearest, ..TextureOptions::LINEAR }
+            .with_mipmap_mode(Some(egui::TextureFilter::Linear));
+        let mut tiles = Vec::new();
+        for y0 in (0..img.height).step_by(TILE) {
+            for x0 in (0..img.width).step_by(TILE) {
+                let (w, h) = (TILE.min(img.width - x0), TILE.min(img.height - y0));
+                let tile = color_image(img, x0, y0, w, h);
+                let rect = Rect::from_min_size(pos2(x0 as f32, y0 as f32), vec2(w as f32, h as f32));
+                tiles.push((rect, ctx.load_texture(format!("{name}-{x0}-{y0}"), tile, options)));
+            }
+        }
+        Picture { width: img.width, height: img.height, channels: img.channels, tiles }
+    }
+
+    fn size(&self) -> Vec2 {
+        vec2(self.width as f32, self.height as f32)
+    }
+
+    /// Paints the picture with image pixel (0, 0) at `origin`, `zoom` screen points per pixel,
+    /// clipped to `clip`.
+    fn paint(&self, ui: &Ui, origin: egui::Pos2, zoom: f32, clip: Rect) {
+        let painter = ui.painter().with_clip_rect(clip);
+        let uv = Rect::from_min_max(pos2(0.0, 0.0), pos2(1.0, 1.0));
+        for (rect, tex) in &self.tiles {
+            let screen = Rect::from_min_size(origin + rect.min.to_vec2() * zoom, rect.size() * zoom);
+            if screen.intersects(clip) {
+                painter.image(tex.id(), screen, uv, Color32::WHITE);
+            }
+        }
+    }
+}
+
+/// The pixels of a rectangle of `img` as egui wants them: RGB(A), not OpenCV's BGR.
+pub fn color_image(img: &Image, x0: usize, y0: usize, w: usize, h: usize) -> ColorImage {
+    let c = img.channels;
+    let mut pixels = Vec::with_capacity(w * h);
+    for y in y0..y0 + h {
+        let row = &img.rows(y, y + 1)[x0 * c..(x0 + w) * c];
+        match c {
+            1 => pixels.extend(row.iter().map(|&v| Color32::from_gray(v))),
+            _ => pixels.extend(row.chunks_exact(c).map(|p| Color32::from_rgb(p[2], p[1], p[0]))),
+        }
+    }
+    ColorImage::new([w, h], pixels)
+}
+
+/// A smaller copy for thumbnails: nearest-neighbour sampling, at most `side` pixels a side.
+pub fn thumbnail(img: &Image, side: usize) -> ColorImage {
+    let scale = (side as f64 / img.width.max(img.height) as f64).min(1.0);
+    let (w, h) = (((img.width as f64 * scale) as usize).max(1), ((img.height as f64 * scale) as usize).max(1));
+    let c = img.channels;
+    let mut pixels = Vec::with_capacity(w * h);
+    for ty in 0..h {
+        let y = (ty * img.height / h).min(img.height - 1);
+        let row = img.rows(y, y + 1);
+        for tx in 0..w {
+            let x = (tx * img.width / w).min(img.width - 1);
+            let p = &row[x * c..x * c + c];
+            pixels.push(if c == 1 { Color32::from_gray(p[0]) } else { Color32::from_rgb(p[2], p[1], p[0]) });
+        }
+    }
+    ColorImage::new([w, h], pixels)
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Compare {
+    /// Original left, result right, panned and zoomed together.
+    SideBySide,
+    /// One view: the original left of a movable line, the result right of it.
+    Split,
+}
+
+/// Zoom, pan and comparison state of the image view.
+pub struct Viewer {
+    /// Screen points per image pixel.
+    pub zoom: f32,
+    /// Screen offset of image pixel (0, 0) from the view's corner.
+    offset: Vec2,
+    pub compare: Compare,
+    /// Where the split line sits, 0 (all result) to 1 (all original).
+    pub split: f32,
+    /// Fit the next picture shown to the view.
+    fit_pending: bool,
+    /// Size of one pane at the last frame, the anchor of button zooms.
+    last_view_size: Vec2,
+}
+
+impl Default for Viewer {
+    fn default() -> Self {
+        Viewer {
+            zoom: 1.0,
+            offset: Vec2::ZERO,
+            compare: Compare::Split,
+            split: 0.5,
+            fit_pending: true,
+            last_view_size: vec2(800.0, 600.0),
+        }
+    }
+}
+
+impl Viewer {
+    /// Fits the next frame's picture to the view (after opening a new image).
+    pub fn refit(&mut self) {
+        self.fit_pending = true;
+    }
+
+    /// The toolbar: comparison mode, split position, zoom buttons.
+    pub fn toolbar(&mut self, ui: &mut Ui, has_result: bool) {
+        ui.horizontal(|ui| {
+            ui.add_enabled_ui(has_result, |ui| {
+                ui.selectable_value(&mut self.compare, Compare::Split, "Split view");
+                ui.selectable_value(&mut self.compare, Compare::SideBySide, "Side by side");
+                if self.compare == Compare::Split {
+                    ui.add(egui::Slider::new(&mut self.split, 0.0..=1.0).show_value(false).text("before | after"));
+                }
+            });
+            ui.separator();
+            if ui.button("Fit").clicked() {
+                self.fit_pending = true;
+            }
+            if ui.button("1:1").on_hover_text("One image pixel per screen pixel").clicked() {
+                self.zoom_about(1.0 / ui.ctx().pixels_per_point(), None);
+            }
+            if ui.button("−").clicked() {
+                self.zoom_about(self.zoom / 1.5, None);
+            }
+            if ui.button("+").clicked() {
+                self.zoom_about(self.zoom * 1.5, None);
+            }
+            ui.label(format!("{:.0} %", self.zoom * ui.ctx().pixels_per_point() * 100.0));
+        });
+    }
+
+    /// Keeps the image point under `anchor` (view coordinates; the view's centre when `None`)
+    /// in place while zooming.
+    fn zoom_about(&mut self, new_zoom: f32, anchor: Option<Vec2>) {
+        let new_zoom = new_zoom.clamp(0.01, 64.0);
+        let anchor = anchor.unwrap_or(self.last_view_size * 0.5);
+        let image_point = (anchor - self.offset) / self.zoom;
+        self.zoom = new_zoom;
+        self.offset = anchor - image_point * new_zoom;
+    }
+
+    /// Shows `before` and, when there is one, `after`, filling the rest of `ui`.
+    pub fn show(&mut self, ui: &mut Ui, before: &Picture, after: Option<&Picture>) {
+        let (rect, response) = ui.allocate_exact_size(ui.available_size(), Sense::click_and_drag());
+        let side_by_side = after.is_some() && self.compare == Compare::SideBySide;
+        let pane = if side_by_side { vec2(rect.width() / 2.0, rect.height()) } else { rect.size() };
+        self.last_view_size = pane;
+        if self.fit_pending {
+            let s = before.size();
+            self.zoom = (pane.x / s.x).min(pane.y / s.y).clamp(0.01, 64.0);
+            self.offset = (pane - s * self.zoom) * 0.5;
+            self.fit_pending = false;
+        }
+        if response.dragged() {
+            self.offset += response.drag_delta();
+        }
+        if let Some(pointer) = response.hover_pos() {
+            let (scroll, pinch) = ui.input(|i| (i.smooth_scroll_delta.y, i.zoom_delta()));
+            let factor = pinch * (scroll / 300.0).exp();
+            if factor != 1.0 {
+                let mut local = pointer - rect.min;
+                if side_by_side && local.x > pane.x {
+                    local.x -= pane.x;
+                }
+                self.zoom_about(self.zoom * factor, Some(local));
+            }
+        }
+        ui.painter().rect_filled(rect, 0.0, Color32::from_gray(24));
+        match after {
+            Some(after) if side_by_side => {
+                let left = Rect::from_min_size(rect.min, pane);
+                let right = Rect::from_min_size(rect.min + vec2(pane.x, 0.0), pane);
+                before.paint(ui, left.min + self.offset, self.zoom, left);
+                after.paint(ui, right.min + self.offset, self.zoom, right);
+                ui.painter().vline(right.min.x, rect.y_range(), Stroke::new(2.0, Color32::WHITE));
+            }
+            Some(after) => {
+                let x = rect.min.x + rect.width() * self.split;
+                let (left, right) = (rect.with_max_x(x), rect.with_min_x(x));
+                before.paint(ui, rect.min + self.offset, self.zoom, left);
+                after.paint(ui, rect.min + self.offset, self.zoom, right);
+                ui.painter().vline(x, rect.y_range(), Stroke::new(2.0, Color32::YELLOW));
+            }
+            None => before.paint(ui, rect.min + self.offset, self.zoom, rect),
+        }
+    }
+}

@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# The GUI end to end, in a real window under Xvfb, on a real 3-rank MPI job:
+#   1. `mpirun -np 3 imgproc gui --op gray,gaussian,canny` opens the window;
+#   2. Ctrl+O and the GTK file dialog open the bundled sample; Ctrl+Enter processes it on all ranks;
+#      Ctrl+S and the save dialog write the result; it must equal the CLI's output byte for byte;
+#   3. Ctrl+Q closes the window and mpirun must exit 0 (every rank shut down);
+#   4. a batch opened from the command line is processed and shown as a grid;
+#   5. without a display, `imgproc` says how to use the GUI or the CLI and exits 3.
+# Screenshots of the main states go to docs/screenshots/. Needs: Xvfb, xdotool, ImageMagick
+# (scripts/install-deps.sh installs them). Every wait has a deadline.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+# shellcheck source=scripts/env.sh
+source scripts/env.sh
+bin=$root/target/release/imgproc
+shots=$root/docs/screenshots
+mkdir -p "$shots"
+work=$(mktemp -d)
+display=:$((90 + RANDOM % 9))
+xvfb_pid=
+job_pid=
+
+cleanup() {
+  if [ -n "$job_pid" ]; then kill "$job_pid" 2>/dev/null || true; fi
+  pkill -f "$bin gui" 2>/dev/null || true
+  if [ -n "$xvfb_pid" ]; then kill "$xvfb_pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+fail() {
+  echo "gui_e2e: FAIL: $*" >&2
+  for log in "$work"/*.log; do
+    [ -f "$log" ] && { echo "--- $log" >&2; tail -30 "$log" >&2; }
+  done
+  exit 1
+}
+
+# wait_for SECONDS DESCRIPTION COMMAND...: retry COMMAND until it succeeds.
+wait_for() {
+  local deadline=$((SECONDS + $1)) what=$2
+  shift 2
+  until "$@" >/dev/null 2>&1; do
+    [ $SECONDS -lt $deadline ] || fail "timed out waiting for $what"
+    sleep 0.2
+  done
+}
+
+shot() {
+  sleep 0.5 # let the frame that shows the new state reach the screen
+  import -window root -crop 1280x820+0+0 -quality 85 "$shots/$1.jpg"
+}
+
+# type_into_dialog TITLE PATH: focus the GTK dialog titled TITLE, type PATH into its location.
+type_into_dialog() {
+  wait_for 20 "the '$1' dialog" xdotool search --name "^$1\$"
+  local win
+  win=$(xdotool search --name "^$1\$" | head -1)
+  xdotool windowfocus --sync "$win"
+  sleep 0.5
+  xdotool key ctrl+l
+  sleep 0.2
+  xdotool key ctrl+a
+  xdotool type --delay 5 "$2"
+  sleep 0.3
+  xdotool key Return
+}
+
+focus_main() {
+  local win
+  win=$(xdotool search --name "^imgproc .* rank" | head -1)
+  xdotool windowfocus --sync "$win"
+  sleep 0.2
+}
+
+Xvfb "$display" -screen 0 1280x820x24 -nolisten tcp >"$work/xvfb.log" 2>&1 &
+xvfb_pid=$!
+export DISPLAY=$display
+wait_for 10 "Xvfb" xdpyinfo
+export XDG_DATA_HOME=$work/state # fresh settings: nothing persisted from other runs
+export GSETTINGS_BACKEND=memory # no dbus here: keep GTK from trying dconf
+mkdir -p "$work/out"
+
+# --- 1-3: one image through the dialogs ---------------------------------------
+op=gray,gaussian,canny
+mpirun --oversubscribe -np 3 "$bin" gui --op "$op" >"$work/gui.log" 2>&1 &
+job_pid=$!
+wait_for 60 "the window" xdotool search --name "^imgproc .* 3 rank"
+sleep 1
+shot empty
+
+focus_main
+xdotool key ctrl+o
+type_into_dialog "Open image" "$root/samples/sample.jpg"
+wait_for 30 "the image to open" grep -q "opened .*sample.jpg" "$work/gui.log"
+focus_main
+shot opened
+
+xdotool key ctrl+Return
+wait_for 60 "the result" grep -q "image processed on 3 rank" "$work/gui.log"
+focus_main
+shot result
+
+xdotool key ctrl+s
+type_into_dialog "Save result" "$work/out/from-gui.png"
+wait_for 30 "the save" grep -q "Saved $work/out/from-gui.png" "$work/gui.log"
+
+"$bin" run --reference --op "$op" samples/sample.jpg -o "$work/out/from-cli.png" 2>/dev/null
+cmp "$work/out/from-gui.png" "$work/out/from-cli.png" || fail "the GUI's result differs from the CLI's"
+echo "gui_e2e: saved result equals the CLI output" >&2
+
+focus_main
+xdotool key ctrl+q
+wait_for 30 "mpirun to exit" sh -c "! kill -0 $job_pid"
+wait "$job_pid" || fail "mpirun exited $? after the window closed"
+job_pid=
+echo "gui_e2e: window closed, mpirun exited 0" >&2
+
+# --- 4: a batch from the command line; the settings were kept -----------------
+mkdir -p "$work/batch"
+for i in 1 2 3 4 5 6; do
+  "$root/target/release/examples/synth" 640 420 3 "$i" "$work/batch/photo-$i.jpg"
+done
+cp "$work/out/from-cli.png" "$work/batch/zz-broken.png"
+truncate -s 2000 "$work/batch/zz-broken.png"
+mpirun --oversubscribe -np 3 "$bin" gui "$work/batch" >"$work/batch.log" 2>&1 &
+job_pid=$!
+wait_for 60 "the batch window" xdotool search --name "^imgproc .* 3 rank"
+sleep 2
+focus_main
+xdotool key ctrl+Return
+wait_for 60 "the batch" grep -q "Batch: 6 done, 0 done earlier, 1 failed" "$work/batch.log"
+grep -q "error: .*zz-broken.png" "$work/batch.log" || fail "the broken file was not reported by name"
+grep -q "opened" "$work/batch.log" && fail "a batch should not open as one image"
+sleep 1
+shot batch
+focus_main
+xdotool key ctrl+q
+wait_for 30 "mpirun to exit" sh -c "! kill -0 $job_pid"
+wait "$job_pid" || fail "mpirun exited $? after the batch window closed"
+job_pid=
+# The chain chosen in the first window was persisted and used here.
+state=$XDG_DATA_HOME/imgproc/app.ron
+grep -qF 'chain:[(op:\"gray\")' "$state" || fail "the op chain was not persisted: $(head -c 300 "$state")"
+grep -qF "inputs:[\\\"$work/batch\\\"]" "$state" || fail "the last inputs were not persisted: $(head -c 300 "$state")"
+
+# --- 5: no display -------------------------------------------------------------
+set +e
+env -u DISPLAY timeout 60 mpirun --oversubscribe -np 2 "$bin" >"$work/nodisplay.log" 2>&1
+code=$?
+set -e
+[ $code -eq 3 ] || fail "without a display: exit $code, expected 3"
+grep -q "no display" "$work/nodisplay.log" || fail "without a display: no explanation"
+grep -q "imgproc run" "$work/nodisplay.log" || fail "without a display: the CLI is not suggested"
+
+echo "gui_e2e: all passed; screenshots in $shots" >&2
