@@ -48,13 +48,55 @@ pub fn decode(bytes: &[u8], name: &str, max_pixels: u64) -> Result<Image> {
         // libjpeg "decodes" a truncated file with a warning and grey rows; refuse it instead.
         ensure!(jpeg_is_complete(bytes), "{name}: truncated JPEG (no end-of-image marker)");
     }
-    let buf = Vector::<u8>::from_slice(bytes);
+    // A header over the caller's bytes: no copy of the encoded file.
+    let src = Mat::from_slice(bytes)?;
+    if let Ok(size) = imagesize::blob_size(bytes) {
+        if let Some(img) = decode_in_place(&src, size.width, size.height, name)? {
+            return Ok(img);
+        }
+    }
     let mat =
-        imgcodecs::imdecode(&buf, imgcodecs::IMREAD_ANYCOLOR).with_context(|| format!("{name}: cannot decode"))?;
+        imgcodecs::imdecode(&src, imgcodecs::IMREAD_ANYCOLOR).with_context(|| format!("{name}: cannot decode"))?;
+    checked(&mat, name, max_pixels)?;
+    from_mat(&mat).with_context(|| format!("{name}: unsupported pixel layout"))
+}
+
+fn checked(mat: &impl MatTraitConst, name: &str, max_pixels: u64) -> Result<()> {
     ensure!(!mat.empty(), "{name}: not a readable image (corrupt, truncated or not an image format OpenCV reads)");
     let pixels = mat.rows() as u64 * mat.cols() as u64;
     ensure!(pixels <= max_pixels, "{name}: {pixels} pixels, more than the limit of {max_pixels} (--max-pixels)");
-    from_mat(&mat).with_context(|| format!("{name}: unsupported pixel layout"))
+    Ok(())
+}
+
+/// Decodes straight into the pixels of a new colour [`Image`] of the size the header declares, so
+/// rank 0 never holds the image twice (decoded by OpenCV, then copied). When the file turns out
+/// gray or with alpha, OpenCV allocates a buffer of its own instead and this copies from it.
+/// `Ok(None)`: the header's size was wrong; decode the ordinary way.
+fn decode_in_place(
+    src: &impl opencv::core::ToInputArray,
+    width: usize,
+    height: usize,
+    name: &str,
+) -> Result<Option<Image>> {
+    let mut img = Image::zeros(width, height, 3);
+    let own = img.data.as_ptr();
+    let copied = {
+        let mut view = mat_view_mut(&mut img)?;
+        imgcodecs::imdecode_to(src, imgcodecs::IMREAD_ANYCOLOR, &mut view)
+            .with_context(|| format!("{name}: cannot decode"))?;
+        checked(&view, name, u64::MAX)?;
+        if view.data() == own && view.typ() == opencv::core::CV_8UC3 {
+            None
+        } else if view.rows() as usize == height && view.cols() as usize == width {
+            // Gray or with alpha: OpenCV decoded into a buffer of its own (smaller than ours).
+            let mut decoded = Mat::default();
+            view.copy_to(&mut decoded)?;
+            Some(from_mat(&decoded).with_context(|| format!("{name}: unsupported pixel layout"))?)
+        } else {
+            return Ok(None);
+        }
+    };
+    Ok(Some(copied.unwrap_or(img)))
 }
 
 /// Reads and decodes a file.

@@ -120,7 +120,13 @@ impl Master {
         let own = &strips[0];
         on(Progress::RowsAssigned { rank: 0, start: own.owned.start, end: own.owned.end });
         // Keep only our own rows: the full input is not needed any more.
-        let own_input = if own.input == (0..h) { img } else { img.crop_rows(own.input.start, own.input.end) };
+        let own_input = if own.input == (0..h) {
+            img
+        } else {
+            let rows = img.crop_rows(own.input.start, own.input.end);
+            drop(img);
+            rows
+        };
         let run = StripRun::new(chain.clone(), h, own.owned.clone(), own_input, own.input.clone());
         let mut times = DriveTimes::default();
         let started = Instant::now();
@@ -153,8 +159,10 @@ impl Master {
             None => Image::zeros(w, h, out_c),
         };
         let mut stats = vec![];
+        let mut transfer_secs = 0.0;
         for _ in 1..n {
             let (result, from) = receive_json::<StripResult>(&self.world, None, TAG_RESULT)?;
+            let transfer = Instant::now();
             let s = &strips[from as usize];
             match result.error {
                 None => {
@@ -163,6 +171,7 @@ impl Master {
                     if !buf.is_empty() {
                         receive_bytes(&self.world.process_at_rank(from), TAG_RESULT_ROWS, buf);
                     }
+                    transfer_secs += transfer.elapsed().as_secs_f64();
                     mine.bytes_received += buf.len() as u64;
                     on(Progress::RowsDone { rank: from as usize, secs: result.stats.compute_secs, error: None });
                 }
@@ -177,7 +186,8 @@ impl Master {
             }
             stats.push(result.stats);
         }
-        mine.collect_secs = started.elapsed().as_secs_f64();
+        mine.collect_secs = transfer_secs;
+        mine.wait_secs = (started.elapsed().as_secs_f64() - transfer_secs).max(0.0);
         stats.insert(0, mine);
         stats.sort_by_key(|s| s.rank);
         // A rank that stopped only because another failed says nothing new.
@@ -343,7 +353,11 @@ impl Master {
                 while let Some((index, secs, result)) = lane.try_recv() {
                     progressed = true;
                     local_in_flight -= 1;
-                    mine.compute_secs += secs;
+                    let io = result.as_ref().copied().unwrap_or_default();
+                    mine.read_secs += io.read_secs;
+                    mine.write_secs += io.write_secs;
+                    mine.compute_secs += secs - io.read_secs - io.write_secs;
+                    let result = result.map(|_| ());
                     mine.images += 1;
                     local_in_flight += usize::from(assigned(0, assign(0, &mut queue, &mut mine, &mut unreadable), on));
                     self.finish_item(items, index, 0, secs, result, journal, &mut outcome, on)?;
@@ -459,7 +473,7 @@ impl GlobalExchange for RootExchange<'_> {
 /// It makes no MPI calls.
 struct LocalLane {
     work: mpsc::Sender<(usize, BatchItem)>,
-    done: mpsc::Receiver<(usize, f64, std::result::Result<(), String>)>,
+    done: mpsc::Receiver<(usize, f64, std::result::Result<batch::FileTimes, String>)>,
 }
 
 impl LocalLane {
@@ -482,7 +496,7 @@ impl LocalLane {
         self.work.send((index, item)).expect("the local lane lives as long as the batch");
     }
 
-    fn try_recv(&self) -> Option<(usize, f64, std::result::Result<(), String>)> {
+    fn try_recv(&self) -> Option<(usize, f64, std::result::Result<batch::FileTimes, String>)> {
         self.done.try_recv().ok()
     }
 }

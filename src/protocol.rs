@@ -90,8 +90,10 @@ pub struct RankStats {
     pub compute_secs: f64,
     /// Time in global steps (histogram, hysteresis), waiting for the slowest rank included.
     pub global_secs: f64,
-    /// Rank 0: receiving results; workers: sending them.
+    /// Rank 0: receiving result rows or files (the transfers alone); workers: sending them.
     pub collect_secs: f64,
+    /// Rank 0, one image: idle after its own strip, waiting for the slowest worker to finish.
+    pub wait_secs: f64,
     pub write_secs: f64,
     pub bytes_sent: u64,
     pub bytes_received: u64,

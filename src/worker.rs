@@ -98,17 +98,23 @@ fn batch_job(world: &SimpleCommunicator, job: &BatchJob) -> Result<()> {
         stats.bytes_received += bytes.unwrap_or(0) as u64;
 
         let started = Instant::now();
+        let mut io = batch::FileTimes::default();
         let result = match &encoded_input {
             Some(b) => {
                 batch::process_bytes(b, &input.display().to_string(), &job.chain, job.max_pixels, &format).map(Some)
             }
             None => {
                 let item = BatchItem { input, output, format };
-                batch::process_file(&item, &job.chain, job.max_pixels).map(|()| None)
+                batch::process_file(&item, &job.chain, job.max_pixels).map(|t| {
+                    io = t;
+                    None
+                })
             }
         };
         let secs = started.elapsed().as_secs_f64();
-        stats.compute_secs += secs;
+        stats.read_secs += io.read_secs;
+        stats.write_secs += io.write_secs;
+        stats.compute_secs += secs - io.read_secs - io.write_secs;
         stats.images += 1;
 
         let started = Instant::now();

@@ -263,13 +263,13 @@ impl GuiApp {
                 ui.add_space(8.0);
                 ui.strong(format!("Last result: {}", r.chain));
                 egui::Grid::new("phases").striped(true).show(ui, |ui| {
-                    for h in ["rank", "send s", "compute s", "global s", "collect s"] {
+                    for h in ["rank", "send s", "compute s", "global s", "wait s", "collect s"] {
                         ui.label(RichText::new(h).small());
                     }
                     ui.end_row();
                     for s in &r.stats {
                         ui.label(s.rank.to_string());
-                        for v in [s.send_secs, s.compute_secs, s.global_secs, s.collect_secs] {
+                        for v in [s.send_secs, s.compute_secs, s.global_secs, s.wait_secs, s.collect_secs] {
                             ui.label(format!("{v:.3}"));
                         }
                         ui.end_row();
