@@ -29,13 +29,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-fail() {
-  echo "failover: FAIL: $*" >&2
-  for log in "$work"/*.log; do
-    [ -f "$log" ] && { echo "--- $log" >&2; tail -25 "$log" >&2; }
-  done
-  exit 1
-}
+test_name=failover
+# shellcheck source=tests/lib.sh
+source tests/lib.sh
 
 now() { date +%s.%N; }
 

@@ -30,13 +30,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-fail() {
-  echo "gui_e2e: FAIL: $*" >&2
-  for log in "$work"/*.log; do
-    [ -f "$log" ] && { echo "--- $log" >&2; tail -30 "$log" >&2; }
-  done
-  exit 1
-}
+test_name=gui_e2e
+# shellcheck source=tests/lib.sh
+source tests/lib.sh
 
 # wait_for SECONDS DESCRIPTION COMMAND...: retry COMMAND until it succeeds.
 wait_for() {
