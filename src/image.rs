@@ -53,12 +53,24 @@ impl Image {
         Image { width: self.width, height: end - start, channels: self.channels, data: self.rows(start, end).to_vec() }
     }
 
-    /// Keeps only rows `[start, end)`, in place, without a new allocation.
+    /// Keeps only rows `[start, end)`, in place, without a new allocation, and gives the memory
+    /// of the other rows back (for a large buffer the allocator shrinks its mapping in place).
+    /// Rows that already start at row 0 are not moved at all.
     pub fn retain_rows(&mut self, start: usize, end: usize) {
         let rb = self.row_bytes();
-        self.data.copy_within(start * rb..end * rb, 0);
+        if start > 0 {
+            self.data.copy_within(start * rb..end * rb, 0);
+        }
         self.data.truncate((end - start) * rb);
+        self.data.shrink_to_fit();
         self.height = end - start;
+    }
+
+    /// Grows the image to `height` rows, the new rows black. A large buffer grows in place or is
+    /// remapped by the allocator: the rows already there are not copied.
+    pub fn extend_rows(&mut self, height: usize) {
+        self.data.resize(height * self.row_bytes(), 0);
+        self.height = height;
     }
 
     /// Size of the pixel data in bytes.
@@ -80,6 +92,16 @@ mod tests {
         assert_eq!(img, expected);
         assert_eq!(img.height, 2);
         assert_eq!(img.data[0], 12);
+        img.retain_rows(0, 1);
+        assert_eq!(img, expected.crop_rows(0, 1));
+    }
+
+    #[test]
+    fn extend_rows_keeps_the_rows_and_adds_black_ones() {
+        let data: Vec<u8> = (1..=2 * 2).map(|v| v as u8).collect();
+        let mut img = Image::from_vec(2, 2, 1, data).unwrap();
+        img.extend_rows(3);
+        assert_eq!(img, Image::from_vec(2, 3, 1, vec![1, 2, 3, 4, 0, 0]).unwrap());
     }
 
     #[test]
