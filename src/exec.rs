@@ -12,12 +12,17 @@
 use crate::chain::OpChain;
 use crate::global::{self, HysteresisReply, HysteresisRequest};
 use crate::image::Image;
-use crate::ops::{cv_canny, GlobalNeed, Op};
+use crate::ops::{canny_local_rows, GlobalNeed, Op};
 use crate::split::{plan, widen};
 use anyhow::{bail, ensure, Result};
 use ndarray::Array2;
 use std::ops::Range;
 use std::time::Instant;
+
+/// Input bytes per chunk when a strip computes Canny's candidates and strong pixels: small enough
+/// that OpenCV's gradients stay far below the image's size, large enough that the halo rows each
+/// chunk recomputes cost about 2% (an 8K colour row is 23 KB: 182 rows a chunk, 4 of them halo).
+const CANNY_CHUNK_BYTES: usize = 4 << 20;
 
 /// What a strip hands to the global step, or its final rows.
 #[derive(Debug)]
@@ -129,8 +134,11 @@ impl StripRun {
         let after = self.chain.halo_after(self.next_op);
         let (lo, hi) = if low <= high { (low, high) } else { (high, low) };
         let own = self.owned_in_cur();
-        let candidates = cv_canny(&self.cur, lo, lo, aperture, l2)?.crop_rows(own.start, own.end);
-        let strong = cv_canny(&self.cur, hi, hi, aperture, l2)?.crop_rows(own.start, own.end);
+        let chunk = (CANNY_CHUNK_BYTES / self.cur.row_bytes().max(1)).max(1);
+        let candidates = canny_local_rows(&self.cur, own.clone(), lo, aperture, l2, chunk)?;
+        let strong = canny_local_rows(&self.cur, own, hi, aperture, l2, chunk)?;
+        // The input rows are not needed any more: the rows after Canny come from the edges.
+        self.cur.retain_rows(0, 0);
         let labels = global::label_candidates(&candidates, &strong)?;
         let request = global::boundary_request(&labels, self.owned.start, after);
         self.pending_labels = Some(labels);

@@ -268,6 +268,40 @@ pub fn cv_canny(img: &Image, low: f64, high: f64, aperture: u32, l2: bool) -> Re
         .with_context(|| format!("applying canny to a {}x{} image", img.width, img.height))
 }
 
+/// `Canny(t, t)` of rows `rows` of `img`, computed at most `chunk_rows` output rows at a time.
+///
+/// With equal thresholds Canny's hysteresis has nothing to follow: a pixel is an edge exactly when
+/// its gradient passes the threshold and non-maximum suppression, which read only the rows within
+/// [`Op::halo`] of it. So each chunk, given that many rows of context (or the image's edge), gives
+/// the bytes one call on all of `img` gives, while OpenCV's working memory (the gradients of every
+/// channel, several times the input's size) stays the size of a chunk instead of the image's.
+pub fn canny_local_rows(
+    img: &Image,
+    rows: std::ops::Range<usize>,
+    threshold: f64,
+    aperture: u32,
+    l2: bool,
+    chunk_rows: usize,
+) -> Result<Image> {
+    ensure!(rows.end <= img.height && chunk_rows > 0, "rows {rows:?} of a {}-row image", img.height);
+    let halo = Op::Canny { low: threshold, high: threshold, aperture, l2 }.halo();
+    let mut out = Vec::with_capacity(rows.len() * img.width);
+    let mut part = Vec::new();
+    let mut start = rows.start;
+    while start < rows.end {
+        let end = (start + chunk_rows).min(rows.end);
+        let (a, b) = (start.saturating_sub(halo), (end + halo).min(img.height));
+        part.clear();
+        part.extend_from_slice(img.rows(a, b));
+        let input = Image::from_vec(img.width, b - a, img.channels, part)?;
+        let edges = cv_canny(&input, threshold, threshold, aperture, l2)?;
+        out.extend_from_slice(edges.rows(start - a, end - a));
+        part = input.data;
+        start = end;
+    }
+    Image::from_vec(img.width, rows.len(), 1, out)
+}
+
 /// Runs an OpenCV call that writes into a new image of the same size with `out_ch` channels.
 ///
 /// Both sides are `Mat` headers over our own buffers (no copy). They are whole matrices, never

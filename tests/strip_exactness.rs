@@ -5,7 +5,7 @@
 use imgproc::chain::OpChain;
 use imgproc::exec::run_in_process;
 use imgproc::image::Image;
-use imgproc::ops::{Op, OP_NAMES};
+use imgproc::ops::{canny_local_rows, cv_canny, Op, OP_NAMES};
 use imgproc::synth::picture;
 use proptest::prelude::*;
 
@@ -57,6 +57,22 @@ proptest! {
     ) {
         let img = picture(w, h, if colour { 3 } else { 1 }, seed);
         check(&OpChain(vec![op]), &img, ranks, false)?;
+    }
+
+    /// Strips compute Canny's candidates and strong pixels a chunk of rows at a time, to bound
+    /// OpenCV's memory: any chunking gives the bytes of one call on the whole image.
+    #[test]
+    fn canny_with_equal_thresholds_in_chunks_equals_one_call(
+        w in 1usize..40, h in 1usize..60, colour in any::<bool>(), seed in any::<u64>(),
+        t in 0.0f64..300.0, aperture in prop_oneof![Just(3u32), Just(5), Just(7)], l2 in any::<bool>(),
+        first in 0usize..60, len in 0usize..60, chunk in 1usize..9,
+    ) {
+        let img = picture(w, h, if colour { 3 } else { 1 }, seed);
+        let start = first.min(h);
+        let end = (start + len).min(h);
+        let whole = cv_canny(&img, t, t, aperture, l2).unwrap().crop_rows(start, end);
+        let chunked = canny_local_rows(&img, start..end, t, aperture, l2, chunk).unwrap();
+        prop_assert_eq!(chunked, whole);
     }
 }
 
