@@ -12,17 +12,18 @@
 use crate::chain::OpChain;
 use crate::global::{self, HysteresisReply, HysteresisRequest};
 use crate::image::Image;
-use crate::ops::{canny_local_rows, GlobalNeed, Op};
+use crate::ops::{canny_local_rows, in_row_chunks, GlobalNeed, Op};
 use crate::split::{plan, widen};
 use anyhow::{bail, ensure, Result};
 use ndarray::Array2;
 use std::ops::Range;
 use std::time::Instant;
 
-/// Input bytes per chunk when a strip computes Canny's candidates and strong pixels: small enough
-/// that OpenCV's gradients stay far below the image's size, large enough that the halo rows each
-/// chunk recomputes cost about 2% (an 8K colour row is 23 KB: 182 rows a chunk, 4 of them halo).
-const CANNY_CHUNK_BYTES: usize = 4 << 20;
+/// Input bytes per chunk of rows when a strip applies an op that needs a large scratch copy (see
+/// [`in_row_chunks`]): small enough that OpenCV's working memory stays far below the image's size,
+/// large enough that the halo rows each chunk recomputes cost little (an 8K colour row is 23 KB:
+/// 182 rows a chunk, of which the default bilateral recomputes 8 and Canny 4).
+pub const CHUNK_BYTES: usize = 4 << 20;
 
 /// What a strip hands to the global step, or its final rows.
 #[derive(Debug)]
@@ -46,6 +47,8 @@ pub struct StripRun {
     cur_rows: Range<usize>,
     /// Labels of the owned rows while waiting for rank 0's hysteresis answer.
     pending_labels: Option<Array2<u32>>,
+    /// Input bytes per chunk of rows; [`CHUNK_BYTES`] unless a test asks for tiny chunks.
+    chunk_bytes: usize,
 }
 
 impl StripRun {
@@ -68,7 +71,23 @@ impl StripRun {
             input_rows.start <= need.start && need.end <= input_rows.end,
             "strip input rows {input_rows:?} do not cover {need:?}"
         );
-        Ok(StripRun { chain, next_op: 0, height, owned, cur: input, cur_rows: input_rows, pending_labels: None })
+        Ok(StripRun {
+            chain,
+            next_op: 0,
+            height,
+            owned,
+            cur: input,
+            cur_rows: input_rows,
+            pending_labels: None,
+            chunk_bytes: CHUNK_BYTES,
+        })
+    }
+
+    /// Applies the ops that need a large scratch copy ([`Op::needs_large_scratch`]) in chunks of
+    /// about `bytes` of input rows (at least one row) instead of [`CHUNK_BYTES`].
+    pub fn with_chunk_bytes(mut self, bytes: usize) -> Self {
+        self.chunk_bytes = bytes;
+        self
     }
 
     /// Applies ops until a global step or the end of the chain.
@@ -77,9 +96,15 @@ impl StripRun {
         while let Some(op) = self.chain.0.get(self.next_op).cloned() {
             match op.global_need() {
                 GlobalNeed::None => {
-                    self.cur = op.apply_local(&self.cur)?;
+                    // Only the rows the rest of the chain needs, a chunk at a time.
+                    let needed = widen(&self.owned, self.chain.halo_after(self.next_op), self.height);
+                    let rows = needed.start - self.cur_rows.start..needed.end - self.cur_rows.start;
+                    let chunk = if op.needs_large_scratch() { self.chunk_rows() } else { usize::MAX };
+                    let out_ch = op.out_channels(self.cur.channels);
+                    let cur = &self.cur;
+                    self.cur = in_row_chunks(cur, rows, op.halo(), chunk, out_ch, |r| op.apply_local_rows(cur, r))?;
+                    self.cur_rows = needed;
                     self.next_op += 1;
-                    self.keep_needed_rows();
                 }
                 GlobalNeed::Histogram => {
                     let own = self.owned_in_cur();
@@ -134,7 +159,7 @@ impl StripRun {
         let after = self.chain.halo_after(self.next_op);
         let (lo, hi) = if low <= high { (low, high) } else { (high, low) };
         let own = self.owned_in_cur();
-        let chunk = (CANNY_CHUNK_BYTES / self.cur.row_bytes().max(1)).max(1);
+        let chunk = self.chunk_rows();
         let candidates = canny_local_rows(&self.cur, own.clone(), lo, aperture, l2, chunk)?;
         let strong = canny_local_rows(&self.cur, own, hi, aperture, l2, chunk)?;
         // The input rows are not needed any more: the rows after Canny come from the edges.
@@ -143,6 +168,11 @@ impl StripRun {
         let request = global::boundary_request(&labels, self.owned.start, after);
         self.pending_labels = Some(labels);
         Ok(Step::Hysteresis(request))
+    }
+
+    /// Rows per chunk of a local op: about `chunk_bytes` of input.
+    fn chunk_rows(&self) -> usize {
+        (self.chunk_bytes / self.cur.row_bytes().max(1)).max(1)
     }
 
     /// The owned rows, as indices into the held rows.
@@ -256,6 +286,17 @@ pub fn drive(
 /// Runs a chain as `ranks` strips in one process, doing the global steps by hand: the distributed
 /// algorithm without MPI, for tests and for checking the MPI layer against.
 pub fn run_in_process(chain: &OpChain, img: &Image, ranks: usize, skip_rank0: bool) -> Result<Image> {
+    run_in_process_chunked(chain, img, ranks, skip_rank0, CHUNK_BYTES)
+}
+
+/// [`run_in_process`] with every strip working in chunks of about `chunk_bytes` of input rows.
+pub fn run_in_process_chunked(
+    chain: &OpChain,
+    img: &Image,
+    ranks: usize,
+    skip_rank0: bool,
+    chunk_bytes: usize,
+) -> Result<Image> {
     let strips = plan(img.height, ranks, chain.total_halo(), skip_rank0);
     let mut runs = strips
         .iter()
@@ -267,6 +308,7 @@ pub fn run_in_process(chain: &OpChain, img: &Image, ranks: usize, skip_rank0: bo
                 img.crop_rows(s.input.start, s.input.end),
                 s.input.clone(),
             )
+            .map(|run| run.with_chunk_bytes(chunk_bytes))
         })
         .collect::<Result<Vec<_>>>()?;
     loop {

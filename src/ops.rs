@@ -13,6 +13,7 @@ use opencv::core::{self, Mat, Point, Size, Vec3b, BORDER_DEFAULT};
 use opencv::imgproc;
 use opencv::prelude::*;
 use serde::{Deserialize, Serialize};
+use std::ops::Range;
 
 /// One operation with its parameters. Defaults equal the original system's.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -192,6 +193,17 @@ impl Op {
         }
     }
 
+    /// Whether OpenCV makes a working copy of the whole input for this op (a bordered copy for
+    /// bilateral and the medians above 5×5, the gradients of every channel for Canny): such ops
+    /// are applied a chunk of rows at a time, so that copy stays small (see [`in_row_chunks`]).
+    pub fn needs_large_scratch(&self) -> bool {
+        match *self {
+            Op::Bilateral { .. } | Op::Canny { .. } => true,
+            Op::Median { ksize } => ksize > 5,
+            _ => false,
+        }
+    }
+
     pub fn global_need(&self) -> GlobalNeed {
         match self {
             Op::ContrastStretch => GlobalNeed::Histogram,
@@ -223,94 +235,135 @@ impl Op {
     /// Applies a purely local op (one with [`GlobalNeed::None`]) to a strip or whole image.
     /// Border rows are treated as OpenCV treats an image edge, so callers trim the halo afterwards.
     pub fn apply_local(&self, img: &Image) -> Result<Image> {
+        self.apply_local_rows(img, 0..img.height)
+    }
+
+    /// [`Op::apply_local`] on rows `rows` of `img` alone, as if they were the whole image, without
+    /// copying them (OpenCV reads them in place).
+    pub fn apply_local_rows(&self, img: &Image, rows: Range<usize>) -> Result<Image> {
         let out_ch = self.out_channels(img.channels);
-        if img.height == 0 || img.width == 0 {
-            return Ok(Image::zeros(img.width, img.height, out_ch));
+        if rows.is_empty() || img.width == 0 {
+            return Ok(Image::zeros(img.width, rows.len(), out_ch));
         }
         let anchor = Point::new(-1, -1);
+        let r = rows.clone();
         let result = match *self {
-            Op::Blur { ksize } => with_cv(img, out_ch, |s, d| {
+            Op::Blur { ksize } => with_cv(img, r, out_ch, |s, d| {
                 imgproc::blur(s, d, Size::new(ksize as i32, ksize as i32), anchor, BORDER_DEFAULT)
             }),
-            Op::Gaussian { ksize, sigma } => with_cv(img, out_ch, |s, d| {
+            Op::Gaussian { ksize, sigma } => with_cv(img, r, out_ch, |s, d| {
                 imgproc::gaussian_blur(s, d, Size::new(ksize as i32, ksize as i32), sigma, sigma, BORDER_DEFAULT)
             }),
-            Op::Median { ksize } => with_cv(img, out_ch, |s, d| imgproc::median_blur(s, d, ksize as i32)),
-            Op::Bilateral { d, sigma_color, sigma_space } => with_cv(img, out_ch, |s, dst| {
+            Op::Median { ksize } => with_cv(img, r, out_ch, |s, d| imgproc::median_blur(s, d, ksize as i32)),
+            Op::Bilateral { d, sigma_color, sigma_space } => with_cv(img, r, out_ch, |s, dst| {
                 imgproc::bilateral_filter(s, dst, d as i32, sigma_color, sigma_space, BORDER_DEFAULT)
             }),
-            Op::Invert => with_cv(img, out_ch, |s, d| core::bitwise_not(s, d, &core::no_array())),
+            Op::Invert => with_cv(img, r, out_ch, |s, d| core::bitwise_not(s, d, &core::no_array())),
             Op::Brightness { factor, offset } => {
-                with_cv(img, out_ch, |s, d| core::convert_scale_abs(s, d, factor, offset))
+                with_cv(img, r, out_ch, |s, d| core::convert_scale_abs(s, d, factor, offset))
             }
-            Op::Gray if img.channels == 1 => Ok(img.clone()),
-            Op::Gray => with_cv(img, 1, |s, d| imgproc::cvt_color(s, d, imgproc::COLOR_BGR2GRAY, 0)),
+            Op::Gray if img.channels == 1 => Ok(img.crop_rows(r.start, r.end)),
+            Op::Gray => with_cv(img, r, 1, |s, d| imgproc::cvt_color(s, d, imgproc::COLOR_BGR2GRAY, 0)),
             Op::Bw { threshold } => {
-                let gray = Op::Gray.apply_local(img)?;
-                with_cv(&gray, 1, |s, d| imgproc::threshold(s, d, threshold, 255.0, imgproc::THRESH_BINARY).map(|_| ()))
+                let gray = Op::Gray.apply_local_rows(img, r)?;
+                with_cv(&gray, 0..gray.height, 1, |s, d| {
+                    imgproc::threshold(s, d, threshold, 255.0, imgproc::THRESH_BINARY).map(|_| ())
+                })
             }
             Op::Canny { .. } | Op::ContrastStretch => {
                 bail!("{} needs a global step and cannot run on a strip alone", self.name())
             }
         };
         result.with_context(|| {
-            format!("applying {} to a {}x{}x{} image", self.name(), img.width, img.height, img.channels)
+            format!("applying {} to a {}x{}x{} image", self.name(), img.width, rows.len(), img.channels)
         })
     }
 }
 
 /// cv::Canny on an image; the output is 0 or 255, one channel.
 pub fn cv_canny(img: &Image, low: f64, high: f64, aperture: u32, l2: bool) -> Result<Image> {
-    if img.height == 0 || img.width == 0 {
-        return Ok(Image::zeros(img.width, img.height, 1));
+    cv_canny_rows(img, 0..img.height, low, high, aperture, l2)
+}
+
+/// cv::Canny on rows `rows` of `img` alone, as if they were the whole image (read in place).
+fn cv_canny_rows(img: &Image, rows: Range<usize>, low: f64, high: f64, aperture: u32, l2: bool) -> Result<Image> {
+    if rows.is_empty() || img.width == 0 {
+        return Ok(Image::zeros(img.width, rows.len(), 1));
     }
-    with_cv(img, 1, |s, d| imgproc::canny(s, d, low, high, aperture as i32, l2))
-        .with_context(|| format!("applying canny to a {}x{} image", img.width, img.height))
+    let h = rows.len();
+    with_cv(img, rows, 1, |s, d| imgproc::canny(s, d, low, high, aperture as i32, l2))
+        .with_context(|| format!("applying canny to a {}x{h} image", img.width))
 }
 
 /// `Canny(t, t)` of rows `rows` of `img`, computed at most `chunk_rows` output rows at a time.
 ///
 /// With equal thresholds Canny's hysteresis has nothing to follow: a pixel is an edge exactly when
 /// its gradient passes the threshold and non-maximum suppression, which read only the rows within
-/// [`Op::halo`] of it. So each chunk, given that many rows of context (or the image's edge), gives
-/// the bytes one call on all of `img` gives, while OpenCV's working memory (the gradients of every
-/// channel, several times the input's size) stays the size of a chunk instead of the image's.
+/// [`Op::halo`] of it. So Canny is then as local as a filter and [`in_row_chunks`] applies.
 pub fn canny_local_rows(
     img: &Image,
-    rows: std::ops::Range<usize>,
+    rows: Range<usize>,
     threshold: f64,
     aperture: u32,
     l2: bool,
     chunk_rows: usize,
 ) -> Result<Image> {
-    ensure!(rows.end <= img.height && chunk_rows > 0, "rows {rows:?} of a {}-row image", img.height);
     let halo = Op::Canny { low: threshold, high: threshold, aperture, l2 }.halo();
-    let mut out = Vec::with_capacity(rows.len() * img.width);
-    let mut part = Vec::new();
+    in_row_chunks(img, rows, halo, chunk_rows, 1, |r| cv_canny_rows(img, r, threshold, threshold, aperture, l2))
+}
+
+/// Rows `rows` of a local operation's result on `img`, computed at most `chunk_rows` output rows
+/// at a time: `compute(input_rows)` runs the operation on those rows of `img` alone.
+///
+/// An output row of an op with halo `halo` reads only the input rows within `halo` of it, or the
+/// image's edge. Each chunk is given that context, so the bytes are those of one call on all of
+/// `img` (the same argument that makes strips exact), while OpenCV's working memory (a bordered
+/// copy for bilateral, the gradients of every channel for Canny: up to several times the input)
+/// stays the size of a chunk instead of the image's.
+pub fn in_row_chunks(
+    img: &Image,
+    rows: Range<usize>,
+    halo: usize,
+    chunk_rows: usize,
+    out_ch: usize,
+    mut compute: impl FnMut(Range<usize>) -> Result<Image>,
+) -> Result<Image> {
+    ensure!(rows.end <= img.height && chunk_rows > 0, "rows {rows:?} of a {}-row image", img.height);
+    let context = |start: usize, end: usize| start.saturating_sub(halo)..(end + halo).min(img.height);
+    if chunk_rows >= rows.len() && !rows.is_empty() {
+        // One chunk: its result, with the context rows cut away in place.
+        let input = context(rows.start, rows.end);
+        let mut part = compute(input.clone())?;
+        part.retain_rows(rows.start - input.start, rows.end - input.start);
+        return Ok(part);
+    }
+    let mut out = Vec::with_capacity(rows.len() * img.width * out_ch);
     let mut start = rows.start;
     while start < rows.end {
         let end = (start + chunk_rows).min(rows.end);
-        let (a, b) = (start.saturating_sub(halo), (end + halo).min(img.height));
-        part.clear();
-        part.extend_from_slice(img.rows(a, b));
-        let input = Image::from_vec(img.width, b - a, img.channels, part)?;
-        let edges = cv_canny(&input, threshold, threshold, aperture, l2)?;
-        out.extend_from_slice(edges.rows(start - a, end - a));
-        part = input.data;
+        let input = context(start, end);
+        let part = compute(input.clone())?;
+        out.extend_from_slice(part.rows(start - input.start, end - input.start));
         start = end;
     }
-    Image::from_vec(img.width, rows.len(), 1, out)
+    Image::from_vec(img.width, rows.len(), out_ch, out)
 }
 
-/// Runs an OpenCV call that writes into a new image of the same size with `out_ch` channels.
+/// Runs an OpenCV call on rows `rows` of `src` that writes into a new image of as many rows with
+/// `out_ch` channels.
 ///
 /// Both sides are `Mat` headers over our own buffers (no copy). They are whole matrices, never
 /// ROIs of a larger one: OpenCV would otherwise read the parent's pixels as "border" and pick
 /// other code paths, and strips would no longer match the whole image.
-fn with_cv(src: &Image, out_ch: usize, f: impl FnOnce(&MatRef, &mut MatMut) -> opencv::Result<()>) -> Result<Image> {
-    let mut out = Image::zeros(src.width, src.height, out_ch);
+fn with_cv(
+    src: &Image,
+    rows: Range<usize>,
+    out_ch: usize,
+    f: impl FnOnce(&MatRef, &mut MatMut) -> opencv::Result<()>,
+) -> Result<Image> {
+    let mut out = Image::zeros(src.width, rows.len(), out_ch);
     {
-        let src_mat = mat_view(src)?;
+        let src_mat = mat_of(src.rows(rows.start, rows.end), rows.len(), src.width, src.channels)?;
         let mut dst_mat = mat_view_mut(&mut out)?;
         let before = dst_mat.data();
         f(&src_mat, &mut dst_mat)?;
@@ -328,10 +381,15 @@ pub type MatMut<'a> = opencv::boxed_ref::BoxedRefMut<'a, Mat>;
 
 /// A `Mat` header borrowing the image's pixels.
 pub fn mat_view(img: &Image) -> Result<MatRef<'_>> {
-    let (h, w) = (img.height as i32, img.width as i32);
-    Ok(match img.channels {
-        1 => Mat::new_rows_cols_with_bytes::<u8>(h, w, &img.data)?,
-        3 => Mat::new_rows_cols_with_bytes::<Vec3b>(h, w, &img.data)?,
+    mat_of(&img.data, img.height, img.width, img.channels)
+}
+
+/// A `Mat` header over `height` rows of interleaved pixels.
+fn mat_of(data: &[u8], height: usize, width: usize, channels: usize) -> Result<MatRef<'_>> {
+    let (h, w) = (height as i32, width as i32);
+    Ok(match channels {
+        1 => Mat::new_rows_cols_with_bytes::<u8>(h, w, data)?,
+        3 => Mat::new_rows_cols_with_bytes::<Vec3b>(h, w, data)?,
         c => bail!("unsupported channel count {c}"),
     })
 }

@@ -3,7 +3,7 @@
 //! (`exec::run_in_process`), so no MPI is involved; `tests/mpi_cli.rs` checks the MPI layer.
 
 use imgproc::chain::OpChain;
-use imgproc::exec::run_in_process;
+use imgproc::exec::{run_in_process, run_in_process_chunked, CHUNK_BYTES};
 use imgproc::image::Image;
 use imgproc::ops::{canny_local_rows, cv_canny, Op, OP_NAMES};
 use imgproc::synth::picture;
@@ -24,15 +24,26 @@ fn op_strategy() -> impl Strategy<Value = Op> {
 }
 
 fn check(chain: &OpChain, img: &Image, ranks: usize, skip_rank0: bool) -> Result<(), TestCaseError> {
+    check_chunked(chain, img, ranks, skip_rank0, CHUNK_BYTES)
+}
+
+/// Strips apply each op a chunk of about `chunk_bytes` of rows at a time (at least one row).
+fn check_chunked(
+    chain: &OpChain,
+    img: &Image,
+    ranks: usize,
+    skip_rank0: bool,
+    chunk_bytes: usize,
+) -> Result<(), TestCaseError> {
     let expected = chain.apply_reference(img).unwrap();
-    let got = run_in_process(chain, img, ranks, skip_rank0).unwrap();
+    let got = run_in_process_chunked(chain, img, ranks, skip_rank0, chunk_bytes).unwrap();
     prop_assert_eq!(got.height, expected.height);
     prop_assert_eq!(got.channels, expected.channels);
     if got.data != expected.data {
         let first = got.data.iter().zip(&expected.data).position(|(a, b)| a != b).unwrap();
         let row = first / (expected.width * expected.channels);
         return Err(TestCaseError::fail(format!(
-            "{chain} on {img:?} with {ranks} ranks: first difference in row {row}"
+            "{chain} on {img:?} with {ranks} ranks, chunks of {chunk_bytes} bytes: first difference in row {row}"
         )));
     }
     Ok(())
@@ -45,18 +56,19 @@ proptest! {
     fn any_chain_on_strips_equals_the_whole_image_result(
         w in 1usize..48, h in 1usize..70, colour in any::<bool>(), seed in any::<u64>(),
         ops in prop::collection::vec(op_strategy(), 1..4), ranks in 1usize..17, skip in any::<bool>(),
+        chunk_bytes in prop_oneof![Just(CHUNK_BYTES), 1usize..1000],
     ) {
         let img = picture(w, h, if colour { 3 } else { 1 }, seed);
-        check(&OpChain(ops), &img, ranks, skip)?;
+        check_chunked(&OpChain(ops), &img, ranks, skip, chunk_bytes)?;
     }
 
     #[test]
     fn every_single_op_on_strips_equals_the_whole_image_result(
         w in 1usize..64, h in 1usize..90, colour in any::<bool>(), seed in any::<u64>(),
-        op in op_strategy(), ranks in 1usize..17,
+        op in op_strategy(), ranks in 1usize..17, chunk_bytes in prop_oneof![Just(CHUNK_BYTES), 1usize..1000],
     ) {
         let img = picture(w, h, if colour { 3 } else { 1 }, seed);
-        check(&OpChain(vec![op]), &img, ranks, false)?;
+        check_chunked(&OpChain(vec![op]), &img, ranks, false, chunk_bytes)?;
     }
 
     /// Strips compute Canny's candidates and strong pixels a chunk of rows at a time, to bound
@@ -138,6 +150,7 @@ fn chains_with_global_steps_in_the_middle_match() {
         for ranks in [1, 2, 3, 5, 16] {
             check(&chain, &img, ranks, false).unwrap();
             check(&chain, &img, ranks, true).unwrap();
+            check_chunked(&chain, &img, ranks, false, 57 * 3 * 4).unwrap();
         }
     }
 }
