@@ -73,6 +73,10 @@ for op in "${ops[@]}"; do
   done
 done
 
+# How fast a strip-sized copy is into fresh and into touched memory, for the report's notes.
+copy_mb=$((width * height * 3 / 2 / 1000000))
+BENCH_COPY_PROBE=$("$root/target/release/examples/copy_probe" "$((copy_mb > 0 ? copy_mb : 1))")
+
 for op in "${batch_ops[@]}"; do
   # The one-process reference for every batch image, to check the distributed outputs.
   "$bin" batch --op "$op" "$work/batch" -o "$work/batch-ref-$op" 2>/dev/null
@@ -95,6 +99,6 @@ BENCH_OPENCV=$(pkg-config --modversion opencv4 2>/dev/null || echo '?')
 BENCH_OMPI=$(mpirun --version 2>/dev/null | head -1)
 export BENCH_LOAD_START=$load_start BENCH_LOAD_END BENCH_OPENCV BENCH_OMPI
 export BENCH_SECONDS=$((SECONDS - started)) BENCH_QUICK=$quick BENCH_REPEAT=$repeat
-export BENCH_IMAGE="${width}x${height}" BENCH_COUNT=$count
+export BENCH_IMAGE="${width}x${height}" BENCH_COUNT=$count BENCH_COPY_PROBE
 python3 bench/report.py "$work/results" >"$out"
 echo "bench: wrote $out in $((SECONDS - started)) s" >&2
