@@ -96,7 +96,7 @@ impl StripRun {
         while let Some(op) = self.chain.0.get(self.next_op).cloned() {
             match op.global_need() {
                 GlobalNeed::None => {
-                    // Only the rows the rest of the chain needs, a chunk at a time.
+                    // Only the rows the rest of the chain needs; ops with a large scratch a chunk at a time.
                     let needed = widen(&self.owned, self.chain.halo_after(self.next_op), self.height);
                     let rows = needed.start - self.cur_rows.start..needed.end - self.cur_rows.start;
                     let chunk = if op.needs_large_scratch() { self.chunk_rows() } else { usize::MAX };
