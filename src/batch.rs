@@ -113,7 +113,13 @@ pub fn open_job(
 }
 
 /// Decodes, filters and encodes one image held in memory.
-pub fn process_bytes(bytes: &[u8], name: &str, chain: &OpChain, max_pixels: u64, format: &str) -> Result<Vec<u8>> {
+pub fn process_bytes(
+    bytes: &[u8],
+    name: &str,
+    chain: &OpChain,
+    max_pixels: u64,
+    format: &str,
+) -> Result<codec::Encoded> {
     let img = codec::decode(bytes, name, max_pixels)?;
     let out = chain.apply_reference(&img).with_context(|| format!("{name}: filtering"))?;
     codec::encode(&out, format).with_context(|| format!("{name}: encoding"))

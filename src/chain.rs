@@ -55,8 +55,9 @@ impl OpChain {
 
     /// Runs the plain OpenCV calls on a whole image, one after the other: the reference result.
     pub fn apply_reference(&self, img: &crate::image::Image) -> Result<crate::image::Image> {
-        let mut cur = img.clone();
-        for op in &self.0 {
+        let Some((first, rest)) = self.0.split_first() else { return Ok(img.clone()) };
+        let mut cur = first.apply_reference(img)?;
+        for op in rest {
             cur = op.apply_reference(&cur)?;
         }
         Ok(cur)

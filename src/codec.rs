@@ -138,13 +138,31 @@ fn from_mat(mat: &Mat) -> Result<Image> {
 }
 
 /// Encodes an image in the format named by `ext` ("png", "jpg", ...).
-pub fn encode(img: &Image, ext: &str) -> Result<Vec<u8>> {
+pub fn encode(img: &Image, ext: &str) -> Result<Encoded> {
     let mut buf = Vector::<u8>::new();
     let view = mat_view(img)?;
     let ok = imgcodecs::imencode(&format!(".{ext}"), &view, &mut buf, &Vector::new())
         .with_context(|| format!("encoding as {ext}"))?;
     ensure!(ok, "OpenCV could not encode the image as {ext}");
-    Ok(buf.to_vec())
+    Ok(Encoded(buf))
+}
+
+/// An encoded file, in the buffer OpenCV wrote it to: read as bytes where it is, not copied out
+/// (for an 8K PNG that copy was tens of MB on top of the image at rank 0's peak).
+pub struct Encoded(Vector<u8>);
+
+impl AsRef<[u8]> for Encoded {
+    fn as_ref(&self) -> &[u8] {
+        self
+    }
+}
+
+impl std::ops::Deref for Encoded {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        self.0.as_slice()
+    }
 }
 
 /// The extension of `path`, lower-case, checked to be a format OpenCV can write.

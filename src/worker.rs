@@ -120,7 +120,7 @@ fn batch_job(world: &SimpleCommunicator, job: &BatchJob) -> Result<()> {
         let started = Instant::now();
         match result {
             Ok(out) => {
-                let up = BatchUp::Done { index, result: Ok(out.as_ref().map(Vec::len)), secs };
+                let up = BatchUp::Done { index, result: Ok(out.as_ref().map(|e| e.len())), secs };
                 send_json(&root, TAG_BATCH_UP, &up);
                 if let Some(out) = out {
                     send_bytes(&root, TAG_BATCH_UP_BYTES, &out);
