@@ -97,7 +97,7 @@ impl StripRun {
             match op.global_need() {
                 GlobalNeed::None => {
                     // Only the rows the rest of the chain needs; ops with a large scratch a chunk at a time.
-                    let needed = widen(&self.owned, self.chain.halo_after(self.next_op), self.height);
+                    let needed = self.rows_needed_after(self.next_op);
                     let rows = needed.start - self.cur_rows.start..needed.end - self.cur_rows.start;
                     let chunk = if op.needs_large_scratch() { self.chunk_rows() } else { usize::MAX };
                     let out_ch = op.out_channels(self.cur.channels);
@@ -130,7 +130,7 @@ impl StripRun {
     /// Resumes after [`Step::Hysteresis`] with rank 0's answer for this strip.
     pub fn resume_hysteresis(&mut self, reply: HysteresisReply) -> Result<()> {
         let Some(labels) = self.pending_labels.take() else { bail!("no hysteresis step is pending") };
-        let needed = widen(&self.owned, self.chain.halo_after(self.next_op), self.height);
+        let needed = self.rows_needed_after(self.next_op);
         let own_edges = global::finish_edges(&labels, &reply.promote);
         let (above, below) = (reply.halo_above, reply.halo_below);
         ensure!(
@@ -180,9 +180,15 @@ impl StripRun {
         self.owned.start - self.cur_rows.start..self.owned.end - self.cur_rows.start
     }
 
+    /// Global rows whose values after op `op` the rest of the chain reads: the owned rows widened
+    /// by the halo of the ops after it.
+    fn rows_needed_after(&self, op: usize) -> Range<usize> {
+        widen(&self.owned, self.chain.halo_after(op), self.height)
+    }
+
     /// Drops held rows the rest of the chain no longer needs (they were only halo for this op).
     fn keep_needed_rows(&mut self) {
-        let needed = widen(&self.owned, self.chain.halo_after(self.next_op - 1), self.height);
+        let needed = self.rows_needed_after(self.next_op - 1);
         let (a, b) = (needed.start - self.cur_rows.start, needed.end - self.cur_rows.start);
         if (a, b) != (0, self.cur.height) {
             self.cur.retain_rows(a, b);
@@ -318,6 +324,16 @@ pub fn run_in_process_chunked(
                 let mut out = Image::zeros(img.width, 0, chain.out_channels(img.channels));
                 for step in steps {
                     let Step::Done(part) = step else { bail!("strips disagree about the chain") };
+                    // Rank 0 grows its part, even an empty one, into the output: shapes must agree.
+                    ensure!(
+                        (part.width, part.channels) == (out.width, out.channels),
+                        "a strip of {} rows came out {}x{} channel(s), not {}x{}",
+                        part.height,
+                        part.width,
+                        part.channels,
+                        out.width,
+                        out.channels
+                    );
                     out.data.extend_from_slice(&part.data);
                     out.height += part.height;
                 }

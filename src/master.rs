@@ -148,11 +148,13 @@ impl Master {
         // waiting, and the receives below write into memory that is already mapped.
         debug_assert_eq!(own.owned.start, 0, "rank 0 owns the first rows");
         let mut out = match own_rows {
-            Some(mut rows) if rows.width == w && rows.channels == out_c => {
+            Some(mut rows) => {
+                // Every strip, even an empty one, comes out with the chain's width and channels.
+                debug_assert_eq!((rows.width, rows.channels), (w, out_c));
                 rows.extend_rows(h);
                 rows
             }
-            _ => Image::zeros(w, h, out_c),
+            None => Image::zeros(w, h, out_c),
         };
         let mut stats = vec![];
         let mut transfer_secs = 0.0;
