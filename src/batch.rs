@@ -6,6 +6,7 @@
 
 use crate::chain::OpChain;
 use crate::codec;
+use crate::exec::{run_whole, CancelFlag};
 use crate::journal::BatchJournal;
 use anyhow::{ensure, Context, Result};
 use std::collections::HashMap;
@@ -27,6 +28,10 @@ pub struct BatchItem {
 }
 
 /// Expands files and folders (not recursively, hidden files skipped) into a sorted input list.
+///
+/// Every entry of a folder with an image extension is taken unless it is a sub-folder: a dangling
+/// symbolic link or an entry that cannot be inspected is taken too, so it fails later by name
+/// like any bad file instead of vanishing from the batch.
 pub fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for input in inputs {
@@ -36,7 +41,7 @@ pub fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
             for entry in std::fs::read_dir(&abs).with_context(|| format!("{}: cannot list folder", abs.display()))? {
                 let path = entry?.path();
                 let hidden = path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'));
-                if path.is_file() && !hidden && has_image_extension(&path) {
+                if !path.is_dir() && !hidden && has_image_extension(&path) {
                     found.push(path);
                 }
             }
@@ -112,16 +117,18 @@ pub fn open_job(
     Ok((items, journal))
 }
 
-/// Decodes, filters and encodes one image held in memory.
+/// Decodes, filters and encodes one image held in memory. Stops at the next chunk of rows once
+/// `cancel` is set (the error is then `exec::Cancelled`).
 pub fn process_bytes(
     bytes: &[u8],
     name: &str,
     chain: &OpChain,
     max_pixels: u64,
     format: &str,
+    cancel: &CancelFlag,
 ) -> Result<codec::Encoded> {
     let img = codec::decode(bytes, name, max_pixels)?;
-    let out = chain.apply_reference(&img).with_context(|| format!("{name}: filtering"))?;
+    let out = run_whole(chain, &img, cancel).with_context(|| format!("{name}: filtering"))?;
     codec::encode(&out, format).with_context(|| format!("{name}: encoding"))
 }
 
@@ -132,12 +139,12 @@ pub struct FileTimes {
     pub write_secs: f64,
 }
 
-/// Reads, filters and atomically writes one image.
-pub fn process_file(item: &BatchItem, chain: &OpChain, max_pixels: u64) -> Result<FileTimes> {
+/// Reads, filters and atomically writes one image; a cancel (see [`process_bytes`]) writes nothing.
+pub fn process_file(item: &BatchItem, chain: &OpChain, max_pixels: u64, cancel: &CancelFlag) -> Result<FileTimes> {
     let t = std::time::Instant::now();
     let bytes = codec::read_file(&item.input)?;
     let read_secs = t.elapsed().as_secs_f64();
-    let encoded = process_bytes(&bytes, &item.input.display().to_string(), chain, max_pixels, &item.format)?;
+    let encoded = process_bytes(&bytes, &item.input.display().to_string(), chain, max_pixels, &item.format, cancel)?;
     drop(bytes);
     let t = std::time::Instant::now();
     codec::write_atomic(&item.output, &encoded)?;
@@ -189,5 +196,16 @@ mod tests {
         let files = expand_inputs(&[dir.path().to_path_buf()]).unwrap();
         let names: Vec<_> = files.iter().map(|p| p.file_name().unwrap().to_str().unwrap()).collect();
         assert_eq!(names, ["a.jpg", "b.PNG"]);
+    }
+
+    #[test]
+    fn a_dangling_link_in_a_folder_is_taken_and_a_sub_folder_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.png"), b"x").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("gone.png"), dir.path().join("broken.png")).unwrap();
+        std::fs::create_dir(dir.path().join("sub.png")).unwrap();
+        let files = expand_inputs(&[dir.path().to_path_buf()]).unwrap();
+        let names: Vec<_> = files.iter().map(|p| p.file_name().unwrap().to_str().unwrap()).collect();
+        assert_eq!(names, ["a.png", "broken.png"]);
     }
 }

@@ -22,7 +22,8 @@ pub const EXIT_CODES: &str = "Exit codes:
   0  everything succeeded
   1  a job or at least one image failed (each is listed with its reason)
   2  usage error: bad flags, unknown operation or bad parameter
-  3  the job could not start: unwritable output folder, no inputs, no display for the GUI";
+  3  the job could not start: unwritable output folder, no inputs, no display for the GUI
+  130  cancelled by Ctrl+C or SIGTERM: no partial output; a batch keeps what it finished";
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
@@ -94,9 +95,9 @@ pub struct JobArgs {
     /// Refuse images whose header declares more pixels than this, before decoding.
     #[arg(long, default_value_t = DEFAULT_MAX_PIXELS)]
     pub max_pixels: u64,
-    /// OpenCV threads per rank. imgproc's parallelism is its ranks: give the hostfile one slot per core.
-    #[arg(long, default_value_t = 1)]
-    pub threads: usize,
+    /// OpenCV threads per rank [default: the cores of the rank's host ÷ the job's ranks on that host].
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub threads: Option<usize>,
     /// Rank 0 only coordinates and takes no share of the work.
     #[arg(long)]
     pub coordinator_only: bool,
@@ -211,8 +212,14 @@ mod tests {
     #[test]
     fn flags_set_defaults_and_bad_values_are_usage_errors() {
         let params = OpParams { blur_ksize: Some("9".into()), ..Default::default() };
-        let job =
-            JobArgs { op: "blur,gray".into(), params, max_pixels: 1, threads: 1, coordinator_only: false, json: false };
+        let job = JobArgs {
+            op: "blur,gray".into(),
+            params,
+            max_pixels: 1,
+            threads: None,
+            coordinator_only: false,
+            json: false,
+        };
         assert_eq!(job.chain().unwrap().0[0], Op::Blur { ksize: 9 });
         let bad = JobArgs { op: "sharpen".into(), ..job.clone() };
         assert!(bad.chain().is_err());

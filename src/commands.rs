@@ -4,8 +4,9 @@
 use crate::batch;
 use crate::cli::{BatchArgs, RunArgs};
 use crate::codec;
-use crate::master::{BatchOptions, Master};
-use crate::protocol::RankStats;
+use crate::exec::Cancelled;
+use crate::master::Master;
+use crate::model::{BatchOptions, RankStats};
 use crate::report::{on_progress, progress_bar, rss_bytes, Failure, Summary};
 use anyhow::{ensure, Context, Result};
 use std::path::Path;
@@ -21,6 +22,9 @@ pub enum CommandError {
     /// Some images failed; they were reported (exit code 1).
     #[error("{0} image(s) failed")]
     ImagesFailed(usize),
+    /// Ctrl+C or SIGTERM stopped the job (exit code 130); nothing half-done was written.
+    #[error("cancelled: {0}")]
+    Cancelled(String),
 }
 
 fn cannot_start(e: anyhow::Error) -> anyhow::Error {
@@ -47,7 +51,9 @@ pub fn run_reference(args: &RunArgs) -> Result<()> {
     let started = Instant::now();
     let start_rss = rss_bytes().1;
     let format = check_output_file(&args.input, &args.output).map_err(cannot_start)?;
-    let mut stats = RankStats { host: "local".into(), rows: Some((0, 0)), ..Default::default() };
+    let threads = args.job.threads.unwrap_or_else(crate::threads::host_cores);
+    crate::threads::use_threads(threads)?;
+    let mut stats = RankStats { host: "local".into(), threads, rows: Some((0, 0)), ..Default::default() };
     let t = Instant::now();
     let img = codec::read_image(&args.input, args.job.max_pixels)?;
     stats.read_secs = t.elapsed().as_secs_f64();
@@ -77,14 +83,16 @@ pub fn run_reference(args: &RunArgs) -> Result<()> {
         cancelled: false,
         per_rank: vec![stats],
         rank0_start_rss_bytes: start_rss,
+        startup_secs: 0.0,
         rank0_peak_rss_bytes: rss_bytes().0,
     }
     .print(args.job.json);
     Ok(())
 }
 
-/// `imgproc run`: one image split by rows over all ranks.
-pub fn run_image(master: &Master, args: &RunArgs) -> Result<()> {
+/// `imgproc run`: one image split by rows over all ranks. Once `cancel` is set the ranks stop
+/// and nothing is written.
+pub fn run_image(master: &Master, args: &RunArgs, cancel: &AtomicBool) -> Result<()> {
     let chain = args.job.chain()?;
     let started = Instant::now();
     let start_rss = rss_bytes().1;
@@ -96,10 +104,14 @@ pub fn run_image(master: &Master, args: &RunArgs) -> Result<()> {
     let (w, h, c) = (img.width, img.height, img.channels);
 
     let bar = progress_bar(master.size(), "ranks");
-    let (out, mut stats) = master
-        .run_image(img, &chain, args.job.coordinator_only, &mut on_progress(&bar))
-        .with_context(|| format!("{}: filtering", args.input.display()))?;
+    let result = master.run_image(img, &chain, args.job.coordinator_only, &mut on_progress(&bar), cancel);
     bar.finish_and_clear();
+    let (out, mut stats) = match result {
+        Err(e) if e.is::<Cancelled>() => {
+            return Err(CommandError::Cancelled(format!("{} was not written", args.output.display())).into())
+        }
+        r => r.with_context(|| format!("{}: filtering", args.input.display()))?,
+    };
 
     let t = Instant::now();
     let encoded = codec::encode(&out, &format).with_context(|| format!("{}: encoding", args.output.display()))?;
@@ -125,14 +137,16 @@ pub fn run_image(master: &Master, args: &RunArgs) -> Result<()> {
         cancelled: false,
         per_rank: stats,
         rank0_start_rss_bytes: start_rss,
+        startup_secs: master.startup_secs,
         rank0_peak_rss_bytes: rss_bytes().0,
     }
     .print(args.job.json);
     Ok(())
 }
 
-/// `imgproc batch`: many images, handed out dynamically, resumable through the journal.
-pub fn run_batch(master: &Master, args: &BatchArgs) -> Result<()> {
+/// `imgproc batch`: many images, handed out dynamically, resumable through the journal. Once
+/// `cancel` is set no image starts and running ones stop; the journal records only finished ones.
+pub fn run_batch(master: &Master, args: &BatchArgs, cancel: &AtomicBool) -> Result<()> {
     let chain = args.job.chain()?;
     let started = Instant::now();
     let start_rss = rss_bytes().1;
@@ -157,8 +171,7 @@ pub fn run_batch(master: &Master, args: &BatchArgs) -> Result<()> {
         coordinator_only: args.job.coordinator_only,
     };
     let bar = progress_bar(items.iter().filter(|i| !journal.is_done(&i.input)).count(), "images");
-    let cancel = AtomicBool::new(false);
-    let outcome = master.run_batch(&items, &chain, &opts, &mut journal, &mut on_progress(&bar), &cancel)?;
+    let outcome = master.run_batch(&items, &chain, &opts, &mut journal, &mut on_progress(&bar), cancel)?;
     bar.finish_and_clear();
     let failed = outcome.failed.len();
     Summary {
@@ -178,9 +191,14 @@ pub fn run_batch(master: &Master, args: &BatchArgs) -> Result<()> {
         cancelled: outcome.cancelled,
         per_rank: outcome.stats,
         rank0_start_rss_bytes: start_rss,
+        startup_secs: master.startup_secs,
         rank0_peak_rss_bytes: rss_bytes().0,
     }
     .print(args.job.json);
+    if outcome.cancelled {
+        let rest = "run the same command again to finish the rest";
+        return Err(CommandError::Cancelled(format!("{} image(s) done, {rest}", outcome.done)).into());
+    }
     ensure!(failed == 0, CommandError::ImagesFailed(failed));
     Ok(())
 }

@@ -12,12 +12,26 @@
 use crate::chain::OpChain;
 use crate::global::{self, HysteresisReply, HysteresisRequest};
 use crate::image::Image;
+use crate::model::Failure;
 use crate::ops::{canny_local_rows, in_row_chunks, GlobalNeed, Op};
 use crate::split::{plan, widen};
 use anyhow::{bail, ensure, Result};
 use ndarray::Array2;
 use std::ops::Range;
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+/// Set to stop a strip at its next chunk of rows; shared between whoever cancels and the strip.
+pub type CancelFlag = Arc<AtomicBool>;
+
+/// The error a strip stops with once its [`CancelFlag`] is set: told apart from a failure by type.
+#[derive(Debug, thiserror::Error)]
+#[error("cancelled")]
+pub struct Cancelled;
+
+/// How often [`drive`] asks whether the job was cancelled while its strip computes.
+const CANCEL_POLL: Duration = Duration::from_millis(5);
 
 /// Input bytes per chunk of rows when a strip applies an op that needs a large scratch copy (see
 /// [`in_row_chunks`]): small enough that OpenCV's working memory stays far below the image's size,
@@ -49,6 +63,8 @@ pub struct StripRun {
     pending_labels: Option<Array2<u32>>,
     /// Input bytes per chunk of rows; [`CHUNK_BYTES`] unless a test asks for tiny chunks.
     chunk_bytes: usize,
+    /// Checked before every chunk of rows.
+    cancel: CancelFlag,
 }
 
 impl StripRun {
@@ -80,7 +96,21 @@ impl StripRun {
             cur_rows: input_rows,
             pending_labels: None,
             chunk_bytes: CHUNK_BYTES,
+            cancel: CancelFlag::default(),
         })
+    }
+
+    /// Stops at the next chunk of rows once `cancel` is set (with the error [`Cancelled`]).
+    pub fn with_cancel(mut self, cancel: CancelFlag) -> Self {
+        self.cancel = cancel;
+        self
+    }
+
+    fn check_cancel(cancel: &AtomicBool) -> Result<()> {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(Cancelled.into());
+        }
+        Ok(())
     }
 
     /// Applies the ops that need a large scratch copy ([`Op::needs_large_scratch`]) in chunks of
@@ -101,8 +131,11 @@ impl StripRun {
                     let rows = needed.start - self.cur_rows.start..needed.end - self.cur_rows.start;
                     let chunk = if op.needs_large_scratch() { self.chunk_rows() } else { usize::MAX };
                     let out_ch = op.out_channels(self.cur.channels);
-                    let cur = &self.cur;
-                    self.cur = in_row_chunks(cur, rows, op.halo(), chunk, out_ch, |r| op.apply_local_rows(cur, r))?;
+                    let (cur, cancel) = (&self.cur, &self.cancel);
+                    self.cur = in_row_chunks(cur, rows, op.halo(), chunk, out_ch, |r| {
+                        Self::check_cancel(cancel)?;
+                        op.apply_local_rows(cur, r)
+                    })?;
                     self.cur_rows = needed;
                     self.next_op += 1;
                 }
@@ -160,7 +193,9 @@ impl StripRun {
         let (lo, hi) = if low <= high { (low, high) } else { (high, low) };
         let own = self.owned_in_cur();
         let chunk = self.chunk_rows();
+        Self::check_cancel(&self.cancel)?;
         let candidates = canny_local_rows(&self.cur, own.clone(), lo, aperture, l2, chunk)?;
+        Self::check_cancel(&self.cancel)?;
         let strong = canny_local_rows(&self.cur, own, hi, aperture, l2, chunk)?;
         // The input rows are not needed any more: the rows after Canny come from the edges.
         self.cur.retain_rows(0, 0);
@@ -199,21 +234,21 @@ impl StripRun {
 
 /// How a strip reaches the other strips at a global step. `None` in means this strip failed;
 /// `None` out means some strip failed and the job is abandoned. Every strip makes every call, in
-/// the chain's order, even after a failure, so collective steps never hang.
+/// the chain's order, even after a failure, so global steps never hang.
 pub trait GlobalExchange {
     fn histogram(&mut self, local: Option<&[u64; 256]>) -> Result<Option<[u64; 256]>>;
     fn hysteresis(&mut self, local: Option<HysteresisRequest>) -> Result<Option<HysteresisReply>>;
+    /// Asked every few milliseconds while this strip computes: true once the job is cancelled.
+    fn cancelled(&mut self) -> bool;
 }
 
-/// Why a strip produced no result.
-#[derive(Debug, thiserror::Error)]
-pub enum StripFailure {
-    /// This strip's own work failed.
-    #[error("{0}")]
-    Failed(String),
-    /// Another strip failed, so this one stopped at a global step.
-    #[error("stopped because another rank failed")]
-    Abandoned,
+/// The failure an error from a strip stands for: [`Cancelled`] is a cancel, anything else a failure.
+pub fn failure_of(e: &anyhow::Error) -> Failure {
+    if e.is::<Cancelled>() {
+        Failure::Cancelled
+    } else {
+        Failure::Failed(format!("{e:#}"))
+    }
 }
 
 /// Seconds spent computing and in global steps.
@@ -225,25 +260,30 @@ pub struct DriveTimes {
 
 /// Drives one strip through the whole chain, doing each global step through `exchange`.
 /// `chain` is the job's chain: a strip whose run could not even be built still attends every step.
+///
+/// The ops run on a thread of their own while this thread (the one that makes MPI calls) waits
+/// without spinning and asks `exchange.cancelled()` every few milliseconds. On a cancel the strip
+/// is told to stop at its next chunk of rows and this thread goes on at once, taking part in the
+/// remaining global steps as a failed strip, so every rank is back waiting within milliseconds.
 pub fn drive(
     chain: &OpChain,
     run: Result<StripRun>,
     exchange: &mut impl GlobalExchange,
     times: &mut DriveTimes,
-) -> std::result::Result<Image, StripFailure> {
-    let failed = |e: anyhow::Error| StripFailure::Failed(format!("{e:#}"));
-    let mut state = run.map_err(failed);
+) -> std::result::Result<Image, Failure> {
+    let mut state = run.map_err(|e| failure_of(&e));
     for need in chain.global_steps() {
         let mut step = None;
-        if let Ok(r) = &mut state {
+        if let Ok(r) = std::mem::replace(&mut state, Err(Failure::Abandoned)) {
             let started = Instant::now();
-            match r.advance() {
-                Ok(s) => step = Some(s),
-                Err(e) => state = Err(failed(e)),
-            }
+            state = advance_in_background(r, exchange).map(|(r, s)| {
+                step = Some(s);
+                r
+            });
             times.compute_secs += started.elapsed().as_secs_f64();
         }
         let started = Instant::now();
+        let failed = |e: anyhow::Error| failure_of(&e);
         let go_on = match (need, step) {
             (GlobalNeed::Histogram, step) => {
                 let local = match step {
@@ -253,7 +293,7 @@ pub fn drive(
                 let total = exchange.histogram(local.as_ref()).map_err(failed)?;
                 if let (Some(total), Ok(r)) = (&total, &mut state) {
                     if let Err(e) = r.resume_histogram(total) {
-                        state = Err(failed(e));
+                        state = Err(failure_of(&e));
                     }
                 }
                 total.is_some()
@@ -267,7 +307,7 @@ pub fn drive(
                 let go_on = reply.is_some();
                 if let (Some(reply), Ok(r)) = (reply, &mut state) {
                     if let Err(e) = r.resume_hysteresis(reply) {
-                        state = Err(failed(e));
+                        state = Err(failure_of(&e));
                     }
                 }
                 go_on
@@ -276,17 +316,55 @@ pub fn drive(
         times.global_secs += started.elapsed().as_secs_f64();
         if !go_on {
             // Every strip learns of the failure at the same step and stops here.
-            return Err(state.err().unwrap_or(StripFailure::Abandoned));
+            return Err(state.err().unwrap_or(Failure::Abandoned));
         }
     }
-    let mut run = state?;
     let started = Instant::now();
-    let last = run.advance().map_err(failed);
+    let last = advance_in_background(state?, exchange);
     times.compute_secs += started.elapsed().as_secs_f64();
-    match last? {
+    match last?.1 {
         Step::Done(img) => Ok(img),
-        _ => Err(StripFailure::Failed("chain ended at an unexpected global step".into())),
+        _ => Err(Failure::Failed("chain ended at an unexpected global step".into())),
     }
+}
+
+/// [`StripRun::advance`] on a compute thread; waits for it while polling `exchange.cancelled()`.
+/// On a cancel the thread is left to stop at its next chunk and `Failure::Cancelled` returns now.
+fn advance_in_background(
+    mut run: StripRun,
+    exchange: &mut impl GlobalExchange,
+) -> std::result::Result<(StripRun, Step), Failure> {
+    let cancel = run.cancel.clone();
+    let (tx, rx) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("strip-compute".into())
+        .spawn(move || {
+            let step = run.advance();
+            let _ = tx.send((run, step));
+        })
+        .map_err(|e| Failure::Failed(format!("starting a compute thread: {e}")))?;
+    loop {
+        match rx.recv_timeout(CANCEL_POLL) {
+            Ok((run, Ok(step))) => return Ok((run, step)),
+            Ok((_, Err(e))) => return Err(failure_of(&e)),
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if exchange.cancelled() {
+                    cancel.store(true, Ordering::Relaxed);
+                    return Err(Failure::Cancelled);
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(Failure::Failed("the compute thread stopped without a result".into()))
+            }
+        }
+    }
+}
+
+/// The whole chain on a whole image in this thread, in chunks of rows, stopping at the next chunk
+/// once `cancel` is set. Byte for byte [`OpChain::apply_reference`] (one strip is a strip like
+/// any other), but with OpenCV's working memory kept to a chunk and a cancel that takes effect.
+pub fn run_whole(chain: &OpChain, img: &Image, cancel: &CancelFlag) -> Result<Image> {
+    run_strips(chain, img, 1, false, CHUNK_BYTES, Some(cancel))
 }
 
 /// Runs a chain as `ranks` strips in one process, doing the global steps by hand: the distributed
@@ -303,6 +381,17 @@ pub fn run_in_process_chunked(
     skip_rank0: bool,
     chunk_bytes: usize,
 ) -> Result<Image> {
+    run_strips(chain, img, ranks, skip_rank0, chunk_bytes, None)
+}
+
+fn run_strips(
+    chain: &OpChain,
+    img: &Image,
+    ranks: usize,
+    skip_rank0: bool,
+    chunk_bytes: usize,
+    cancel: Option<&CancelFlag>,
+) -> Result<Image> {
     let strips = plan(img.height, ranks, chain.total_halo(), skip_rank0);
     let mut runs = strips
         .iter()
@@ -314,7 +403,13 @@ pub fn run_in_process_chunked(
                 img.crop_rows(s.input.start, s.input.end),
                 s.input.clone(),
             )
-            .map(|run| run.with_chunk_bytes(chunk_bytes))
+            .map(|run| {
+                let run = run.with_chunk_bytes(chunk_bytes);
+                match cancel {
+                    Some(c) => run.with_cancel(c.clone()),
+                    None => run,
+                }
+            })
         })
         .collect::<Result<Vec<_>>>()?;
     loop {

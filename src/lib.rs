@@ -1,7 +1,8 @@
 //! imgproc: exact distributed image filtering over MPI.
 //!
-//! The pure core (`image`, `ops`, `chain`, `split`, `exec`, `global`, `codec`) knows nothing of MPI;
-//! `master`, `worker` and `protocol` move its values between ranks; `cli` and `gui` are front ends.
+//! The pure core (`image`, `ops`, `chain`, `split`, `exec`, `global`, `codec`, `scheduler`,
+//! `model`, `threads`) knows nothing of MPI; `master`, `worker` and `protocol` move its values
+//! between ranks; `cli` and `gui` are front ends.
 
 pub mod batch;
 pub mod chain;
@@ -14,9 +15,12 @@ pub mod gui;
 pub mod image;
 pub mod journal;
 pub mod master;
+pub mod model;
 pub mod ops;
 pub mod protocol;
 pub mod report;
+pub mod scheduler;
 pub mod split;
 pub mod synth;
+pub mod threads;
 pub mod worker;

@@ -1,12 +1,16 @@
-//! `imgproc`: parse arguments, start MPI where the command needs it, hand off, map errors to the
-//! documented exit codes (see `cli::EXIT_CODES`).
+//! `imgproc`: parse arguments, start the job (MPI only under `mpirun`), hand off, map errors to
+//! the documented exit codes (see `cli::EXIT_CODES`).
 
 use clap::Parser;
 use imgproc::cli::{Cli, Command, UsageError};
 use imgproc::commands::{self, CommandError};
 use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 fn main() -> ExitCode {
+    // Before any thread starts: it may set an environment variable for MPI_Init.
+    imgproc::master::prefer_fast_transport();
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -26,24 +30,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", imgproc::cli::ops_listing());
             Ok(())
         }
-        Some(Command::Run(args)) if args.reference => {
-            imgproc::ops::set_opencv_threads(args.job.threads)?;
-            commands::run_reference(&args)
-        }
+        Some(Command::Run(args)) if args.reference => commands::run_reference(&args),
         Some(Command::Run(args)) => {
             // Every rank parses the same arguments, so a usage error stops them all before MPI starts.
             args.job.chain()?;
-            imgproc::ops::set_opencv_threads(args.job.threads)?;
-            match imgproc::master::start()? {
-                Some(master) => commands::run_image(&master, &args),
+            let cancel = cancel_on_signals()?;
+            match imgproc::master::start(args.job.threads)? {
+                Some(master) => commands::run_image(&master, &args, &cancel),
                 None => Ok(()),
             }
         }
         Some(Command::Batch(args)) => {
             args.job.chain()?;
-            imgproc::ops::set_opencv_threads(args.job.threads)?;
-            match imgproc::master::start()? {
-                Some(master) => commands::run_batch(&master, &args),
+            let cancel = cancel_on_signals()?;
+            match imgproc::master::start(args.job.threads)? {
+                Some(master) => commands::run_batch(&master, &args, &cancel),
                 None => Ok(()),
             }
         }
@@ -52,11 +53,26 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// A flag that Ctrl+C (SIGINT) or SIGTERM sets. On rank 0 it cancels the job; workers ignore it
+/// and follow rank 0 (mpirun passes the signal to every rank). A second signal ends the process
+/// at once with code 130.
+fn cancel_on_signals() -> anyhow::Result<Arc<AtomicBool>> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let flag = Arc::new(AtomicBool::new(false));
+    for signal in [SIGINT, SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(signal, 130, flag.clone())?;
+        signal_hook::flag::register(signal, flag.clone())?;
+    }
+    Ok(flag)
+}
+
 fn exit_code(e: &anyhow::Error) -> u8 {
     if e.downcast_ref::<UsageError>().is_some() {
         2
     } else if let Some(CommandError::CannotStart(_)) = e.downcast_ref::<CommandError>() {
         3
+    } else if let Some(CommandError::Cancelled(_)) = e.downcast_ref::<CommandError>() {
+        130
     } else {
         1
     }

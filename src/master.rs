@@ -1,74 +1,71 @@
-//! Rank 0: plans jobs, hands out work, takes part in global steps, collects results.
+//! Rank 0: starts the job, plans images, takes part in global steps, collects results; batches
+//! live in [`batch`].
 //!
 //! [`Master`] is built on the thread that initialised MPI and must stay there (Open MPI cannot move
-//! a communicator between threads). Dropping it broadcasts `Shutdown`, so workers never hang,
-//! whatever way rank 0 leaves. Front ends (CLI, GUI) hand it decoded images or batch plans and
-//! receive [`Progress`] events; it knows nothing of terminals or windows.
+//! a communicator between threads). Dropping it sends every worker `Shutdown`, so workers never
+//! hang, whatever way rank 0 leaves. Front ends (CLI, GUI) hand it decoded images or batch plans
+//! and receive [`Progress`] events; it knows nothing of terminals or windows.
+//!
+//! Started without `mpirun`, a job is one rank and MPI is not initialised at all: the same code
+//! paths run with no workers, without Open MPI's start-up cost.
 
-use crate::batch::{self, BatchItem};
+mod batch;
+mod lane;
+
 use crate::chain::OpChain;
-use crate::exec::{drive, DriveTimes, GlobalExchange, StripFailure, StripRun};
+use crate::exec::{drive, Cancelled, DriveTimes, GlobalExchange, StripRun};
 use crate::global::{self, HysteresisReply, HysteresisRequest};
 use crate::image::Image;
-use crate::journal::{now, BatchJournal, Entry};
+use crate::model::{Failure, Progress, RankInfo, RankStats};
 use crate::protocol::*;
 use crate::split::plan;
-use anyhow::{bail, Result};
-use mpi::point_to_point::MatchedReceiveVec;
-use mpi::topology::SimpleCommunicator;
+use crate::threads;
+use anyhow::{bail, Context, Result};
+use mpi::topology::{Process, SimpleCommunicator};
 use mpi::traits::*;
-use std::collections::VecDeque;
-use std::path::PathBuf;
+use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
-
-/// What a rank is doing, for progress bars and the GUI's live view.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Progress {
-    /// Rows `[start, end)` of the image went to `rank`.
-    RowsAssigned { rank: usize, start: usize, end: usize },
-    /// `rank` delivered its rows (or failed).
-    RowsDone { rank: usize, secs: f64, error: Option<String> },
-    /// Batch item `index` went to `rank`.
-    ItemAssigned { rank: usize, index: usize },
-    /// Batch item `index` is finished on `rank` (or failed).
-    ItemDone { rank: usize, index: usize, secs: f64, error: Option<String> },
-}
-
-/// How a batch runs.
-#[derive(Clone, Debug)]
-pub struct BatchOptions {
-    pub max_pixels: u64,
-    /// Every rank sees the input and output paths: only indices travel.
-    pub shared_files: bool,
-    /// Rank 0 hands out work but processes none itself (when there are workers).
-    pub coordinator_only: bool,
-}
-
-/// The end of a batch.
-#[derive(Clone, Debug, Default)]
-pub struct BatchOutcome {
-    pub done: usize,
-    /// Finished by an earlier run (journal).
-    pub already_done: usize,
-    pub failed: Vec<(PathBuf, String)>,
-    pub cancelled: bool,
-    pub stats: Vec<RankStats>,
-}
+use std::time::Instant;
 
 pub struct Master {
-    world: SimpleCommunicator,
+    /// `None` for a job of one rank started without `mpirun`.
+    world: Option<SimpleCommunicator>,
     /// Every rank, in rank order.
     pub ranks: Vec<RankInfo>,
+    /// OpenCV threads of every rank, in rank order.
+    pub threads: Vec<usize>,
+    /// Seconds from the start of the process to every rank being ready (MPI start-up).
+    pub startup_secs: f64,
+    next_job: Cell<u64>,
     /// Finalises MPI when dropped, after `Shutdown` went out.
-    _universe: mpi::environment::Universe,
+    _universe: Option<mpi::environment::Universe>,
 }
 
-/// Initialises MPI on the calling thread, which must make every later MPI call. Ranks ≥ 1 serve
-/// as workers until rank 0 shuts them down and get `None`; rank 0 gets its [`Master`].
-/// Without `mpirun` this process is a job of one rank.
-pub fn start() -> Result<Option<Master>> {
+/// True when this process was started by `mpirun` (or another MPI launcher) rather than alone.
+pub fn launched_by_mpirun() -> bool {
+    ["OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"].iter().any(|v| std::env::var_os(v).is_some())
+}
+
+/// Chooses Open MPI's ob1 messaging layer unless the user chose one (`--mca pml ...` or
+/// `OMPI_MCA_pml`). Left to itself, Open MPI probes UCX, PSM and OFI at `MPI_Init`, which costs
+/// about 0.4 s per job on hosts that have none of those fabrics; ob1 over shared memory and TCP
+/// serves one host and Ethernet clusters. On InfiniBand, pass `--mca pml ucx` to mpirun.
+/// Call before any thread starts: it sets an environment variable.
+pub fn prefer_fast_transport() {
+    if launched_by_mpirun() && std::env::var_os("OMPI_MCA_pml").is_none() {
+        std::env::set_var("OMPI_MCA_pml", "ob1");
+    }
+}
+
+/// Starts the job on the calling thread, which must make every later MPI call. Ranks ≥ 1 serve
+/// as workers until rank 0 shuts them down and get `None`; rank 0 gets its [`Master`], with every
+/// rank's OpenCV threads set (`threads`, or each host's cores shared by its ranks).
+pub fn start(threads: Option<usize>) -> Result<Option<Master>> {
+    let started = process_start();
+    if !launched_by_mpirun() {
+        let ranks = vec![RankInfo { rank: 0, host: local_host_name(), cores: threads::host_cores() }];
+        return Master::ready(None, None, ranks, threads, started).map(Some);
+    }
     let (universe, _) = mpi::initialize_with_threading(mpi::Threading::Funneled)
         .ok_or_else(|| anyhow::anyhow!("MPI was already initialised"))?;
     let world = universe.world();
@@ -76,33 +73,99 @@ pub fn start() -> Result<Option<Master>> {
         crate::worker::serve(&world)?;
         return Ok(None);
     }
-    let mut ranks = vec![RankInfo { rank: 0, host: host_name(), cores: cores() }];
+    let mut ranks = vec![RankInfo { rank: 0, host: host_name(), cores: threads::host_cores() }];
     for _ in 1..world.size() {
-        let (info, _) = receive_json::<RankInfo>(&world, None, TAG_HELLO)?;
+        let (info, _) = receive_json::<RankInfo>(&world, None, TAG_HELLO, &mut || {})?;
         ranks.push(info);
     }
     ranks.sort_by_key(|r| r.rank);
-    Ok(Some(Master { world, ranks, _universe: universe }))
+    Master::ready(Some(world), Some(universe), ranks, threads, started).map(Some)
+}
+
+/// When this process started, as an `Instant` (from /proc; now, if that cannot be read).
+fn process_start() -> Instant {
+    let age = || -> Option<f64> {
+        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        let start_ticks: f64 = fields.get(19)?.parse().ok()?;
+        let uptime: f64 = std::fs::read_to_string("/proc/uptime").ok()?.split_whitespace().next()?.parse().ok()?;
+        // SAFETY: sysconf has no preconditions.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+        Some((uptime - start_ticks / hz).max(0.0))
+    };
+    let now = Instant::now();
+    age().and_then(|a| now.checked_sub(std::time::Duration::from_secs_f64(a))).unwrap_or(now)
+}
+
+fn local_host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into())
 }
 
 impl Master {
+    fn ready(
+        world: Option<SimpleCommunicator>,
+        universe: Option<mpi::environment::Universe>,
+        ranks: Vec<RankInfo>,
+        threads: Option<usize>,
+        started: Instant,
+    ) -> Result<Master> {
+        let plan = threads::plan(&ranks, threads);
+        let mut master = Master {
+            world,
+            ranks,
+            threads: plan.clone(),
+            startup_secs: 0.0,
+            next_job: Cell::new(1),
+            _universe: universe,
+        };
+        for (rank, &n) in plan.iter().enumerate().skip(1) {
+            send_command(master.world(), rank, &Command::Threads(n));
+        }
+        threads::use_threads(plan[0])?;
+        master.startup_secs = started.elapsed().as_secs_f64();
+        Ok(master)
+    }
+
     pub fn size(&self) -> usize {
         self.ranks.len()
     }
 
+    /// The communicator; only ever asked for when there are workers, so MPI is running.
+    fn world(&self) -> &SimpleCommunicator {
+        self.world.as_ref().expect("a job with workers runs under MPI")
+    }
+
+    fn process(&self, rank: usize) -> Process<'_> {
+        self.world().process_at_rank(rank as i32)
+    }
+
+    fn new_job_id(&self) -> u64 {
+        let id = self.next_job.get();
+        self.next_job.set(id + 1);
+        id
+    }
+
     /// Filters one image split by rows over all ranks; returns the result and per-rank statistics.
+    /// Once `cancel` is set every rank stops at its next chunk of rows and this returns the error
+    /// [`Cancelled`].
     pub fn run_image(
         &self,
         img: Image,
         chain: &OpChain,
         coordinator_only: bool,
         on: &mut dyn FnMut(Progress),
+        cancel: &AtomicBool,
     ) -> Result<(Image, Vec<RankStats>)> {
         let n = self.size();
         let (w, h, c) = (img.width, img.height, img.channels);
         let strips = plan(h, n, chain.total_halo(), coordinator_only);
-        let job = ImageJob { chain: chain.clone(), width: w, height: h, channels: c, strips: strips.clone() };
-        broadcast_command(&self.world, Some(&Command::Image(job)))?;
+        let id = self.new_job_id();
+        let job = ImageJob { id, chain: chain.clone(), width: w, height: h, channels: c, strips: strips.clone() };
+        for rank in 1..n {
+            send_command(self.world(), rank, &Command::Image(job.clone()));
+        }
         let mut mine = self.stats(0);
         mine.rows = Some((strips[0].owned.start, strips[0].owned.end));
 
@@ -111,7 +174,7 @@ impl Master {
             on(Progress::RowsAssigned { rank: r, start: s.owned.start, end: s.owned.end });
             if !s.input.is_empty() {
                 let rows = img.rows(s.input.start, s.input.end);
-                send_bytes(&self.world.process_at_rank(r as i32), TAG_STRIP, rows);
+                send_bytes(&self.process(r), TAG_STRIP, rows);
                 mine.bytes_sent += rows.len() as u64;
             }
         }
@@ -125,7 +188,8 @@ impl Master {
         let run = StripRun::new(chain.clone(), h, own.owned.clone(), own_input, own.input.clone());
         let mut times = DriveTimes::default();
         let started = Instant::now();
-        let result = drive(chain, run, &mut RootExchange { world: &self.world, width: w, height: h }, &mut times);
+        let mut relay = CancelRelay { master: self, job: id, flag: cancel, sent: false };
+        let result = drive(chain, run, &mut RootExchange { relay: &mut relay, width: w, height: h }, &mut times);
         (mine.compute_secs, mine.global_secs) = (times.compute_secs, times.global_secs);
         let mut failures = Vec::new();
         let own_rows = match result {
@@ -159,347 +223,137 @@ impl Master {
         let mut stats = vec![];
         let mut transfer_secs = 0.0;
         for _ in 1..n {
-            let (result, from) = receive_json::<StripResult>(&self.world, None, TAG_RESULT)?;
+            let (result, from) = receive_json::<StripResult>(self.world(), None, TAG_RESULT, &mut || {
+                relay.poll();
+            })?;
             let transfer = Instant::now();
             let s = &strips[from as usize];
-            match result.error {
-                None => {
+            let error = match result.outcome {
+                Ok(()) => {
                     let rb = out.row_bytes();
                     let buf = &mut out.data[s.owned.start * rb..s.owned.end * rb];
                     if !buf.is_empty() {
-                        receive_bytes(&self.world.process_at_rank(from), TAG_RESULT_ROWS, buf);
+                        receive_bytes(&self.process(from as usize), TAG_RESULT_ROWS, buf);
                     }
                     transfer_secs += transfer.elapsed().as_secs_f64();
                     mine.bytes_received += buf.len() as u64;
-                    on(Progress::RowsDone { rank: from as usize, secs: result.stats.compute_secs, error: None });
+                    None
                 }
-                Some(e) => {
-                    on(Progress::RowsDone {
-                        rank: from as usize,
-                        secs: result.stats.compute_secs,
-                        error: Some(e.clone()),
-                    });
-                    failures.push((from as usize, StripFailure::Failed(e)));
+                Err(failure) => {
+                    let text = failure.to_string();
+                    failures.push((from as usize, failure));
+                    Some(text)
                 }
-            }
+            };
+            on(Progress::RowsDone { rank: from as usize, secs: result.stats.compute_secs, error });
             stats.push(result.stats);
         }
         mine.collect_secs = transfer_secs;
         mine.wait_secs = (started.elapsed().as_secs_f64() - transfer_secs).max(0.0);
         stats.insert(0, mine);
         stats.sort_by_key(|s| s.rank);
+        if cancel.load(Ordering::Relaxed) && failures.iter().any(|(_, f)| *f == Failure::Cancelled) {
+            return Err(Cancelled.into());
+        }
         // A rank that stopped only because another failed says nothing new.
-        failures
-            .retain(|(_, e)| !matches!(e, StripFailure::Abandoned) && !e.to_string().contains("another rank failed"));
-        if let Some((rank, e)) = failures.first() {
+        if let Some((rank, e)) = failures.iter().find(|(_, f)| matches!(f, Failure::Failed(_))) {
             bail!("rank {rank} ({}) failed: {e}", self.ranks[*rank].host);
+        }
+        if let Some((rank, e)) = failures.first() {
+            bail!("rank {rank} ({}) stopped: {e}", self.ranks[*rank].host);
         }
         Ok((out, stats))
     }
 
-    /// Runs a batch: each rank asks for the next image when it is done, so large and small images
-    /// and slow and fast nodes balance. Images finished by an earlier run (journal) are skipped.
-    pub fn run_batch(
-        &self,
-        items: &[BatchItem],
-        chain: &OpChain,
-        opts: &BatchOptions,
-        journal: &mut BatchJournal,
-        on: &mut dyn FnMut(Progress),
-        cancel: &AtomicBool,
-    ) -> Result<BatchOutcome> {
-        let n = self.size();
-        let mut outcome = BatchOutcome::default();
-        let mut queue: VecDeque<usize> = VecDeque::new();
-        for (i, item) in items.iter().enumerate() {
-            if journal.is_done(&item.input) {
-                outcome.already_done += 1;
-            } else {
-                queue.push_back(i);
-            }
-        }
-        journal.record(Entry::Start {
-            time: now(),
-            job: journal.job().to_string(),
-            ranks: n,
-            hosts: self.ranks.iter().map(|r| r.host.clone()).collect(),
-            pending: queue.len(),
-            already_done: outcome.already_done,
-        })?;
-        let job = BatchJob { chain: chain.clone(), max_pixels: opts.max_pixels, shared_files: opts.shared_files };
-        broadcast_command(&self.world, Some(&Command::Batch(job)))?;
-
-        let mut mine = self.stats(0);
-        let mut busy = vec![false; n];
-        let mut finished = vec![false; n];
-        finished[0] = true;
-        let local = (n == 1 || !opts.coordinator_only).then(|| LocalLane::spawn(chain.clone(), opts.max_pixels));
-        let mut local_in_flight = 0;
-        let mut pending_workers = n - 1;
-
-        // Hands the next image to `rank`; returns its index, or None when there is nothing to do.
-        // Inputs rank 0 could not read: they fail here, without a trip to a worker.
-        let mut unreadable: Vec<(usize, String)> = Vec::new();
-        let assign = |rank: usize,
-                      queue: &mut VecDeque<usize>,
-                      mine: &mut RankStats,
-                      unreadable: &mut Vec<(usize, String)>|
-         -> Option<usize> {
-            let (index, bytes) = loop {
-                if cancel.load(Ordering::Relaxed) {
-                    return None;
-                }
-                let index = queue.pop_front()?;
-                if rank == 0 || opts.shared_files {
-                    break (index, None);
-                }
-                let started = Instant::now();
-                match crate::codec::read_file(&items[index].input) {
-                    Ok(b) => {
-                        mine.read_secs += started.elapsed().as_secs_f64();
-                        break (index, Some(b));
-                    }
-                    Err(e) => unreadable.push((index, format!("{e:#}"))),
-                }
-            };
-            let item = &items[index];
-            if rank == 0 {
-                local.as_ref().expect("rank 0 works only with a local lane").send(index, item.clone());
-                return Some(index);
-            }
-            let to = self.world.process_at_rank(rank as i32);
-            let started = Instant::now();
-            let down = BatchDown::Work {
-                index,
-                input: item.input.clone(),
-                output: item.output.clone(),
-                format: item.format.clone(),
-                bytes: bytes.as_ref().map(Vec::len),
-            };
-            send_json(&to, TAG_BATCH_DOWN, &down);
-            if let Some(b) = &bytes {
-                send_bytes(&to, TAG_BATCH_DOWN_BYTES, b);
-                mine.bytes_sent += b.len() as u64;
-            }
-            mine.send_secs += started.elapsed().as_secs_f64();
-            Some(index)
-        };
-        let assigned = |rank: usize, index: Option<usize>, on: &mut dyn FnMut(Progress)| {
-            if let Some(index) = index {
-                on(Progress::ItemAssigned { rank, index });
-            }
-            index.is_some()
-        };
-
-        for (r, busy) in busy.iter_mut().enumerate().skip(1) {
-            *busy = assigned(r, assign(r, &mut queue, &mut mine, &mut unreadable), on);
-        }
-        if local.is_some() {
-            for _ in 0..2 {
-                local_in_flight += usize::from(assigned(0, assign(0, &mut queue, &mut mine, &mut unreadable), on));
-            }
-        }
-        for (r, _) in busy.iter().enumerate().skip(1).filter(|(_, busy)| !**busy) {
-            send_json(&self.world.process_at_rank(r as i32), TAG_BATCH_DOWN, &BatchDown::Finish);
-        }
-
-        let mut worker_stats = Vec::new();
-        while pending_workers > 0 || local_in_flight > 0 {
-            let mut progressed = false;
-            if let Some(probed) = self.world.any_process().immediate_matched_probe_with_tag(TAG_BATCH_UP) {
-                progressed = true;
-                let (bytes, status) = probed.matched_receive_vec::<u8>();
-                let rank = status.source_rank() as usize;
-                match serde_json::from_slice::<BatchUp>(&bytes)? {
-                    BatchUp::Done { index, result, secs } => {
-                        let started = Instant::now();
-                        let encoded = match result {
-                            Ok(Some(len)) => {
-                                let mut buf = vec![0u8; len];
-                                receive_bytes(&self.world.process_at_rank(rank as i32), TAG_BATCH_UP_BYTES, &mut buf);
-                                mine.bytes_received += len as u64;
-                                Ok(Some(buf))
-                            }
-                            Ok(None) => Ok(None),
-                            Err(e) => Err(e),
-                        };
-                        mine.collect_secs += started.elapsed().as_secs_f64();
-                        // Hand out the next image before writing this one, so the worker never waits on our disk.
-                        busy[rank] = assigned(rank, assign(rank, &mut queue, &mut mine, &mut unreadable), on);
-                        if !busy[rank] {
-                            send_json(&self.world.process_at_rank(rank as i32), TAG_BATCH_DOWN, &BatchDown::Finish);
-                        }
-                        let started = Instant::now();
-                        let result = match encoded {
-                            Ok(Some(buf)) => {
-                                crate::codec::write_atomic(&items[index].output, &buf).map_err(|e| format!("{e:#}"))
-                            }
-                            Ok(None) => Ok(()),
-                            Err(e) => Err(e),
-                        };
-                        mine.write_secs += started.elapsed().as_secs_f64();
-                        self.finish_item(items, index, rank, secs, result, journal, &mut outcome, on)?;
-                    }
-                    BatchUp::Stats(s) => {
-                        finished[rank] = true;
-                        pending_workers -= 1;
-                        worker_stats.push(s);
-                    }
-                }
-            }
-            if let Some(lane) = &local {
-                while let Some((index, secs, result)) = lane.try_recv() {
-                    progressed = true;
-                    local_in_flight -= 1;
-                    let io = result.as_ref().copied().unwrap_or_default();
-                    mine.read_secs += io.read_secs;
-                    mine.write_secs += io.write_secs;
-                    mine.compute_secs += secs - io.read_secs - io.write_secs;
-                    let result = result.map(|_| ());
-                    mine.images += 1;
-                    local_in_flight += usize::from(assigned(0, assign(0, &mut queue, &mut mine, &mut unreadable), on));
-                    self.finish_item(items, index, 0, secs, result, journal, &mut outcome, on)?;
-                }
-            }
-            for (index, reason) in std::mem::take(&mut unreadable) {
-                self.finish_item(items, index, 0, 0.0, Err(reason), journal, &mut outcome, on)?;
-            }
-            if !progressed {
-                // Rank 0 polls rather than blocks: it must notice both workers and its own lane.
-                std::thread::sleep(Duration::from_millis(1));
-            }
-        }
-        outcome.cancelled = cancel.load(Ordering::Relaxed) && !queue.is_empty();
-        journal.record(Entry::Finish {
-            time: now(),
-            job: journal.job().to_string(),
-            done: outcome.done,
-            failed: outcome.failed.len(),
-            cancelled: outcome.cancelled,
-        })?;
-        worker_stats.push(mine);
-        worker_stats.sort_by_key(|s| s.rank);
-        outcome.stats = worker_stats;
-        Ok(outcome)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn finish_item(
-        &self,
-        items: &[BatchItem],
-        index: usize,
-        rank: usize,
-        secs: f64,
-        result: std::result::Result<(), String>,
-        journal: &mut BatchJournal,
-        outcome: &mut BatchOutcome,
-        on: &mut dyn FnMut(Progress),
-    ) -> Result<()> {
-        let item = &items[index];
-        let job = journal.job().to_string();
-        match &result {
-            Ok(()) => {
-                outcome.done += 1;
-                journal.record(Entry::Done {
-                    time: now(),
-                    job,
-                    input: item.input.clone(),
-                    output: item.output.clone(),
-                    rank,
-                    host: self.ranks[rank].host.clone(),
-                    secs,
-                })?;
-            }
-            Err(reason) => {
-                outcome.failed.push((item.input.clone(), reason.clone()));
-                journal.record(Entry::Failed {
-                    time: now(),
-                    job,
-                    input: item.input.clone(),
-                    reason: reason.clone(),
-                })?;
-            }
-        }
-        on(Progress::ItemDone { rank, index, secs, error: result.err() });
-        Ok(())
-    }
-
     fn stats(&self, rank: usize) -> RankStats {
-        RankStats { rank, host: self.ranks[rank].host.clone(), ..Default::default() }
+        RankStats { rank, host: self.ranks[rank].host.clone(), threads: self.threads[rank], ..Default::default() }
     }
 }
 
 impl Drop for Master {
     /// Workers wait for commands until told to stop: tell them, however rank 0 is leaving.
     fn drop(&mut self) {
-        let _ = broadcast_command(&self.world, Some(&Command::Shutdown));
+        for rank in 1..self.size() {
+            send_command(self.world(), rank, &Command::Shutdown);
+        }
     }
 }
 
-/// Rank 0's side of the global steps: it is the root that combines everyone's contributions.
-struct RootExchange<'a> {
-    world: &'a SimpleCommunicator,
+/// Passes a cancel on to every worker, once, as soon as rank 0 sees its flag set.
+struct CancelRelay<'a> {
+    master: &'a Master,
+    job: u64,
+    flag: &'a AtomicBool,
+    sent: bool,
+}
+
+impl CancelRelay<'_> {
+    /// True once the job is cancelled (and the workers were told).
+    fn poll(&mut self) -> bool {
+        if !self.sent && self.flag.load(Ordering::Relaxed) {
+            for rank in 1..self.master.size() {
+                send_json(&self.master.process(rank), TAG_CANCEL, &Cancel { job: self.job, item: None });
+            }
+            self.sent = true;
+        }
+        self.sent
+    }
+}
+
+/// Rank 0's side of the global steps: it gathers everyone's contribution, combines them and
+/// answers each rank.
+struct RootExchange<'a, 'm> {
+    relay: &'a mut CancelRelay<'m>,
     width: usize,
     height: usize,
 }
 
-impl GlobalExchange for RootExchange<'_> {
+impl RootExchange<'_, '_> {
+    /// Every worker's contribution to a step with `tag`, in rank order after rank 0's.
+    fn gather<T: serde::de::DeserializeOwned>(&mut self, tag: mpi::Tag, mine: Option<T>) -> Result<Vec<Option<T>>> {
+        let mut all = vec![mine];
+        for r in 1..self.relay.master.size() {
+            let relay = &mut *self.relay;
+            let (part, _) = receive_json::<Option<T>>(relay.master.world(), Some(r as i32), tag, &mut || {
+                relay.poll();
+            })
+            .with_context(|| format!("waiting for rank {r} at a global step"))?;
+            all.push(part);
+        }
+        Ok(all)
+    }
+}
+
+impl GlobalExchange for RootExchange<'_, '_> {
     fn histogram(&mut self, local: Option<&[u64; 256]>) -> Result<Option<[u64; 256]>> {
-        Ok(all_reduce_histogram(self.world, local))
+        let parts = self.gather::<Vec<u64>>(TAG_HISTOGRAM, local.map(|h| h.to_vec()))?;
+        let total: Option<[u64; 256]> = parts.into_iter().try_fold([0u64; 256], |mut total, part| {
+            let part = part?;
+            total.iter_mut().zip(part).for_each(|(t, v)| *t += v);
+            Some(total)
+        });
+        let reply = total.map(|t| t.to_vec());
+        for r in 1..self.relay.master.size() {
+            send_json(&self.relay.master.process(r), TAG_HISTOGRAM, &reply);
+        }
+        Ok(total)
     }
 
     fn hysteresis(&mut self, local: Option<HysteresisRequest>) -> Result<Option<HysteresisReply>> {
-        let mut requests = vec![local];
-        for r in 1..self.world.size() {
-            let (req, _) = receive_json::<Option<HysteresisRequest>>(self.world, Some(r), TAG_HYSTERESIS)?;
-            requests.push(req);
-        }
+        let requests = self.gather::<HysteresisRequest>(TAG_HYSTERESIS, local)?;
         let all: Option<Vec<HysteresisRequest>> = requests.into_iter().collect();
-        let replies = match all {
-            Some(reqs) => Some(global::resolve_hysteresis(&reqs, self.width, self.height)?),
-            None => None,
-        };
-        for r in 1..self.world.size() {
-            let reply = replies.as_ref().map(|v| v[r as usize].clone());
-            send_json(&self.world.process_at_rank(r), TAG_HYSTERESIS, &reply);
+        let replies = all.map(|reqs| global::resolve_hysteresis(&reqs, self.width, self.height)).transpose();
+        // Even when rank 0 cannot resolve, every worker gets an answer (none: abandon), never a hang.
+        let sendable = replies.as_ref().ok().and_then(Option::as_ref);
+        for r in 1..self.relay.master.size() {
+            let reply = sendable.map(|v| v[r].clone());
+            send_json(&self.relay.master.process(r), TAG_HYSTERESIS, &reply);
         }
+        let replies = replies?;
         Ok(replies.map(|mut v| v.swap_remove(0)))
     }
-}
 
-/// Rank 0's own share of a batch: a thread that filters images while the MPI thread coordinates.
-/// It makes no MPI calls.
-struct LocalLane {
-    work: mpsc::Sender<(usize, BatchItem)>,
-    done: mpsc::Receiver<(usize, f64, std::result::Result<batch::FileTimes, String>)>,
-}
-
-impl LocalLane {
-    fn spawn(chain: OpChain, max_pixels: u64) -> LocalLane {
-        let (work, work_rx) = mpsc::channel::<(usize, BatchItem)>();
-        let (done_tx, done) = mpsc::channel();
-        std::thread::spawn(move || {
-            for (index, item) in work_rx {
-                let started = Instant::now();
-                let result = batch::process_file(&item, &chain, max_pixels).map_err(|e| format!("{e:#}"));
-                if done_tx.send((index, started.elapsed().as_secs_f64(), result)).is_err() {
-                    break;
-                }
-            }
-        });
-        LocalLane { work, done }
+    fn cancelled(&mut self) -> bool {
+        self.relay.poll()
     }
-
-    fn send(&self, index: usize, item: BatchItem) {
-        self.work.send((index, item)).expect("the local lane lives as long as the batch");
-    }
-
-    fn try_recv(&self) -> Option<(usize, f64, std::result::Result<batch::FileTimes, String>)> {
-        self.done.try_recv().ok()
-    }
-}
-
-/// Logical cores of this host.
-pub fn cores() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
 }

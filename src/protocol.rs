@@ -1,19 +1,33 @@
-//! The messages ranks exchange: tags, the typed command rank 0 broadcasts, and helpers that move
-//! JSON headers and raw pixel buffers. Only this module, `master` and `worker` touch MPI.
+//! The messages ranks exchange and how a rank waits for them. Only this module, `master` and
+//! `worker` touch MPI.
 //!
-//! Shape of a job: rank 0 broadcasts a [`Command`]; every worker takes part until the job ends and
-//! then waits for the next command. Pixels travel as raw contiguous bytes, in chunks of at most
-//! 1 GiB because MPI counts are 32-bit; small structured headers travel as JSON.
+//! Shape of a job: rank 0 sends each worker a [`Command`]; the worker takes part until the job
+//! ends and then waits for the next command. Pixels travel as raw contiguous bytes, in chunks of
+//! at most 1 GiB because MPI counts are 32-bit; small structured messages travel as JSON.
+//!
+//! **No rank spins while it waits.** Open MPI's blocking calls busy-poll, so a rank waiting for a
+//! command, a strip or a global step would burn a core. Every wait here is a non-blocking probe
+//! or test repeated with a growing sleep ([`Backoff`]); a payload is received with a blocking
+//! call only once its header has arrived, when the receive is a copy, not a wait. There are no
+//! collective calls: everything is point to point, so a cancel can interrupt any step.
 
 use crate::chain::OpChain;
+use crate::model::{Failure, RankStats};
 use crate::split::Strip;
+use mpi::point_to_point::MatchedReceiveVec;
+use mpi::request::{Request, Scope};
 use mpi::topology::{Process, SimpleCommunicator};
 use mpi::traits::*;
 use mpi::Tag;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
+use std::time::Duration;
 
+/// A command from rank 0 ([`Command`]).
+pub const TAG_COMMAND: Tag = 1;
+/// Rank 0 asks a worker to stop the current job or item ([`Cancel`]).
+pub const TAG_CANCEL: Tag = 2;
 /// Input rows of one strip, rank 0 → worker.
 pub const TAG_STRIP: Tag = 10;
 /// A worker's result header ([`StripResult`]), worker → rank 0.
@@ -22,6 +36,8 @@ pub const TAG_RESULT: Tag = 11;
 pub const TAG_RESULT_ROWS: Tag = 12;
 /// Hysteresis request (worker → rank 0) and reply (rank 0 → worker).
 pub const TAG_HYSTERESIS: Tag = 13;
+/// Histogram contribution (worker → rank 0) and the total (rank 0 → worker).
+pub const TAG_HISTOGRAM: Tag = 14;
 /// Batch messages worker → rank 0 ([`BatchUp`]).
 pub const TAG_BATCH_UP: Tag = 20;
 /// Encoded result bytes of a batch image, worker → rank 0.
@@ -30,15 +46,23 @@ pub const TAG_BATCH_UP_BYTES: Tag = 21;
 pub const TAG_BATCH_DOWN: Tag = 22;
 /// Encoded input bytes of a batch image, rank 0 → worker.
 pub const TAG_BATCH_DOWN_BYTES: Tag = 23;
-/// A worker introduces itself at start-up ([`RankInfo`]).
+/// A worker introduces itself at start-up ([`crate::model::RankInfo`]).
 pub const TAG_HELLO: Tag = 30;
 
 /// Largest piece of a buffer sent in one MPI message.
 const CHUNK: usize = 1 << 30;
 
-/// What rank 0 asks every worker to do next.
+/// Longest sleep between polls while a job runs: a late answer costs at most this.
+pub const BUSY_WAIT: Duration = Duration::from_millis(1);
+/// Longest sleep between polls while a worker has no job: the start of the next job may wait
+/// this long, and an idle rank wakes 50 times a second.
+pub const IDLE_WAIT: Duration = Duration::from_millis(20);
+
+/// What rank 0 asks a worker to do next.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Command {
+    /// Use this many OpenCV threads from now on.
+    Threads(usize),
     /// Filter one image split by rows.
     Image(ImageJob),
     /// Filter many images, handed out one at a time.
@@ -47,9 +71,18 @@ pub enum Command {
     Shutdown,
 }
 
+/// Rank 0 → worker: stop job `job` (a batch: only item `item`, when given).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Cancel {
+    pub job: u64,
+    pub item: Option<usize>,
+}
+
 /// One image split by rows: every rank gets the plan and finds its own strip in it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ImageJob {
+    /// Numbers jobs, so a late [`Cancel`] for an earlier one is recognised and ignored.
+    pub id: u64,
     pub chain: OpChain,
     pub width: usize,
     pub height: usize,
@@ -61,6 +94,7 @@ pub struct ImageJob {
 /// A batch: the chain and how images travel.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct BatchJob {
+    pub id: u64,
     pub chain: OpChain,
     pub max_pixels: u64,
     /// When set, every rank sees the files (shared storage): workers read inputs and write outputs
@@ -68,41 +102,10 @@ pub struct BatchJob {
     pub shared_files: bool,
 }
 
-/// Who a rank is, for the status bar and the report.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct RankInfo {
-    pub rank: usize,
-    pub host: String,
-    pub cores: usize,
-}
-
-/// Timings and volumes of one rank in one job (seconds and bytes).
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-pub struct RankStats {
-    pub rank: usize,
-    pub host: String,
-    /// Rows owned (one image) or images done (batch).
-    pub rows: Option<(usize, usize)>,
-    pub images: usize,
-    pub read_secs: f64,
-    /// Rank 0: sending strips or input files; workers: receiving them.
-    pub send_secs: f64,
-    pub compute_secs: f64,
-    /// Time in global steps (histogram, hysteresis), waiting for the slowest rank included.
-    pub global_secs: f64,
-    /// Rank 0: receiving result rows or files (the transfers alone); workers: sending them.
-    pub collect_secs: f64,
-    /// Rank 0, one image: idle after its own strip, waiting for the slowest worker to finish.
-    pub wait_secs: f64,
-    pub write_secs: f64,
-    pub bytes_sent: u64,
-    pub bytes_received: u64,
-}
-
-/// A worker's answer at the end of an image job; rows follow when `error` is `None`.
+/// A worker's answer at the end of an image job; rows follow when `outcome` is `Ok`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct StripResult {
-    pub error: Option<String>,
+    pub outcome: Result<(), Failure>,
     pub stats: RankStats,
 }
 
@@ -120,71 +123,148 @@ pub enum BatchDown {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum BatchUp {
     /// Item `index` is finished; with `Ok(Some(n))`, `n` encoded bytes follow.
-    Done { index: usize, result: Result<Option<usize>, String>, secs: f64 },
+    Done { index: usize, outcome: Result<Option<usize>, Failure>, secs: f64 },
     /// The worker's totals, after `Finish`.
     Stats(RankStats),
 }
 
-/// Serialises `value` as JSON and sends it.
-pub fn send_json<T: Serialize>(to: &Process<'_>, tag: Tag, value: &T) {
-    let bytes = serde_json::to_vec(value).expect("protocol messages always serialise");
-    to.send_with_tag(&bytes[..], tag);
+/// Sleeps a little longer each time nothing happened: the first polls are quick (an answer
+/// that is about to arrive costs nothing), later ones sleep up to `max`.
+pub struct Backoff {
+    next: Duration,
+    max: Duration,
 }
 
-/// Receives one JSON message from `from` (any rank when `None`); returns it and the sender.
-pub fn receive_json<T: DeserializeOwned>(
-    world: &SimpleCommunicator,
-    from: Option<i32>,
-    tag: Tag,
-) -> anyhow::Result<(T, i32)> {
-    let (bytes, status) = match from {
-        Some(r) => world.process_at_rank(r).receive_vec_with_tag::<u8>(tag),
-        None => world.any_process().receive_vec_with_tag::<u8>(tag),
-    };
-    let value = serde_json::from_slice(&bytes)
-        .map_err(|e| anyhow::anyhow!("malformed message with tag {tag} from rank {}: {e}", status.source_rank()))?;
-    Ok((value, status.source_rank()))
-}
+impl Backoff {
+    pub fn new(max: Duration) -> Backoff {
+        Backoff { next: Duration::ZERO, max }
+    }
 
-/// Sends a buffer of any size as consecutive chunks; the receiver must know its length.
-pub fn send_bytes(to: &Process<'_>, tag: Tag, bytes: &[u8]) {
-    for chunk in bytes.chunks(CHUNK) {
-        to.send_with_tag(chunk, tag);
+    /// Waits before the next poll.
+    pub fn pause(&mut self) {
+        if self.next.is_zero() {
+            std::thread::yield_now();
+            self.next = Duration::from_micros(20);
+        } else {
+            std::thread::sleep(self.next);
+            self.next = (self.next * 2).min(self.max);
+        }
     }
 }
 
-/// Receives a buffer sent by [`send_bytes`] into `buf`, whose length must match.
+/// Waits for a non-blocking request without spinning.
+pub fn wait<'a, D: ?Sized, S: Scope<'a>>(mut request: Request<'a, D, S>) {
+    let mut backoff = Backoff::new(BUSY_WAIT);
+    loop {
+        match request.test() {
+            Ok(_) => return,
+            Err(r) => request = r,
+        }
+        backoff.pause();
+    }
+}
+
+/// Sends a buffer of any size as consecutive chunks; the receiver must know its length. Returns
+/// once the buffer may be reused, sleeping (not spinning) while the receiver is busy.
+pub fn send_bytes(to: &Process<'_>, tag: Tag, bytes: &[u8]) {
+    for chunk in bytes.chunks(CHUNK) {
+        mpi::request::scope(|scope| wait(to.immediate_send_with_tag(scope, chunk, tag)));
+    }
+}
+
+/// Serialises `value` as JSON and sends it (see [`send_bytes`]).
+pub fn send_json<T: Serialize>(to: &Process<'_>, tag: Tag, value: &T) {
+    let bytes = serde_json::to_vec(value).expect("protocol messages always serialise");
+    mpi::request::scope(|scope| wait(to.immediate_send_with_tag(scope, &bytes[..], tag)));
+}
+
+/// Receives a buffer sent by [`send_bytes`] into `buf`, whose length must match. Waits for each
+/// chunk without spinning, then copies it.
 pub fn receive_bytes(from: &Process<'_>, tag: Tag, buf: &mut [u8]) {
     for chunk in buf.chunks_mut(CHUNK) {
+        let mut backoff = Backoff::new(BUSY_WAIT);
+        while from.immediate_probe_with_tag(tag).is_none() {
+            backoff.pause();
+        }
         from.receive_into_with_tag(chunk, tag);
     }
 }
 
-/// Rank 0 broadcasts a command; workers receive it.
-pub fn broadcast_command(world: &SimpleCommunicator, command: Option<&Command>) -> anyhow::Result<Command> {
-    let root = world.process_at_rank(0);
-    let mut bytes = command.map(|c| serde_json::to_vec(c).expect("commands serialise")).unwrap_or_default();
-    let mut len = bytes.len() as u64;
-    root.broadcast_into(&mut len);
-    bytes.resize(len as usize, 0);
-    root.broadcast_into(&mut bytes[..]);
-    Ok(serde_json::from_slice(&bytes)?)
+/// A JSON message that has arrived: decodes it and names the sender.
+fn decode<T: DeserializeOwned>(bytes: &[u8], tag: Tag, from: i32) -> anyhow::Result<T> {
+    serde_json::from_slice(bytes).map_err(|e| anyhow::anyhow!("malformed message with tag {tag} from rank {from}: {e}"))
 }
 
-/// Sums every rank's histogram. A rank passes `None` when it failed; then everyone gets `None`
-/// (an extra counter travels with the bins), so all ranks abandon the job at the same step.
-pub fn all_reduce_histogram(world: &SimpleCommunicator, local: Option<&[u64; 256]>) -> Option<[u64; 256]> {
-    let mut mine = [0u64; 257];
-    match local {
-        Some(h) => mine[..256].copy_from_slice(h),
-        None => mine[256] = 1,
+/// Receives one JSON message from `from` (any rank when `None`) if one is waiting.
+pub fn try_receive_json<T: DeserializeOwned>(
+    world: &SimpleCommunicator,
+    from: Option<i32>,
+    tag: Tag,
+) -> anyhow::Result<Option<(T, i32)>> {
+    let probed = match from {
+        Some(r) => world.process_at_rank(r).immediate_matched_probe_with_tag(tag),
+        None => world.any_process().immediate_matched_probe_with_tag(tag),
+    };
+    let Some(probed) = probed else { return Ok(None) };
+    let (bytes, status) = probed.matched_receive_vec::<u8>();
+    Ok(Some((decode(&bytes, tag, status.source_rank())?, status.source_rank())))
+}
+
+/// Waits (sleeping, see [`Backoff`]) for one JSON message from `from` (any rank when `None`).
+/// `between_polls` runs while nothing has arrived: rank 0 uses it to pass on a cancel.
+pub fn receive_json<T: DeserializeOwned>(
+    world: &SimpleCommunicator,
+    from: Option<i32>,
+    tag: Tag,
+    between_polls: &mut dyn FnMut(),
+) -> anyhow::Result<(T, i32)> {
+    let mut backoff = Backoff::new(BUSY_WAIT);
+    loop {
+        if let Some(got) = try_receive_json(world, from, tag)? {
+            return Ok(got);
+        }
+        between_polls();
+        backoff.pause();
     }
-    let mut total = [0u64; 257];
-    world.all_reduce_into(&mine[..], &mut total[..], mpi::collective::SystemOperation::sum());
-    (total[256] == 0).then(|| total[..256].try_into().expect("256 bins"))
+}
+
+/// Rank 0 → one worker.
+pub fn send_command(world: &SimpleCommunicator, rank: usize, command: &Command) {
+    send_json(&world.process_at_rank(rank as i32), TAG_COMMAND, command);
+}
+
+/// A worker waits for rank 0's next command, sleeping up to [`IDLE_WAIT`] between polls;
+/// `between_polls` runs while nothing has arrived (the worker reads cancels there).
+pub fn receive_command(world: &SimpleCommunicator, between_polls: &mut dyn FnMut()) -> anyhow::Result<Command> {
+    let mut backoff = Backoff::new(IDLE_WAIT);
+    loop {
+        if let Some((command, _)) = try_receive_json(world, Some(0), TAG_COMMAND)? {
+            return Ok(command);
+        }
+        between_polls();
+        backoff.pause();
+    }
 }
 
 /// This process's host name as MPI reports it.
 pub fn host_name() -> String {
     mpi::environment::processor_name().unwrap_or_else(|_| "unknown".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    #[test]
+    fn backoff_grows_to_its_ceiling_and_no_further() {
+        let mut b = Backoff::new(Duration::from_millis(2));
+        for _ in 0..12 {
+            b.pause();
+        }
+        assert_eq!(b.next, Duration::from_millis(2));
+        let t = Instant::now();
+        b.pause();
+        assert!(t.elapsed() >= Duration::from_millis(2), "a long wait sleeps");
+    }
 }

@@ -1,10 +1,10 @@
 //! What a finished job tells the user: the `--json` summary on stdout, a short human summary on
-//! stderr, and the progress bar (shown only when stderr is a terminal).
+//! stderr, and the progress bar (shown when the user's terminal will show it, see [`progress_bar`]).
 
-use crate::master::Progress;
-use crate::protocol::RankStats;
-use indicatif::{ProgressBar, ProgressStyle};
+use crate::model::{Progress, RankStats};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 /// The `--json` summary.
@@ -31,6 +31,9 @@ pub struct Summary {
     /// Rank 0's resident memory: before reading the input, and at its peak.
     pub rank0_start_rss_bytes: u64,
     pub rank0_peak_rss_bytes: u64,
+    /// Seconds from this process's start until every rank was ready (MPI start-up), not part of
+    /// `wall_secs`.
+    pub startup_secs: f64,
 }
 
 #[derive(Debug, Serialize)]
@@ -83,14 +86,32 @@ pub fn rss_bytes() -> (u64, u64) {
     (field("VmHWM:"), field("VmRSS:"))
 }
 
-/// A progress bar on stderr; hidden when stderr is not a terminal.
+/// A progress bar on stderr with the rate and the time left. Shown when stderr is a terminal, or
+/// when this is rank 0 under `mpirun` and mpirun's stderr is a terminal: rank 0's stderr is then
+/// a pipe that mpirun copies to that terminal, escape codes and all.
 pub fn progress_bar(total: usize, what: &str) -> ProgressBar {
-    let bar = ProgressBar::new(total as u64);
+    let target = if std::io::stderr().is_terminal() {
+        ProgressDrawTarget::stderr()
+    } else if crate::master::launched_by_mpirun() && launcher_has_terminal() {
+        ProgressDrawTarget::term_like(Box::new(console::Term::stderr()))
+    } else {
+        ProgressDrawTarget::hidden()
+    };
+    let bar = ProgressBar::with_draw_target(Some(total as u64), target);
     bar.set_style(
-        ProgressStyle::with_template(&format!("{{bar:40}} {{pos}}/{{len}} {what} {{elapsed}} {{msg}}"))
-            .expect("valid template"),
+        ProgressStyle::with_template(&format!(
+            "{{bar:40}} {{pos}}/{{len}} {what} {{elapsed}}, {{per_sec}}, {{eta}} left {{msg}}"
+        ))
+        .expect("valid template"),
     );
     bar
+}
+
+/// Whether the process that started this one (mpirun, for a rank it launched on its own host)
+/// writes its stderr to a terminal.
+fn launcher_has_terminal() -> bool {
+    let parent = std::os::unix::process::parent_id();
+    std::fs::File::open(format!("/proc/{parent}/fd/2")).is_ok_and(|f| f.is_terminal())
 }
 
 /// Advances the bar on finished work and prints failures above it.

@@ -7,7 +7,7 @@ use egui_kittest::Harness;
 use imgproc::codec;
 use imgproc::gui::app::{Doc, GuiApp, Message, Settings};
 use imgproc::gui::coordinator::{Coordinator, Request};
-use imgproc::protocol::RankInfo;
+use imgproc::model::RankInfo;
 use imgproc::synth;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -244,6 +244,43 @@ fn cancel_stops_a_batch_and_process_finishes_the_rest_later() {
     step_until(&mut h, "the rest of the batch", |a| a.running.is_none());
     let second = app(&h).batch_outcome.clone().unwrap();
     assert_eq!((second.already_done, second.done + second.already_done), (first.done, inputs.len()));
+}
+
+#[test]
+fn cancelling_one_image_stops_it_quickly_and_keeps_the_previous_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.png");
+    write_picture(&input, 1600, 1200, 5);
+    let mut settings = Settings { chain: vec![imgproc::ops::Op::Invert], ..Settings::default() };
+    settings.inputs.clear();
+    let mut h = gui(settings, dir.path());
+    app_mut(&mut h).open_image(input.clone());
+    step_until(&mut h, "the image to load", |a| matches!(a.doc, Doc::Image(_)));
+    click(&mut h, "Process");
+    step_until(&mut h, "the first result", |a| a.running.is_none());
+    let first = match &app(&h).doc {
+        Doc::Image(d) => d.result.as_ref().expect("a result").image.clone(),
+        _ => unreachable!(),
+    };
+
+    // A slow chain (seconds on one thread), cancelled as soon as it runs.
+    app_mut(&mut h).settings.chain = vec![imgproc::ops::Op::Bilateral { d: 31, sigma_color: 75.0, sigma_space: 75.0 }];
+    h.step();
+    click(&mut h, "Process");
+    assert!(app(&h).running.is_some(), "{:?}", app(&h).messages);
+    let started = Instant::now();
+    click(&mut h, "Cancel");
+    step_until(&mut h, "the cancelled job to end", |a| a.running.is_none());
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(1), "cancel took {took:?}");
+    match &app(&h).doc {
+        Doc::Image(d) => {
+            assert_eq!(d.result.as_ref().expect("still a result").image, first, "the previous result stays")
+        }
+        _ => unreachable!(),
+    }
+    assert!(errors(app(&h)).is_empty(), "a cancel is not an error: {:?}", errors(app(&h)));
+    h.get_by_label_contains("Cancelled: the job was stopped; the previous result is still shown.");
 }
 
 #[test]

@@ -2,84 +2,12 @@
 //! byte for byte with the one-process output (`imgproc run --reference`), and bad inputs must give
 //! a message naming the file, the documented exit code, and no hang (every launch has a deadline).
 
+mod common;
+
+use common::*;
 use imgproc::codec;
 use imgproc::ops::OP_NAMES;
-use imgproc::synth;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
-
-const BIN: &str = env!("CARGO_BIN_EXE_imgproc");
-/// Far above what any launch here needs; reaching it means a rank hung.
-const DEADLINE: Duration = Duration::from_secs(120);
-const RANKS: [usize; 4] = [1, 2, 3, 5];
-
-/// Runs a command to completion or kills it at the deadline (and fails the test).
-fn run(mut cmd: Command) -> Output {
-    let what = format!("{cmd:?}");
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    // Own process group, so a hung mpirun and its ranks can be killed together.
-    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
-    let started = Instant::now();
-    loop {
-        if child.try_wait().expect("waitable").is_some() {
-            return child.wait_with_output().expect("output");
-        }
-        if started.elapsed() > DEADLINE {
-            let _ = Command::new("kill").arg("-KILL").arg(format!("-{}", child.id())).status();
-            let out = child.wait_with_output().expect("output");
-            panic!("{what} hung for {DEADLINE:?}; stderr:\n{}", String::from_utf8_lossy(&out.stderr));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// `imgproc ARGS` under `mpirun -np RANKS`.
-fn mpirun(ranks: usize, args: &[&str]) -> Output {
-    let mut cmd = Command::new("mpirun");
-    cmd.args(["--oversubscribe", "-np", &ranks.to_string(), BIN]).args(args);
-    cmd.env("OMPI_ALLOW_RUN_AS_ROOT", "1").env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
-    run(cmd)
-}
-
-/// `imgproc ARGS` alone, one rank, no mpirun.
-fn alone(args: &[&str]) -> Output {
-    let mut cmd = Command::new(BIN);
-    cmd.args(args);
-    run(cmd)
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn assert_ok(out: &Output, what: &str) {
-    assert!(out.status.success(), "{what} failed ({:?}):\n{}", out.status, stderr(out));
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 temp paths")
-}
-
-fn write_picture(path: &Path, w: usize, h: usize, channels: usize, seed: u64) {
-    let ext = path.extension().unwrap().to_str().unwrap();
-    let bytes = codec::encode(&synth::picture(w, h, channels, seed), ext).unwrap();
-    std::fs::write(path, bytes).unwrap();
-}
-
-fn reference(op: &str, input: &Path, output: &Path) -> Vec<u8> {
-    assert_ok(&alone(&["run", "--reference", "--op", op, s(input), "-o", s(output)]), "reference");
-    std::fs::read(output).unwrap()
-}
-
-fn temp_files(dir: &Path) -> Vec<PathBuf> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.file_name().unwrap().to_string_lossy().contains(codec::TMP_MARKER))
-        .collect()
-}
 
 /// Every op and a few chains, colour and gray, odd width, at 1, 2, 3 and 5 ranks.
 #[test]

@@ -10,9 +10,8 @@ use crate::batch::BatchItem;
 use crate::chain::OpChain;
 use crate::codec;
 use crate::image::Image;
-use crate::master::BatchOutcome;
+use crate::model::{BatchOutcome, RankInfo, RankStats};
 use crate::ops::Op;
-use crate::protocol::{RankInfo, RankStats};
 use anyhow::{Context as _, Result};
 use egui::Context;
 use serde::{Deserialize, Serialize};
@@ -298,9 +297,10 @@ impl GuiApp {
         let (request, batch) = match &mut self.doc {
             Doc::Empty => return self.error("open an image or a batch first"),
             Doc::Image(doc) => {
-                doc.result = None;
+                // The previous result stays on screen until the new one replaces it (or a cancel).
                 let image = Arc::clone(&doc.image);
-                (Request::Image { image, chain, coordinator_only, reply, wake }, false)
+                let cancel = Arc::clone(&cancel);
+                (Request::Image { image, chain, coordinator_only, cancel, reply, wake }, false)
             }
             Doc::Batch(doc) => {
                 let job = BatchRequest {
@@ -324,12 +324,12 @@ impl GuiApp {
         self.remember();
     }
 
-    /// Stops handing out work. A batch stops after the images in progress (they are kept); one
-    /// image's strips are already out, so its result is dropped when it arrives.
+    /// Stops the job on every rank at its next chunk of rows. A batch keeps the images already
+    /// finished; one image keeps the previous result on screen.
     pub fn cancel(&mut self) {
         if let Some(r) = &self.running {
             r.cancel.store(true, Ordering::SeqCst);
-            self.info("Cancelling: the ranks finish the work they hold.");
+            self.info("Cancelling…");
         }
     }
 
@@ -392,9 +392,13 @@ impl GuiApp {
     }
 
     fn image_finished(&mut self, result: Result<(Image, Vec<RankStats>), String>, cancelled: bool) {
+        let had_result = matches!(&self.doc, Doc::Image(d) if d.result.is_some());
         match result {
+            Err(_) if cancelled && had_result => {
+                self.info("Cancelled: the job was stopped; the previous result is still shown.")
+            }
+            Err(_) if cancelled => self.info("Cancelled: the job was stopped; nothing was processed."),
             Err(e) => self.error(format!("processing failed: {e}")),
-            Ok(_) if cancelled => self.info("Cancelled; the result was discarded."),
             Ok((image, stats)) => {
                 eprintln!("imgproc gui: image processed on {} rank(s)", stats.len());
                 if let Doc::Image(doc) = &mut self.doc {

@@ -8,8 +8,8 @@
 use crate::batch::{self, BatchItem};
 use crate::chain::OpChain;
 use crate::image::Image;
-use crate::master::{self, BatchOptions, BatchOutcome, Master, Progress};
-use crate::protocol::{RankInfo, RankStats};
+use crate::master::{self, Master};
+use crate::model::{BatchOptions, BatchOutcome, Progress, RankInfo, RankStats};
 use anyhow::{Context, Result};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -22,8 +22,20 @@ pub type Wake = Arc<dyn Fn() + Send + Sync>;
 
 /// A job for the ranks.
 pub enum Request {
-    Image { image: Arc<Image>, chain: OpChain, coordinator_only: bool, reply: Sender<Event>, wake: Wake },
-    Batch { job: BatchRequest, cancel: Arc<AtomicBool>, reply: Sender<Event>, wake: Wake },
+    Image {
+        image: Arc<Image>,
+        chain: OpChain,
+        coordinator_only: bool,
+        cancel: Arc<AtomicBool>,
+        reply: Sender<Event>,
+        wake: Wake,
+    },
+    Batch {
+        job: BatchRequest,
+        cancel: Arc<AtomicBool>,
+        reply: Sender<Event>,
+        wake: Wake,
+    },
 }
 
 /// A batch as the GUI describes it; the coordinator plans it and opens the journal in `out_dir`.
@@ -67,7 +79,7 @@ impl Coordinator {
         let thread = std::thread::Builder::new()
             .name("mpi-coordinator".into())
             .spawn(move || {
-                let master = match master::start() {
+                let master = match master::start(None) {
                     Ok(Some(m)) => m,
                     Ok(None) => {
                         let _ = ready_tx.send(Ok(None));
@@ -132,13 +144,13 @@ impl Drop for Coordinator {
 fn serve(master: &Master, requests: Receiver<Request>) {
     for request in requests {
         match request {
-            Request::Image { image, chain, coordinator_only, reply, wake } => {
+            Request::Image { image, chain, coordinator_only, cancel, reply, wake } => {
                 let mut on = |p: Progress| {
                     let _ = reply.send(Event::Progress(p));
                     wake();
                 };
                 let result = master
-                    .run_image(Image::clone(&image), &chain, coordinator_only, &mut on)
+                    .run_image(Image::clone(&image), &chain, coordinator_only, &mut on, &cancel)
                     .map_err(|e| format!("{e:#}"));
                 let _ = reply.send(Event::ImageFinished(result));
                 wake();

@@ -2,8 +2,7 @@
 //! and how long its last piece took, and the state of each batch item. Pure: fed with the
 //! master's [`Progress`] events, drawn by the app.
 
-use crate::master::Progress;
-use crate::protocol::RankInfo;
+use crate::model::{Progress, RankInfo};
 use std::time::{Duration, Instant};
 
 /// One rank's line in the live view.

@@ -1,0 +1,277 @@
+//! Rank 0's side of a batch: the MPI [`Transport`] the pure scheduler drives, and the journal and
+//! progress bookkeeping around it. Which rank gets which image is decided in `scheduler`, not here.
+
+use super::lane::LocalLane;
+use super::Master;
+use crate::batch::BatchItem;
+use crate::chain::OpChain;
+use crate::journal::{now, BatchJournal, Entry};
+use crate::model::{BatchOptions, BatchOutcome, Progress, RankStats};
+use crate::protocol::*;
+use crate::scheduler::{self, Event, Report, Scheduler, Transport};
+use anyhow::Result;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// What a finished item hands back to rank 0.
+pub enum Payload {
+    /// Encoded output bytes, for rank 0 to write.
+    Bytes(Vec<u8>),
+    /// The rank wrote the output itself (shared files, or rank 0's own lane).
+    Written,
+}
+
+impl Master {
+    /// Runs a batch: each rank asks for the next image when it is done, so large and small images
+    /// and slow and fast nodes balance. Images finished by an earlier run (journal) are skipped.
+    /// Once `cancel` is set no new image starts and running ones stop at their next chunk of rows;
+    /// they are not journaled, so the next run does them.
+    pub fn run_batch(
+        &self,
+        items: &[BatchItem],
+        chain: &OpChain,
+        opts: &BatchOptions,
+        journal: &mut BatchJournal,
+        on: &mut dyn FnMut(Progress),
+        cancel: &AtomicBool,
+    ) -> Result<BatchOutcome> {
+        let n = self.size();
+        let mut outcome = BatchOutcome::default();
+        let local = n == 1 || !opts.coordinator_only;
+        // Rank 0's lane holds two items, so it never idles while the MPI thread hands the next one over.
+        let mut sched = Scheduler::new(
+            (0..n)
+                .map(|r| {
+                    if r > 0 {
+                        1
+                    } else if local {
+                        2
+                    } else {
+                        0
+                    }
+                })
+                .collect(),
+        );
+        for (i, item) in items.iter().enumerate() {
+            if journal.is_done(&item.input) {
+                outcome.already_done += 1;
+            } else {
+                sched.push(i);
+            }
+        }
+        sched.close();
+        let pending = sched.queued();
+        journal.record(Entry::Start {
+            time: now(),
+            job: journal.job().to_string(),
+            ranks: n,
+            hosts: self.ranks.iter().map(|r| r.host.clone()).collect(),
+            pending,
+            already_done: outcome.already_done,
+        })?;
+        let job = BatchJob {
+            id: self.new_job_id(),
+            chain: chain.clone(),
+            max_pixels: opts.max_pixels,
+            shared_files: opts.shared_files,
+        };
+        for rank in 1..n {
+            send_command(self.world(), rank, &Command::Batch(job.clone()));
+        }
+
+        let mut transport = MpiBatch {
+            master: self,
+            items,
+            job: job.id,
+            shared_files: opts.shared_files,
+            lane: local.then(|| LocalLane::spawn(chain.clone(), opts.max_pixels)),
+            mine: self.stats(0),
+            events: VecDeque::new(),
+        };
+        let mut record = |r: Report| -> Result<()> {
+            match r {
+                Report::Assigned { rank, item } => on(Progress::ItemAssigned { rank, index: item }),
+                Report::Done { rank, item, secs } => {
+                    let it = &items[item];
+                    journal.record(Entry::Done {
+                        time: now(),
+                        job: journal.job().to_string(),
+                        input: it.input.clone(),
+                        output: it.output.clone(),
+                        rank,
+                        host: self.ranks[rank].host.clone(),
+                        secs,
+                    })?;
+                    outcome.done += 1;
+                    on(Progress::ItemDone { rank, index: item, secs, error: None });
+                }
+                Report::Failed { rank, item, secs, reason } => {
+                    let it = &items[item];
+                    journal.record(Entry::Failed {
+                        time: now(),
+                        job: journal.job().to_string(),
+                        input: it.input.clone(),
+                        reason: reason.clone(),
+                    })?;
+                    outcome.failed.push((it.input.clone(), reason.clone()));
+                    on(Progress::ItemDone { rank, index: item, secs, error: Some(reason) });
+                }
+                // Not journaled: the next run does it.
+                Report::Cancelled { .. } => {}
+            }
+            Ok(())
+        };
+        let mut stats =
+            scheduler::run(&mut sched, &mut transport, &mut || cancel.load(Ordering::Relaxed), &mut record)?;
+        // Rank 0 kept collecting and writing after its lane finished: its final totals.
+        stats.retain(|s| s.rank != 0);
+        stats.insert(0, transport.mine);
+        outcome.cancelled = cancel.load(Ordering::Relaxed) && outcome.done + outcome.failed.len() < pending;
+        journal.record(Entry::Finish {
+            time: now(),
+            job: journal.job().to_string(),
+            done: outcome.done,
+            failed: outcome.failed.len(),
+            cancelled: outcome.cancelled,
+        })?;
+        outcome.stats = stats;
+        Ok(outcome)
+    }
+}
+
+/// The batch as it travels: workers over MPI, rank 0's share on its local lane.
+struct MpiBatch<'a> {
+    master: &'a Master,
+    items: &'a [BatchItem],
+    job: u64,
+    shared_files: bool,
+    lane: Option<LocalLane>,
+    /// Rank 0's totals.
+    mine: RankStats,
+    /// Events that need no message (rank 0's own `Finished`).
+    events: VecDeque<Event<Payload>>,
+}
+
+impl MpiBatch<'_> {
+    /// One event if any is ready now.
+    fn poll(&mut self) -> Result<Option<Event<Payload>>> {
+        if let Some(e) = self.events.pop_front() {
+            return Ok(Some(e));
+        }
+        if let Some((index, secs, result)) = self.lane.as_mut().and_then(LocalLane::try_recv) {
+            let io = result.as_ref().copied().unwrap_or_default();
+            self.mine.read_secs += io.read_secs;
+            self.mine.write_secs += io.write_secs;
+            self.mine.compute_secs += secs - io.read_secs - io.write_secs;
+            self.mine.images += usize::from(result.is_ok());
+            return Ok(Some(Event::Done { rank: 0, item: index, secs, outcome: result.map(|_| Payload::Written) }));
+        }
+        if self.master.size() == 1 {
+            return Ok(None);
+        }
+        let Some((up, from)) = try_receive_json::<BatchUp>(self.master.world(), None, TAG_BATCH_UP)? else {
+            return Ok(None);
+        };
+        let rank = from as usize;
+        Ok(Some(match up {
+            BatchUp::Done { index, outcome, secs } => {
+                let started = Instant::now();
+                let outcome = outcome.map(|len| match len {
+                    Some(len) => {
+                        let mut buf = vec![0u8; len];
+                        receive_bytes(&self.master.process(rank), TAG_BATCH_UP_BYTES, &mut buf);
+                        self.mine.bytes_received += len as u64;
+                        Payload::Bytes(buf)
+                    }
+                    None => Payload::Written,
+                });
+                self.mine.collect_secs += started.elapsed().as_secs_f64();
+                Event::Done { rank, item: index, secs, outcome }
+            }
+            BatchUp::Stats(stats) => Event::Finished { rank, stats },
+        }))
+    }
+}
+
+impl Transport for MpiBatch<'_> {
+    type Payload = Payload;
+
+    fn assign(&mut self, rank: usize, index: usize) -> Result<(), String> {
+        let item = &self.items[index];
+        if rank == 0 {
+            self.lane.as_mut().expect("rank 0 gets items only with a lane").send(index, item.clone());
+            return Ok(());
+        }
+        let bytes = if self.shared_files {
+            None
+        } else {
+            // Inputs rank 0 cannot read fail here, without a trip to a worker.
+            let started = Instant::now();
+            let b = crate::codec::read_file(&item.input).map_err(|e| format!("{e:#}"))?;
+            self.mine.read_secs += started.elapsed().as_secs_f64();
+            Some(b)
+        };
+        let to = self.master.process(rank);
+        let started = Instant::now();
+        let down = BatchDown::Work {
+            index,
+            input: item.input.clone(),
+            output: item.output.clone(),
+            format: item.format.clone(),
+            bytes: bytes.as_ref().map(Vec::len),
+        };
+        send_json(&to, TAG_BATCH_DOWN, &down);
+        if let Some(b) = &bytes {
+            send_bytes(&to, TAG_BATCH_DOWN_BYTES, b);
+            self.mine.bytes_sent += b.len() as u64;
+        }
+        self.mine.send_secs += started.elapsed().as_secs_f64();
+        Ok(())
+    }
+
+    fn finish(&mut self, rank: usize) {
+        if rank == 0 {
+            // Rank 0's totals are taken at the very end (`run_batch`).
+            self.events.push_back(Event::Finished { rank: 0, stats: RankStats::default() });
+        } else {
+            send_json(&self.master.process(rank), TAG_BATCH_DOWN, &BatchDown::Finish);
+        }
+    }
+
+    fn cancel(&mut self, rank: usize, item: usize) {
+        if rank == 0 {
+            if let Some(lane) = &self.lane {
+                lane.cancel(item);
+            }
+        } else {
+            send_json(&self.master.process(rank), TAG_CANCEL, &Cancel { job: self.job, item: Some(item) });
+        }
+    }
+
+    fn next_event(&mut self, timeout: Duration) -> Result<Option<Event<Payload>>> {
+        let deadline = Instant::now() + timeout;
+        let mut backoff = Backoff::new(BUSY_WAIT);
+        loop {
+            if let Some(e) = self.poll()? {
+                return Ok(Some(e));
+            }
+            if Instant::now() >= deadline {
+                return Ok(None);
+            }
+            backoff.pause();
+        }
+    }
+
+    fn store(&mut self, index: usize, payload: Payload) -> Result<(), String> {
+        match payload {
+            Payload::Written => Ok(()),
+            Payload::Bytes(buf) => {
+                let started = Instant::now();
+                let result = crate::codec::write_atomic(&self.items[index].output, &buf).map_err(|e| format!("{e:#}"));
+                self.mine.write_secs += started.elapsed().as_secs_f64();
+                result
+            }
+        }
+    }
+}

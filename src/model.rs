@@ -1,0 +1,92 @@
+//! The values every layer shares: who the ranks are, what they report, how a job or an item
+//! ended. Pure data (serde for the wire and `--json`); no MPI, no files, no UI.
+//!
+//! `master`/`worker` move these between ranks, `scheduler` and `exec` produce them, front ends
+//! (CLI, GUI) show them. Keeping them here lets each of those depend on this module only, never
+//! on each other.
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// Who a rank is, for the status bar, the report and thread planning.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct RankInfo {
+    pub rank: usize,
+    pub host: String,
+    /// Logical cores this rank's process may run on.
+    pub cores: usize,
+}
+
+/// Timings and volumes of one rank in one job (seconds and bytes).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct RankStats {
+    pub rank: usize,
+    pub host: String,
+    /// OpenCV threads this rank used.
+    pub threads: usize,
+    /// Rows owned (one image) or images done (batch).
+    pub rows: Option<(usize, usize)>,
+    pub images: usize,
+    pub read_secs: f64,
+    /// Rank 0: sending strips or input files; workers: receiving them.
+    pub send_secs: f64,
+    pub compute_secs: f64,
+    /// Time in global steps (histogram, hysteresis), waiting for the slowest rank included.
+    pub global_secs: f64,
+    /// Rank 0: receiving result rows or files (the transfers alone); workers: sending them.
+    pub collect_secs: f64,
+    /// Rank 0, one image: idle after its own strip, waiting for the slowest worker to finish.
+    pub wait_secs: f64,
+    pub write_secs: f64,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+}
+
+/// Why a strip or a batch item produced no result. Travels between ranks as it is, so rank 0
+/// tells the cases apart by type, never by matching text.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, thiserror::Error)]
+pub enum Failure {
+    /// The work itself failed (bad input, an OpenCV error); the text names the file and the step.
+    #[error("{0}")]
+    Failed(String),
+    /// Another rank failed, so this one stopped at a global step: it says nothing new.
+    #[error("stopped because another rank failed")]
+    Abandoned,
+    /// The user cancelled the job.
+    #[error("cancelled")]
+    Cancelled,
+}
+
+/// What a rank is doing, for progress bars and the GUI's live view.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Progress {
+    /// Rows `[start, end)` of the image went to `rank`.
+    RowsAssigned { rank: usize, start: usize, end: usize },
+    /// `rank` delivered its rows (or failed).
+    RowsDone { rank: usize, secs: f64, error: Option<String> },
+    /// Batch item `index` went to `rank`.
+    ItemAssigned { rank: usize, index: usize },
+    /// Batch item `index` is finished on `rank` (or failed).
+    ItemDone { rank: usize, index: usize, secs: f64, error: Option<String> },
+}
+
+/// How a batch runs.
+#[derive(Clone, Debug)]
+pub struct BatchOptions {
+    pub max_pixels: u64,
+    /// Every rank sees the input and output paths: only indices travel.
+    pub shared_files: bool,
+    /// Rank 0 hands out work but processes none itself (when there are workers).
+    pub coordinator_only: bool,
+}
+
+/// The end of a batch.
+#[derive(Clone, Debug, Default)]
+pub struct BatchOutcome {
+    pub done: usize,
+    /// Finished by an earlier run (journal).
+    pub already_done: usize,
+    pub failed: Vec<(PathBuf, String)>,
+    pub cancelled: bool,
+    pub stats: Vec<RankStats>,
+}
