@@ -157,13 +157,11 @@ fn param_flags() -> impl Iterator<Item = (OpKind, &'static ParamSpec, String)> {
 /// The flag of one parameter: help, range, unit and default from the registry. Values stay text
 /// and are read by `Op::set_param`, as inline `op:key=value` ones are, so both fail alike.
 fn param_arg(param: &ParamSpec, flag: String) -> Arg {
-    let unit = if param.unit.is_empty() { String::new() } else { format!(" {}", param.unit) };
-    let arg = Arg::new(flag.clone()).long(flag).action(ArgAction::Set).help(format!(
-        "{} [{}{unit}; default {}]",
-        param.help,
-        param.range(),
-        param.default
-    ));
+    let arg = Arg::new(flag.clone())
+        .long(flag)
+        .action(ArgAction::Set)
+        .help_heading("Operation parameters (see `imgproc ops`)")
+        .help(format!("{} [{}; default {}]", param.help, param.range_with_unit(), param.default));
     match param.kind {
         // Negative numbers are values, not flags: a wrong sign is then reported with the range.
         ParamKind::Int { .. } => arg.value_name("INT").allow_negative_numbers(true),
@@ -177,7 +175,6 @@ fn param_arg(param: &ParamSpec, flag: String) -> Arg {
 
 impl Args for OpParams {
     fn augment_args(cmd: clap::Command) -> clap::Command {
-        let cmd = cmd.next_help_heading("Operation parameters (see `imgproc ops`)");
         param_flags().fold(cmd, |cmd, (_, param, flag)| cmd.arg(param_arg(param, flag)))
     }
 
@@ -230,8 +227,7 @@ pub fn ops_listing() -> String {
         }
         for p in spec.params {
             let setting = format!("{}={}", p.name, p.default);
-            let range = if p.unit.is_empty() { p.range() } else { format!("{} {}", p.range(), p.unit) };
-            out.push_str(&format!("      {setting:<19} {range:<26} {}\n", p.help));
+            out.push_str(&format!("      {setting:<19} {:<28} {}\n", p.range_with_unit(), p.help));
         }
     }
     out
@@ -290,6 +286,8 @@ mod tests {
             }
         }
         assert!(help.contains("Operation parameters"));
+        let options = help.split("Operation parameters").next().unwrap();
+        assert!(options.contains("--max-pixels"), "the job's own options keep their heading");
     }
 
     #[test]
@@ -309,7 +307,7 @@ mod tests {
             assert!(text.contains(spec.description), "{}", spec.name);
             for p in spec.params {
                 assert!(text.contains(&format!("{}={}", p.name, p.default)), "{}.{}", spec.name, p.name);
-                assert!(text.contains(&p.range()) && text.contains(p.help), "{}.{}", spec.name, p.name);
+                assert!(text.contains(&p.range_with_unit()) && text.contains(p.help), "{}.{}", spec.name, p.name);
             }
         }
         assert!(text.contains("sigma-color=75"));

@@ -97,8 +97,7 @@ fn params(ui: &mut Ui, op: &mut Op) -> bool {
 
 /// The parameter's help, then its range, unit and default.
 fn hover_text(param: &ParamSpec) -> String {
-    let unit = if param.unit.is_empty() { String::new() } else { format!(" {}", param.unit) };
-    format!("{}\nValid: {}{unit}. Default: {}.", param.help, param.range(), param.default)
+    format!("{}\nValid: {}. Default: {}.", param.help, param.range_with_unit(), param.default)
 }
 
 /// The widget for one parameter, labelled by `label` (so tests and screen readers find it by the

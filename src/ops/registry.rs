@@ -230,18 +230,28 @@ impl ParamSpec {
         }
     }
 
-    /// The valid values in words: "1…255, odd", "above 0, up to 1000", "3, 5 or 7".
+    /// The valid values in words, for error messages: "1…255, odd", "above 0, up to 1000".
     pub fn range(&self) -> String {
+        self.range_in("")
+    }
+
+    /// The valid values with the unit, for help texts: "1…255 px, odd", "3, 5 or 7 px".
+    pub fn range_with_unit(&self) -> String {
+        self.range_in(self.unit)
+    }
+
+    fn range_in(&self, unit: &str) -> String {
+        let unit = if unit.is_empty() { String::new() } else { format!(" {unit}") };
         match self.kind {
-            ParamKind::Int { min, max, odd: false } => format!("{min}…{max}"),
-            ParamKind::Int { min, max, odd: true } => format!("{min}…{max}, odd"),
-            ParamKind::Float { min, max, min_exclusive: false } => format!("{min}…{max}"),
-            ParamKind::Float { min, max, min_exclusive: true } => format!("above {min}, up to {max}"),
+            ParamKind::Int { min, max, odd: false } => format!("{min}…{max}{unit}"),
+            ParamKind::Int { min, max, odd: true } => format!("{min}…{max}{unit}, odd"),
+            ParamKind::Float { min, max, min_exclusive: false } => format!("{min}…{max}{unit}"),
+            ParamKind::Float { min, max, min_exclusive: true } => format!("above {min}, up to {max}{unit}"),
             ParamKind::Choice(choices) => match choices.split_last() {
-                Some((last, [])) => last.to_string(),
+                Some((last, [])) => format!("{last}{unit}"),
                 Some((last, rest)) => {
                     let rest: Vec<String> = rest.iter().map(i64::to_string).collect();
-                    format!("{} or {last}", rest.join(", "))
+                    format!("{} or {last}{unit}", rest.join(", "))
                 }
                 None => "nothing".into(),
             },
@@ -527,6 +537,19 @@ mod tests {
                         ParamKind::Bool => ParamValue::Bool(end != 0.0),
                     };
                     assert_eq!(p.check(v), None, "{what} typical end {end}");
+                }
+            }
+        }
+    }
+
+    /// The GUI and the property tests step odd-only values as 2k + 1 from the range's ends.
+    #[test]
+    fn odd_only_ranges_start_and_end_on_odd_values() {
+        for kind in OpKind::ALL {
+            for p in kind.spec().params {
+                if let ParamKind::Int { min, max, odd: true } = p.kind {
+                    assert!(min % 2 == 1 && max % 2 == 1, "{}.{}", kind.name(), p.name);
+                    assert!(p.typical.0 as i64 % 2 == 1, "{}.{}", kind.name(), p.name);
                 }
             }
         }
