@@ -2,9 +2,10 @@
 
 use crate::chain::OpChain;
 use crate::codec::DEFAULT_MAX_PIXELS;
-use crate::ops::{Op, OP_NAMES};
+use crate::ops::{GlobalNeed, Op, OpKind, ParamKind, ParamSpec};
 use anyhow::Result;
-use clap::{Args, Parser, Subcommand};
+use clap::builder::PossibleValuesParser;
+use clap::{Arg, ArgAction, ArgMatches, Args, FromArgMatches, Parser, Subcommand};
 use std::path::PathBuf;
 
 /// Exact distributed image filtering over MPI.
@@ -106,40 +107,15 @@ pub struct JobArgs {
     pub json: bool,
 }
 
-/// Per-operation parameters; they apply to every use of that op in the chain unless the chain
-/// sets the value inline (`blur:ksize=3`).
-#[derive(Args, Debug, Clone, Default)]
+/// Per-operation parameters: one flag `--<op>-<param>` for every parameter of every op in the
+/// registry (`--blur-ksize`, `--bilateral-sigma-color`...). A flag applies to every use of its op in
+/// the chain unless the chain sets the value inline (`blur:ksize=3`). The flags are built from the
+/// registry at run time (see the `clap::Args` impl below), so a new parameter gets its flag, help
+/// and checks without an edit here.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct OpParams {
-    #[arg(long)]
-    pub blur_ksize: Option<String>,
-    #[arg(long)]
-    pub gaussian_ksize: Option<String>,
-    /// 0 derives sigma from the kernel size.
-    #[arg(long)]
-    pub gaussian_sigma: Option<String>,
-    #[arg(long)]
-    pub median_ksize: Option<String>,
-    #[arg(long)]
-    pub bilateral_d: Option<String>,
-    #[arg(long)]
-    pub bilateral_sigma_color: Option<String>,
-    #[arg(long)]
-    pub bilateral_sigma_space: Option<String>,
-    #[arg(long)]
-    pub canny_low: Option<String>,
-    #[arg(long)]
-    pub canny_high: Option<String>,
-    #[arg(long)]
-    pub canny_aperture: Option<String>,
-    /// Use the L2 gradient norm.
-    #[arg(long)]
-    pub canny_l2: Option<String>,
-    #[arg(long)]
-    pub brightness_factor: Option<String>,
-    #[arg(long)]
-    pub brightness_offset: Option<String>,
-    #[arg(long)]
-    pub bw_threshold: Option<String>,
+    /// `(op, parameter, value as typed)` for each flag given, in the registry's order.
+    pub values: Vec<(OpKind, &'static str, String)>,
 }
 
 /// A usage mistake (exit code 2), told apart from failures while working.
@@ -148,34 +124,80 @@ pub struct OpParams {
 pub struct UsageError(pub anyhow::Error);
 
 impl OpParams {
+    /// These flags plus `--<kind>-<param> <value>`, as if given on the command line.
+    pub fn with(mut self, kind: OpKind, param: &'static str, value: impl Into<String>) -> Self {
+        self.values.retain(|(k, p, _)| (*k, *p) != (kind, param));
+        self.values.push((kind, param, value.into()));
+        self
+    }
+
     /// The ops whose defaults the flags change.
     pub fn defaults(&self) -> Result<Vec<Op>> {
-        let flags: [(&str, &str, &Option<String>); 14] = [
-            ("blur", "ksize", &self.blur_ksize),
-            ("gaussian", "ksize", &self.gaussian_ksize),
-            ("gaussian", "sigma", &self.gaussian_sigma),
-            ("median", "ksize", &self.median_ksize),
-            ("bilateral", "d", &self.bilateral_d),
-            ("bilateral", "sigma-color", &self.bilateral_sigma_color),
-            ("bilateral", "sigma-space", &self.bilateral_sigma_space),
-            ("canny", "low", &self.canny_low),
-            ("canny", "high", &self.canny_high),
-            ("canny", "aperture", &self.canny_aperture),
-            ("canny", "l2", &self.canny_l2),
-            ("brightness", "factor", &self.brightness_factor),
-            ("brightness", "offset", &self.brightness_offset),
-            ("bw", "threshold", &self.bw_threshold),
-        ];
         let mut ops: Vec<Op> = Vec::new();
-        for (name, key, value) in flags {
-            let Some(value) = value else { continue };
-            if !ops.iter().any(|o| o.name() == name) {
-                ops.push(Op::default_for(name)?);
-            }
-            let op = ops.iter_mut().find(|o| o.name() == name).expect("just added");
-            op.set_param(key, value)?;
+        for (kind, key, value) in &self.values {
+            let i = match ops.iter().position(|o| o.kind() == *kind) {
+                Some(i) => i,
+                None => {
+                    ops.push(kind.default_op());
+                    ops.len() - 1
+                }
+            };
+            ops[i].set_param(key, value)?;
         }
         Ok(ops)
+    }
+}
+
+/// Every parameter of every op, with its flag's long name (`bilateral-sigma-color`).
+fn param_flags() -> impl Iterator<Item = (OpKind, &'static ParamSpec, String)> {
+    OpKind::ALL
+        .iter()
+        .flat_map(|&kind| kind.spec().params.iter().map(move |p| (kind, p, format!("{}-{}", kind.name(), p.name))))
+}
+
+/// The flag of one parameter: help, range, unit and default from the registry. Values stay text
+/// and are read by `Op::set_param`, as inline `op:key=value` ones are, so both fail alike.
+fn param_arg(param: &ParamSpec, flag: String) -> Arg {
+    let arg = Arg::new(flag.clone())
+        .long(flag)
+        .action(ArgAction::Set)
+        .help_heading("Operation parameters (see `imgproc ops`)")
+        .help(format!("{} [{}; default {}]", param.help, param.range_with_unit(), param.default));
+    match param.kind {
+        // Negative numbers are values, not flags: a wrong sign is then reported with the range.
+        ParamKind::Int { .. } => arg.value_name("INT").allow_negative_numbers(true),
+        ParamKind::Float { .. } => arg.value_name("NUM").allow_negative_numbers(true),
+        ParamKind::Choice(choices) => {
+            arg.value_name("INT").value_parser(PossibleValuesParser::new(choices.iter().map(i64::to_string)))
+        }
+        ParamKind::Bool => arg.value_name("BOOL").value_parser(["true", "false"]),
+    }
+}
+
+impl Args for OpParams {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        param_flags().fold(cmd, |cmd, (_, param, flag)| cmd.arg(param_arg(param, flag)))
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
+}
+
+impl FromArgMatches for OpParams {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        let mut params = OpParams::default();
+        params.update_from_arg_matches(matches)?;
+        Ok(params)
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        for (kind, param, flag) in param_flags() {
+            if let Some(value) = matches.get_one::<String>(&flag) {
+                *self = std::mem::take(self).with(kind, param.name, value.clone());
+            }
+        }
+        Ok(())
     }
 }
 
@@ -187,20 +209,27 @@ impl JobArgs {
     }
 }
 
-/// The text of `imgproc ops`.
+/// The text of `imgproc ops`: every op with its description and global step, every parameter
+/// with its default, range, unit and help.
 pub fn ops_listing() -> String {
-    let mut out = String::from("Operations (chain them with commas; set parameters inline as op:key=value):\n");
-    for name in OP_NAMES {
-        let op = Op::default_for(name).expect("named ops exist");
-        let params: Vec<String> = op.params().into_iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let extra = match op.global_need() {
-            crate::ops::GlobalNeed::None => String::new(),
-            g => format!("  [global step: {g:?}]").to_lowercase(),
-        };
-        out.push_str(&format!(
-            "  {name:<17} {}{extra}\n",
-            if params.is_empty() { "-".into() } else { params.join(" ") }
-        ));
+    let mut out = String::from(
+        "Operations, applied left to right: chain them with commas, set parameters inline as\n\
+         op:key=value or for every use of an op with --<op>-<key> (e.g. --bilateral-sigma-color 50).\n",
+    );
+    for kind in OpKind::ALL {
+        let spec = kind.spec();
+        out.push_str(&format!("\n  {:<17} {}\n", spec.name, spec.description));
+        match spec.global {
+            GlobalNeed::None => {}
+            GlobalNeed::Histogram => out.push_str(&format!("  {:<17} global step: the whole image's histogram\n", "")),
+            GlobalNeed::Hysteresis => {
+                out.push_str(&format!("  {:<17} global step: hysteresis across the whole image\n", ""))
+            }
+        }
+        for p in spec.params {
+            let setting = format!("{}={}", p.name, p.default);
+            out.push_str(&format!("      {setting:<19} {:<28} {}\n", p.range_with_unit(), p.help));
+        }
     }
     out
 }
@@ -208,10 +237,19 @@ pub fn ops_listing() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::ParamValue;
+
+    fn run_args(extra: &[&str]) -> Result<RunArgs, clap::Error> {
+        let args = ["imgproc", "run"].iter().chain(extra).chain(&["in.png", "-o", "out.png"]);
+        match Cli::try_parse_from(args)?.command {
+            Some(Command::Run(run)) => Ok(run),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
 
     #[test]
     fn flags_set_defaults_and_bad_values_are_usage_errors() {
-        let params = OpParams { blur_ksize: Some("9".into()), ..Default::default() };
+        let params = OpParams::default().with(OpKind::Blur, "ksize", "9");
         let job = JobArgs {
             op: "blur,gray".into(),
             params,
@@ -223,20 +261,64 @@ mod tests {
         assert_eq!(job.chain().unwrap().0[0], Op::Blur { ksize: 9 });
         let bad = JobArgs { op: "sharpen".into(), ..job.clone() };
         assert!(bad.chain().is_err());
-        let bad = JobArgs {
-            params: OpParams { median_ksize: Some("4".into()), ..Default::default() },
-            op: "median".into(),
-            ..job
-        };
-        assert!(bad.chain().is_err());
+        let bad =
+            JobArgs { params: OpParams::default().with(OpKind::Median, "ksize", "4"), op: "median".into(), ..job };
+        let err = bad.chain().unwrap_err().to_string();
+        assert!(err.contains("median: ksize"), "{err}");
     }
 
     #[test]
-    fn ops_listing_names_every_op_with_its_defaults() {
-        let text = ops_listing();
-        for name in OP_NAMES {
-            assert!(text.contains(name), "{name}");
+    fn every_parameter_of_every_op_can_be_set_from_the_cli() {
+        for kind in OpKind::ALL {
+            for param in kind.spec().params {
+                let flag = format!("--{}-{}", kind.name(), param.name);
+                let value = param.other_value();
+                let run = run_args(&["--op", kind.name(), &flag, &value.to_string()])
+                    .unwrap_or_else(|e| panic!("{flag} {value}: {e}"));
+                let chain = run.job.chain().unwrap_or_else(|e| panic!("{flag} {value}: {e}"));
+                assert_eq!(chain.0[0].get(param.name), value, "{flag}");
+            }
         }
-        assert!(text.contains("d=9 sigma-color=75 sigma-space=75"));
+    }
+
+    #[test]
+    fn every_op_flag_is_in_the_help_with_its_range_and_default() {
+        use clap::CommandFactory;
+        let mut cmd = Cli::command();
+        let help = cmd.find_subcommand_mut("run").unwrap().render_help().to_string();
+        for kind in OpKind::ALL {
+            for param in kind.spec().params {
+                assert!(help.contains(&format!("--{}-{}", kind.name(), param.name)), "{}.{}", kind.name(), param.name);
+                assert!(help.contains(&format!("{}", param.default)), "{}.{}", kind.name(), param.name);
+            }
+        }
+        assert!(help.contains("Operation parameters"));
+        let options = help.split("Operation parameters").next().unwrap();
+        assert!(options.contains("--max-pixels"), "the job's own options keep their heading");
+    }
+
+    #[test]
+    fn choice_and_flag_values_are_checked_by_the_parser_and_negative_numbers_pass() {
+        assert!(run_args(&["--op", "canny", "--canny-aperture", "4"]).is_err());
+        assert!(run_args(&["--op", "canny", "--canny-l2", "yes"]).is_err());
+        let run = run_args(&["--op", "brightness", "--brightness-offset", "-20"]).unwrap();
+        assert_eq!(run.job.chain().unwrap().0[0].get("offset"), ParamValue::Float(-20.0));
+        assert_eq!(run_args(&["--op", "blur"]).unwrap().job.params, OpParams::default());
+    }
+
+    #[test]
+    fn ops_listing_shows_every_op_parameter_default_range_and_unit() {
+        let text = ops_listing();
+        for kind in OpKind::ALL {
+            let spec = kind.spec();
+            assert!(text.contains(spec.description), "{}", spec.name);
+            for p in spec.params {
+                assert!(text.contains(&format!("{}={}", p.name, p.default)), "{}.{}", spec.name, p.name);
+                assert!(text.contains(&p.range_with_unit()) && text.contains(p.help), "{}.{}", spec.name, p.name);
+            }
+        }
+        assert!(text.contains("sigma-color=75"));
+        assert!(text.contains("1…64 px"));
+        assert!(text.contains("global step: hysteresis"));
     }
 }
