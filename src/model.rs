@@ -62,6 +62,9 @@ pub enum Failure {
 pub enum Progress {
     /// Rows `[start, end)` of the image went to `rank`.
     RowsAssigned { rank: usize, start: usize, end: usize },
+    /// `rank` has done `fraction` (0 to 1) of its strip's work, counted in chunks of rows over the
+    /// chain's ops. Sent a few times a second at most while a strip computes.
+    StripProgress { rank: usize, fraction: f64 },
     /// `rank` delivered its rows (or failed).
     RowsDone { rank: usize, secs: f64, error: Option<String> },
     /// Batch item `index` went to `rank`.

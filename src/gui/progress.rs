@@ -99,6 +99,8 @@ impl JobProgress {
                     }
                 }
             }
+            // Shown by the GUI rework (issue 12); the rank table keeps its last state meanwhile.
+            Progress::StripProgress { .. } => {}
             Progress::ItemAssigned { rank, index } => {
                 if let Some(item) = self.items.get_mut(*index) {
                     *item = ItemState::Running { rank: *rank };
