@@ -81,12 +81,56 @@ rank_pid() {
   return 1
 }
 
+# daemon_pid HOST: the Open MPI daemon (orted) running on HOST of the test bed.
+daemon_pid() {
+  local pid
+  for pid in $(ip netns pids "$TESTBED_NAME-$1"); do
+    if [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = orted ]; then
+      echo "$pid"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# check_outputs OUT LABEL: every output equals the clean run's, no temporary or other file is left,
+# and the journal holds exactly one done per image.
+check_outputs() {
+  local out=$1 label=$2 ref name temps extra
+  for ref in "$work/reference"/*.png; do
+    name=$(basename "$ref")
+    [ -f "$out/$name" ] || fail "$label: missing output $name"
+    cmp -s "$ref" "$out/$name" || fail "$label: $name differs from the one-process run"
+  done
+  temps=$(find "$out" -name '*.imgproc-tmp-*')
+  [ -z "$temps" ] || fail "$label: temporary file(s) left: $temps"
+  extra=$(find "$out" -mindepth 1 ! -name '*.png' ! -name .imgproc-journal.jsonl)
+  [ -z "$extra" ] || fail "$label: unexpected file(s) left: $extra"
+  check_journal "$out/.imgproc-journal.jsonl" "$count" "soak: $label" ||
+    fail "$label: the journal is not exactly one done per image"
+}
+
+# wait_done_count JOURNAL N LABEL: until the journal has N done lines (120 s at most).
+wait_done_count() {
+  local deadline=$((SECONDS + 120))
+  until [ "$(done_count "$1")" -ge "$2" ]; do
+    [ $SECONDS -lt $deadline ] || fail "$3: $2 images not done within 120 s"
+    kill -0 "$watcher_pid" 2>/dev/null || fail "$3: the watcher ended too early"
+    sleep 0.05
+  done
+}
+
+# run_watched COMMAND...: COMMAND under the watcher on the test bed, with short back-offs.
+run_watched() {
+  timeout 300 ./watcher.sh -f "$work/hostfile" -p "$probe" -r 3 -i 1 -b 0.5 -m 2 -- "$@"
+}
+
 rows=()
 for trial in $(seq 1 "$trials"); do
   if [ "$trial" -eq 1 ]; then rank=0; else rank=$((RANDOM % ranks)); fi
   lo=$(((count + 9) / 10)) hi=$((count * 6 / 10))
   at=$((lo + RANDOM % (hi - lo + 1)))
-  delay=$(printf '0.%02d' $((RANDOM % 100)))
+  delay=$(printf '0.%02d' $((RANDOM % 30))) # within an image or two
   out=$work/out$trial
   journal=$out/.imgproc-journal.jsonl
   shared=()
@@ -96,16 +140,10 @@ for trial in $(seq 1 "$trials"); do
     mode="--shared-dir"
   fi
   log=$work/watcher$trial.log
-  timeout 300 ./watcher.sh -f "$work/hostfile" -p "$probe" -r 3 -i 1 -b 0.5 -m 2 -- \
-    "$bin" batch --op "$op" "$work/in" -o "$out" "${shared[@]}" >"$work/watcher$trial-out.log" 2>"$log" &
+  run_watched "$bin" batch --op "$op" "$work/in" -o "$out" "${shared[@]}" >"$work/watcher$trial-out.log" 2>"$log" &
   watcher_pid=$!
 
-  deadline=$((SECONDS + 120))
-  until [ "$(done_count "$journal")" -ge "$at" ]; do
-    [ $SECONDS -lt $deadline ] || fail "trial $trial: $at images not done within 120 s"
-    kill -0 "$watcher_pid" 2>/dev/null || fail "trial $trial: the watcher ended before the kill"
-    sleep 0.05
-  done
+  wait_done_count "$journal" "$at" "trial $trial"
   sleep "$delay"
   pid=$(rank_pid "$rank") || fail "trial $trial: no process of rank $rank found on the test bed"
   done_before=$(done_count "$journal")
@@ -126,17 +164,7 @@ for trial in $(seq 1 "$trials"); do
   grep -q " launch attempt=3" "$log" && fail "trial $trial: more than one relaunch for one kill"
   grep -q " done mpirun exited 0" "$log" || fail "trial $trial: the relaunched job did not succeed"
 
-  # Every output equals the clean run's; nothing but the outputs and the journal is left.
-  for ref in "$work/reference"/*.png; do
-    name=$(basename "$ref")
-    [ -f "$out/$name" ] || fail "trial $trial: missing output $name"
-    cmp -s "$ref" "$out/$name" || fail "trial $trial: $name differs from the one-process run"
-  done
-  temps=$(find "$out" -name '*.imgproc-tmp-*' | wc -l)
-  [ "$temps" -eq 0 ] || fail "trial $trial: $temps temporary file(s) left: $(find "$out" -name '*.imgproc-tmp-*')"
-  extra=$(find "$out" -mindepth 1 ! -name '*.png' ! -name .imgproc-journal.jsonl)
-  [ -z "$extra" ] || fail "trial $trial: unexpected file(s) left: $extra"
-  check_journal "$journal" "$count" "soak: trial $trial" || fail "trial $trial: the journal is not exactly one done per image"
+  check_outputs "$out" "trial $trial"
 
   # Recovery: from the kill to the watcher's verdict, the relaunch, the first image done after it.
   noticed=$(secs_between "$killed_at" "$(log_time "$log" ' crash rank=')")
@@ -149,7 +177,67 @@ for trial in $(seq 1 "$trials"); do
   rows+=("| $trial | $rank | $host | $mode | $done_before of $count | $noticed | $relaunched | $working |")
 done
 
+# --- a job that fails by itself is not relaunched --------------------------------------
+mkdir -p "$work/bad"
+cp "$work/in/img000.png" "$work/in/img001.png" "$work/bad/"
+echo "not an image" >"$work/bad/broken.png"
+code=0
+run_watched "$bin" batch --op "$op" "$work/bad" -o "$work/out-bad" 2>"$work/own.log" || code=$?
+[ $code -eq 1 ] || fail "a batch with a broken image: the watcher exited $code, not imgproc's 1"
+grep -q " give-up every host answers and no rank died abnormally: the job failed by itself (exit 1: images failed)" "$work/own.log" ||
+  fail "a batch with a broken image: no give-up line"
+[ "$(grep -c ' launch attempt=' "$work/own.log")" -eq 1 ] || fail "a batch with a broken image was relaunched"
+code=0
+run_watched "$work/no-such-program" 2>"$work/nolaunch.log" || code=$?
+[ "$(grep -c ' launch attempt=' "$work/nolaunch.log")" -eq 1 ] || fail "a program mpirun cannot launch was relaunched"
+grep -q " give-up mpirun could not launch the program" "$work/nolaunch.log" || fail "no give-up line for a missing program"
+echo "soak: a job that fails by itself (exit 1) and a missing program (exit $code) are not relaunched" >&2
+
+# --- a daemon killed mid-batch: relaunched ---------------------------------------------
+out=$work/out-daemon
+run_watched "$bin" batch --op "$op" "$work/in" -o "$out" 2>"$work/daemon.log" &
+watcher_pid=$!
+wait_done_count "$out/.imgproc-journal.jsonl" $((count / 4)) "daemon"
+orted=$(daemon_pid h3) || fail "daemon: no orted on host 3"
+kill -KILL "$orted"
+echo "soak: the daemon on host 3 (pid $orted) killed with SIGKILL" >&2
+code=0
+wait "$watcher_pid" || code=$?
+watcher_pid=
+[ $code -eq 0 ] || fail "daemon: the watcher exited $code"
+grep -qE " lost daemon=[0-9]+ host=$TESTBED_NET.13 | crash rank=2 host=$TESTBED_NET.13 " "$work/daemon.log" ||
+  fail "daemon: the watcher log does not name the lost daemon"
+grep -q " launch attempt=2 hosts=$ranks" "$work/daemon.log" || fail "daemon: no relaunch on all $ranks hosts"
+check_outputs "$out" daemon
+echo "soak: daemon: $(grep -m1 -E ' (lost daemon|crash rank)=' "$work/daemon.log")" >&2
+
+# --- the user's Ctrl+C: passed on, no relaunch; the same command later resumes ------------
+out=$work/out-interrupted
+# A background job of a script ignores SIGINT: give the watcher the default, as a terminal would.
+python3 -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])' \
+  timeout 300 ./watcher.sh -f "$work/hostfile" -p "$probe" -r 3 -i 1 -b 0.5 -m 2 -- \
+  "$bin" batch --op "$op" "$work/in" -o "$out" 2>"$work/interrupted.log" &
+watcher_pid=$!
+wait_done_count "$out/.imgproc-journal.jsonl" $((count / 4)) "interrupted"
+kill -INT "$watcher_pid"
+code=0
+wait "$watcher_pid" || code=$?
+watcher_pid=
+[ $code -eq 130 ] || fail "interrupted: the watcher exited $code, not 130"
+grep -q " stop SIGINT received" "$work/interrupted.log" || fail "interrupted: no stop line"
+grep -q " relaunch number=" "$work/interrupted.log" && fail "interrupted: the watcher relaunched after the user's Ctrl+C"
+deadline=$((SECONDS + 10))
+while rank_pid 0 >/dev/null || rank_pid 1 >/dev/null || rank_pid 2 >/dev/null; do
+  [ $SECONDS -lt $deadline ] || fail "interrupted: ranks still run 10 s after the watcher stopped"
+  sleep 0.1
+done
+partial=$(done_count "$out/.imgproc-journal.jsonl")
+run_watched "$bin" batch --op "$op" "$work/in" -o "$out" 2>"$work/resumed.log" || fail "resumed: the watcher exited $?"
+check_outputs "$out" resumed
+echo "soak: interrupted after $partial of $count images (exit 130, no relaunch); the same command finished the rest" >&2
+
 # --- the numbers ---------------------------------------------------------------------
+[ ${#rows[@]} -gt 0 ] || exit 0
 write_doc_section docs/RECOVERY.md soak <<EOF
 Measured by \`tests/soak.sh\` (run by \`.ci/run\`) on $(date -u +%Y-%m-%d), $(nproc) cores, seed
 $seed: $ranks simulated hosts (one rank each), a batch of $count images of ${width}×${height} with
