@@ -7,7 +7,9 @@
 # Each trial must end with: the watcher exiting 0 after one relaunch, its log naming the killed
 # rank and signal 9, every output byte-identical to a clean one-process run, no temporary file,
 # and exactly one `done` per output in the journal (no torn line). The recovery times go to
-# docs/RECOVERY.md.
+# docs/RECOVERY.md. Then the rest of the relaunch policy, once each: a batch failing by itself
+# (exit 1) and a program mpirun cannot launch are not relaunched; a killed daemon (orted) is; the
+# user's Ctrl+C is passed on (exit 130, no relaunch, no rank left) and the same command resumes.
 #
 #   SEED=N     replay a run (every run prints its seed first)
 #   TRIALS=N   how many trials (default 5)
@@ -125,7 +127,7 @@ run_watched() {
   timeout 300 ./watcher.sh -f "$work/hostfile" -p "$probe" -r 3 -i 1 -b 0.5 -m 2 -- "$@"
 }
 
-rows=()
+rows=() times=()
 for trial in $(seq 1 "$trials"); do
   if [ "$trial" -eq 1 ]; then rank=0; else rank=$((RANDOM % ranks)); fi
   lo=$(((count + 9) / 10)) hi=$((count * 6 / 10))
@@ -175,6 +177,7 @@ for trial in $(seq 1 "$trials"); do
   echo "soak: trial $trial: $crash" >&2
   echo "soak: trial $trial: noticed at ${noticed} s, relaunched at ${relaunched} s, first image done at ${working} s" >&2
   rows+=("| $trial | $rank | $host | $mode | $done_before of $count | $noticed | $relaunched | $working |")
+  times+=("$noticed $relaunched $working")
 done
 
 # --- a job that fails by itself is not relaunched --------------------------------------
@@ -238,6 +241,11 @@ echo "soak: interrupted after $partial of $count images (exit 130, no relaunch);
 
 # --- the numbers ---------------------------------------------------------------------
 [ ${#rows[@]} -gt 0 ] || exit 0
+medians=$(printf '%s\n' "${times[@]}" | python3 -c '
+import statistics, sys
+cols = list(zip(*(map(float, line.split()) for line in sys.stdin)))
+n, r, w = (f"{statistics.median(c):.2f}" for c in cols)
+print(f"{n} s, the relaunch at {r} s, the first image done at {w} s")')
 write_doc_section docs/RECOVERY.md soak <<EOF
 Measured by \`tests/soak.sh\` (run by \`.ci/run\`) on $(date -u +%Y-%m-%d), $(nproc) cores, seed
 $seed: $ranks simulated hosts (one rank each), a batch of $count images of ${width}×${height} with
@@ -247,6 +255,8 @@ SIGKILL while its host stayed up; the times are from the kill.
 | trial | rank killed | its host | outputs | images done at the kill | watcher's verdict (s) | relaunched mpirun (s) | first image done after it (s) |
 |---|---|---|---|---|---|---|---|
 $(printf '%s\n' "${rows[@]}")
+
+Medians: the verdict at $medians after the kill.
 
 Every trial ended with the watcher exiting 0 after one relaunch, every output byte-identical to a
 clean one-process run, no temporary file, and exactly one \`done\` per image in the journal.
