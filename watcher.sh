@@ -137,8 +137,9 @@ job_on() {
 
 # session_pids: the processes left in mpirun's session. Open MPI puts each local rank in a
 # process group of its own, so only the session (setsid below) holds mpirun and all its ranks.
+# Zombies are left out: they are dead already (and a container's init may never reap them).
 session_pids() {
-  ps -e -o pid= -o sid= | awk -v s="$mpirun_pid" '$2 == s && $1 != s { print $1 }'
+  ps -e -o pid= -o sid= -o stat= | awk -v s="$mpirun_pid" '$2 == s && $1 != s && $3 !~ /^Z/ { print $1 }'
 }
 
 # signal_session SIG: SIG to mpirun and every process of its session.

@@ -82,11 +82,12 @@ secs_between() {
 # `<!-- NAME: end -->` of FILE with standard input (appends the section if FILE lacks it), so each
 # test rewrites its own measurements and nothing else.
 write_doc_section() {
-  python3 - "$1" "$2" <<'PY'
+  local body
+  body=$(cat)
+  python3 - "$1" "$2" "$body" <<'PY'
 import pathlib, sys
-path, name = pathlib.Path(sys.argv[1]), sys.argv[2]
+path, name, body = pathlib.Path(sys.argv[1]), sys.argv[2], sys.argv[3].rstrip("\n")
 begin, end = f"<!-- {name}: begin -->", f"<!-- {name}: end -->"
-body = sys.stdin.read().rstrip("\n")
 text = path.read_text() if path.exists() else ""
 section = f"{begin}\n{body}\n{end}"
 if begin in text and end in text:
