@@ -243,12 +243,12 @@ log "start hosts=${#all_lines[@]} probe='$probe' max_restarts=$max_restarts back
 restarts=0
 while true; do
   probe_hosts
+  [ -z "$stop_signal" ] || stop_now
   log "probe live=${#live_hosts[@]} [${live_hosts[*]}] dead=${#dead[@]} [${dead[*]}]"
   if [ ${#live_hosts[@]} -eq 0 ]; then
     log "give-up no usable host left"
     exit 4
   fi
-  [ -z "$stop_signal" ] || stop_now
   printf '%s\n' "${live_lines[@]}" >"$live_file"
   launched=${#live_hosts[@]}
   log "launch attempt=$((restarts + 1)) hosts=$launched hostfile=$live_file"
@@ -269,7 +269,7 @@ while true; do
     done
     job_on || break
     probe_hosts
-    if [ ${#live_hosts[@]} -lt "$launched" ] && running; then
+    if [ ${#live_hosts[@]} -lt "$launched" ] && job_on; then
       lost=true
       log "lost hosts=[${dead[*]}] remaining=${#live_hosts[@]} while the job runs: stopping mpirun"
       signal_session TERM
