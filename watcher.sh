@@ -40,7 +40,7 @@
 set -uo pipefail
 
 usage() {
-  sed -n '4,16p' "$0" >&2
+  sed -n '5,16p' "$0" >&2
   exit 2
 }
 
