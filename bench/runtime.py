@@ -1,0 +1,645 @@
+#!/usr/bin/env python3
+"""bench/runtime.sh's probes and report: ranks at rest, cancel latency, timed runs.
+
+Every probe starts its command in a session of its own and kills that session when it leaves
+(normally, on a deadline, or on SIGTERM/SIGINT from the calling script), so nothing outlives it.
+Ranks are the launcher's children that carry OMPI_COMM_WORLD_RANK (mpirun starts local ranks
+itself); a command started without mpirun is its own rank 0. CPU time is utime + stime from
+/proc/PID/stat (all threads), in clock ticks.
+
+  runtime.py timed --out F -- CMD...                  wall time, exit code, CMD's --json summary
+  runtime.py gui-idle --out F --ranks N --seconds S -- CMD...   CPU of each rank of an idle GUI
+  runtime.py decode-idle --out F --ranks N -- CMD...  workers' CPU while rank 0 reads its input
+  runtime.py cancel --out F --ranks N --busy S -- CMD...        SIGINT to rank 0 mid-job, timings
+  runtime.py report RESULTS --into FILE               writes the section into FILE (markers)
+"""
+import argparse
+import json
+import os
+import resource
+import signal
+import statistics
+import subprocess
+import sys
+import time
+
+HZ = os.sysconf("SC_CLK_TCK")
+BEGIN = "<!-- bench/runtime.sh: begin -->"
+END = "<!-- bench/runtime.sh: end -->"
+
+
+def now():
+    """Seconds since boot, the clock /proc/PID/stat's start time counts in."""
+    return time.clock_gettime(time.CLOCK_BOOTTIME)
+
+
+def stat_fields(pid):
+    """Fields of /proc/PID/stat after the command name (index 0 = state), or None if gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            text = f.read()
+    except OSError:
+        return None
+    return text.rsplit(")", 1)[1].split()
+
+
+def cpu_ticks(pid):
+    f = stat_fields(pid)
+    return None if f is None else int(f[11]) + int(f[12])
+
+
+def compute_ticks(pid):
+    """CPU ticks of the process's strip-compute threads (imgproc runs the ops on those)."""
+    total = 0
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return 0
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                text = f.read()
+        except OSError:
+            continue
+        name = text[text.index("(") + 1:text.rindex(")")]
+        if name == "strip-compute":
+            f = text.rsplit(")", 1)[1].split()
+            total += int(f[11]) + int(f[12])
+    return total
+
+
+def start_secs(pid):
+    f = stat_fields(pid)
+    return None if f is None else int(f[19]) / HZ
+
+
+def ended(pid):
+    """Exited: gone, or a zombie not yet reaped (it runs no more code either way)."""
+    f = stat_fields(pid)
+    return f is None or f[0] in ("Z", "X")
+
+
+def sig_caught(pid):
+    """Whether the process had a handler for SIGINT (SigCgt in /proc/PID/status)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("SigCgt:"):
+                    return bool(int(line.split()[1], 16) & (1 << (signal.SIGINT - 1)))
+    except OSError:
+        pass
+    return None
+
+
+def rank_of(pid):
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            env = f.read().split(b"\0")
+    except OSError:
+        return None
+    for kv in env:
+        if kv.startswith(b"OMPI_COMM_WORLD_RANK="):
+            return int(kv.split(b"=", 1)[1])
+    return None
+
+
+def children(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(p) for p in f.read().split()]
+    except OSError:
+        return []
+
+
+class Job:
+    """A command in its own session, killed with its whole session when the probe leaves."""
+
+    def __init__(self, cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL):
+        self.proc = subprocess.Popen(cmd, stdout=stdout, stderr=stderr, start_new_session=True)
+
+    def kill(self):
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+
+    def ranks(self, n, deadline):
+        """PIDs of ranks 0..n-1 (n == 0: the command itself is rank 0, no MPI)."""
+        if n == 0:
+            return [self.proc.pid]
+        while True:
+            found = {}
+            for c in children(self.proc.pid):
+                r = rank_of(c)
+                if r is not None:
+                    found[r] = c
+            if len(found) == n:
+                return [found[r] for r in range(n)]
+            if self.proc.poll() is not None:
+                raise SystemExit(f"runtime.py: the job exited ({self.proc.returncode}) before its {n} ranks were up")
+            wait_tick(deadline, f"{n} ranks")
+
+    def wait(self, deadline):
+        while self.proc.poll() is None:
+            wait_tick(deadline, "the job to exit")
+        return self.proc.returncode
+
+
+def wait_tick(deadline, what, step=0.02):
+    if now() > deadline:
+        raise SystemExit(f"runtime.py: timed out waiting for {what}")
+    time.sleep(step)
+
+
+def on_term(_sig, _frame):
+    raise SystemExit("runtime.py: stopped")
+
+
+def write(path, obj):
+    with open(path, "w") as f:
+        json.dump(obj, f, indent=1)
+
+
+# --- probes ----------------------------------------------------------------------------------------
+def cmd_timed(a):
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    job = Job(a.cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    t0 = time.monotonic()
+    try:
+        out, err = job.proc.communicate(timeout=a.timeout)
+    except subprocess.TimeoutExpired:
+        job.kill()
+        raise SystemExit(f"runtime.py: {a.cmd} took over {a.timeout} s")
+    wall = time.monotonic() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # The command and every process it waited for (mpirun reaps its ranks).
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    summary = None
+    try:
+        summary = json.loads(out) if out.strip() else None
+    except json.JSONDecodeError:
+        pass
+    write(a.out, {"cmd": a.cmd, "exit": job.proc.returncode, "wall": wall, "cpu": cpu, "json": summary,
+                  "stderr": err.decode(errors="replace")[-2000:]})
+    if job.proc.returncode != 0:
+        sys.stderr.write(err.decode(errors="replace"))
+        raise SystemExit(f"runtime.py: {' '.join(a.cmd)} exited {job.proc.returncode}")
+
+
+def cmd_gui_idle(a):
+    job = Job(a.cmd, stderr=open(a.out + ".log", "w"))
+    try:
+        deadline = now() + a.timeout
+        pids = job.ranks(a.ranks, deadline)
+        while True:  # the window is mapped
+            r = subprocess.run(["xdotool", "search", "--onlyvisible", "--name", a.title],
+                               capture_output=True, text=True)
+            if r.returncode == 0 and r.stdout.split():
+                win = r.stdout.split()[0]
+                break
+            if job.proc.poll() is not None:
+                raise SystemExit(f"runtime.py: the GUI exited ({job.proc.returncode}) before its window showed")
+            wait_tick(deadline, "the window", 0.2)
+        window_at = now() - (start_secs(pids[0]) or 0)
+        time.sleep(a.settle)
+        before = [cpu_ticks(p) for p in pids]
+        t0 = now()
+        time.sleep(a.seconds)
+        after = [cpu_ticks(p) for p in pids]
+        span = now() - t0
+        if None in before or None in after:
+            raise SystemExit("runtime.py: a rank exited while the idle GUI was measured")
+        # Close the window as a user would (Ctrl+Q): every rank must shut down and mpirun exit 0.
+        subprocess.run(["xdotool", "windowfocus", "--sync", win], capture_output=True, timeout=10)
+        subprocess.run(["xdotool", "key", "--window", win, "ctrl+q"], capture_output=True, timeout=10)
+        code = job.wait(now() + 30)
+        write(a.out, {
+            "seconds": span,
+            "window_after_start_secs": window_at,
+            "exit": code,
+            "ranks": [{"rank": r, "cpu_secs": (af - bf) / HZ, "pct": 100 * (af - bf) / HZ / span}
+                      for r, (bf, af) in enumerate(zip(before, after))],
+        })
+    finally:
+        job.kill()
+
+
+def cmd_decode_idle(a):
+    """Samples every rank's CPU through the whole job; the report keeps rank 0's read window."""
+    job = Job(a.cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        deadline = now() + a.timeout
+        pids = job.ranks(a.ranks, deadline)
+        starts = [start_secs(p) for p in pids]
+        samples = []  # (time since boot, ticks per rank)
+        while job.proc.poll() is None:
+            samples.append((now(), [cpu_ticks(p) for p in pids]))
+            wait_tick(deadline, "the job", 0.01)
+        out = job.proc.stdout.read()
+        summary = json.loads(out)
+        r0 = summary["per_rank"][0]
+        lo = starts[0] + summary["startup_secs"]
+        hi = lo + r0["read_secs"]
+        inside = [(t, ticks) for t, ticks in samples if lo <= t <= hi and None not in ticks]
+        if len(inside) < 2:
+            raise SystemExit("runtime.py: no samples inside rank 0's read")
+        (t0, b), (t1, e) = inside[0], inside[-1]
+        write(a.out, {
+            "exit": job.proc.returncode,
+            "read_secs": r0["read_secs"],
+            "startup_secs": summary["startup_secs"],
+            "seconds": t1 - t0,
+            "ranks": [{"rank": r, "cpu_secs": (y - x) / HZ, "pct": 100 * (y - x) / HZ / (t1 - t0)}
+                      for r, (x, y) in enumerate(zip(b, e))],
+        })
+    finally:
+        job.kill()
+
+
+def cmd_cancel(a):
+    err_path = a.out + ".stderr"
+    job = Job(a.cmd, stderr=open(err_path, "w"))
+    try:
+        deadline = now() + a.timeout
+        pids = job.ranks(a.ranks, deadline)
+        busy = pids[1:] or pids  # the workers; alone, the process itself
+        # Computing, not starting: loading the libraries alone costs a few tenths of a second of CPU.
+        while not all(compute_ticks(p) / HZ >= a.busy for p in busy):
+            if any(ended(p) for p in pids):
+                raise SystemExit("runtime.py: a rank ended before it was busy: make the job longer")
+            wait_tick(deadline, "every rank computing", 0.01)
+        caught = sig_caught(pids[0])
+        t0 = now()
+        os.kill(pids[0], signal.SIGINT)
+        said = None
+        gone = [None] * len(pids)
+        launcher = None
+        stop = t0 + 30
+        while said is None or None in gone or launcher is None:
+            t = now()
+            if said is None:
+                with open(err_path, errors="replace") as f:
+                    if "cancelled" in f.read():
+                        said = t - t0
+            for i, p in enumerate(pids):
+                if gone[i] is None and ended(p):
+                    gone[i] = t - t0
+            if launcher is None and job.proc.poll() is not None:
+                launcher = t - t0
+            if t > stop:
+                break
+            time.sleep(0.001)
+        code = job.proc.poll()
+        write(a.out, {"said_cancelled": said, "rank_exits": gone, "all_exited": None if None in gone else max(gone),
+                      "launcher_exit": launcher, "exit": code,
+                      "rank0_catches_sigint": caught,
+                      "stderr": open(err_path, errors="replace").read()[-1000:]})
+        if None in gone or said is None:
+            raise SystemExit(f"runtime.py: the cancel did not finish within 30 s: {a.out}")
+    finally:
+        job.kill()
+
+
+# --- report ----------------------------------------------------------------------------------------
+def load(results, prefix):
+    out = {}
+    for name in sorted(os.listdir(results)):
+        if name.startswith(prefix) and name.endswith(".json"):
+            with open(os.path.join(results, name)) as f:
+                out[name[len(prefix):-len(".json")]] = json.load(f)
+    return out
+
+
+def med(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else float("nan")
+
+
+def by_key(runs):
+    """{'cfg-op-rep': run} -> {('cfg', 'op'): [runs]}"""
+    groups = {}
+    for key, r in runs.items():
+        cfg_op, _rep = key.rsplit("-", 1)
+        cfg, op = cfg_op.split("-", 1)
+        groups.setdefault((cfg, op), []).append(r)
+    return groups
+
+
+def cmd_report(a):
+    env = os.environ
+    res = a.results
+    w = []
+    p = w.append
+    quick = env.get("RT_QUICK") == "true"
+    p("## Ranks at rest, cancel, threads and start-up" + (" (quick run: not the reference numbers)" if quick else ""))
+    p("")
+    p(f"Measured {env.get('RT_DATE', '?')} by `bash bench/runtime.sh` ({env.get('RT_SECONDS', '?')} s) at commit "
+      f"{env.get('RT_COMMIT', '?')}, on {env.get('RT_NPROC', '?')} cores ({env.get('RT_CPU', '?')}), "
+      f"{env.get('RT_OMPI', '?')}, OpenCV {env.get('RT_OPENCV', '?')}. Load average at start / end: "
+      f"{env.get('RT_LOAD_START', '?')} / {env.get('RT_LOAD_END', '?')}. The machine was shared with other "
+      "engineers' builds and tests: configurations run interleaved (A B A B ...), medians are shown, and "
+      "ratios within this run are what to compare.")
+    p("")
+    p("Reproduce:")
+    p("")
+    p("```bash")
+    p(f"git worktree add ../wt-old {env.get('RT_OLD_REV', '21010d8')} && (cd ../wt-old && cargo build --release --locked --bins)")
+    p("bash bench/runtime.sh --old ../wt-old/target/release/imgproc   # writes this section; --quick checks the script")
+    p("```")
+    p("")
+    p("Every output of the thread and old-versus-new runs was compared byte for byte (`cmp`) with "
+      "`imgproc run --reference`'s; the script stops at the first difference. Images are synthetic "
+      f"(`target/release/examples/synth {env.get('RT_W', '?')} {env.get('RT_H', '?')} 3 42`), BMP in and out "
+      "so decoding and encoding take little of the time, unless said otherwise.")
+    p("")
+    verdicts = []
+
+    # 1. idle ---------------------------------------------------------------------------------------
+    p("### Ranks at rest")
+    p("")
+    idle = load(res, "idle-gui-")
+    if idle:
+        secs = env.get("RT_IDLE_SECS", "?")
+        p(f"`mpirun --oversubscribe -np 3 target/release/imgproc` under Xvfb with a fresh `HOME` (no job "
+          f"reopened), the window shown for {env.get('RT_IDLE_SETTLE', '?')} s, then each rank's utime + stime "
+          f"from `/proc/PID/stat` over {secs} s. % of one core:")
+        p("")
+        p("| trial | rank 0 (GUI) | rank 1 | rank 2 | mpirun exit after Ctrl+Q |")
+        p("|---|---|---|---|---|")
+        worst = 0.0
+        for k, r in sorted(idle.items()):
+            pct = [x["pct"] for x in r["ranks"]]
+            worst = max([worst] + pct[1:])
+            p(f"| {k} | {pct[0]:.2f} | " + " | ".join(f"{x:.2f}" for x in pct[1:]) + f" | {r['exit']} |")
+        p("")
+        ok = worst < 2
+        verdicts.append(("an idle GUI job of 3 ranks uses under 2% of a core per worker over "
+                         f"{secs} s", f"worst worker {worst:.2f}%", ok))
+    dec = load(res, "idle-decode-")
+    if dec:
+        p(f"A CLI job's workers while rank 0 decodes: `mpirun --oversubscribe -np 3 imgproc run --op invert` on a "
+          f"{env.get('RT_BIG', '?')} PNG; each rank sampled every 10 ms, kept: rank 0's read (from `startup_secs` "
+          "to `startup_secs + read_secs` after its start).")
+        p("")
+        p("| trial | read s | rank 0 % (decoding) | rank 1 % | rank 2 % |")
+        p("|---|---|---|---|---|")
+        for k, r in sorted(dec.items()):
+            pct = [x["pct"] for x in r["ranks"]]
+            p(f"| {k} | {r['seconds']:.2f} | {pct[0]:.1f} | " + " | ".join(f"{x:.1f}" for x in pct[1:]) + " |")
+        p("")
+
+    # 3. cancel -------------------------------------------------------------------------------------
+    p("### Cancel latency")
+    p("")
+    for kind, title in (("mpi", "`mpirun -np 3 imgproc run --op bilateral:d=25` (SIGINT to rank 0's PID)"),
+                        ("alone", "`imgproc run --op bilateral:d=25` alone (SIGINT)")):
+        c = load(res, f"cancel-{kind}-")
+        if not c:
+            continue
+        said = [r["said_cancelled"] for r in c.values()]
+        allx = [r["all_exited"] for r in c.values()]
+        launch = [r["launcher_exit"] for r in c.values()]
+        codes = sorted({r["exit"] for r in c.values()})
+        p(f"{title} on the {env.get('RT_W', '?')}×{env.get('RT_H', '?')} image, signalled once every worker had "
+          f"computed {env.get('RT_BUSY', '?')} s; {len(c)} trials; exit code(s) {', '.join(map(str, codes))}. Seconds "
+          "from the signal:")
+        p("")
+        p("| | min | median | max |")
+        p("|---|---|---|---|")
+        p(f"| rank 0 printed `cancelled` (stderr, as the caller sees it) | {min(said):.3f} | {med(said):.3f} | {max(said):.3f} |")
+        if kind == "mpi":
+            per = list(zip(*[r["rank_exits"] for r in c.values()]))
+            for i, xs in enumerate(per):
+                p(f"| rank {i} exited (zombie or gone) | {min(xs):.3f} | {med(xs):.3f} | {max(xs):.3f} |")
+            p(f"| every rank exited | {min(allx):.3f} | {med(allx):.3f} | {max(allx):.3f} |")
+            p(f"| mpirun exited | {min(launch):.3f} | {med(launch):.3f} | {max(launch):.3f} |")
+            verdicts.append(("cancel: all ranks back waiting within 0.5 s (8K bilateral:d=25, 3 ranks)",
+                             f"every rank exited: median {med(allx):.3f} s, max {max(allx):.3f} s",
+                             max(allx) <= 0.5))
+        else:
+            p(f"| the process exited | {min(allx):.3f} | {med(allx):.3f} | {max(allx):.3f} |")
+            verdicts.append(("cancel alone within 0.5 s", f"median {med(allx):.3f} s, max {max(allx):.3f} s",
+                             max(allx) <= 0.5))
+        p("")
+
+    # 4. threads ------------------------------------------------------------------------------------
+    th = by_key(load(res, "threads-"))
+    cfgs = [
+        ("a", "`imgproc run` alone, default threads"),
+        ("b", "`imgproc run --reference`, default threads"),
+        ("c", "`imgproc run --threads 1` alone"),
+        ("d", "`mpirun -np 1 imgproc run` (default threads)"),
+        ("e", "`mpirun -np 1 imgproc run --threads 1`"),
+        ("f", "`mpirun -np 2 imgproc run` (default threads)"),
+        ("g", "old `mpirun -np 1 imgproc run --threads 2`"),
+        ("h", "old `mpirun -np 1 imgproc run --threads 1`"),
+    ]
+    ops = []
+    for _, op in th:
+        if op not in ops:
+            ops.append(op)
+    if th:
+        p("### Threads and ranks on one host")
+        p("")
+        p("Why more threads used to be slower: `mpirun` binds each rank to one core when it starts two ranks "
+          "or fewer, so OpenCV's threads in a rank shared that core. `grep Cpus_allowed_list /proc/self/status` "
+          "under mpirun on this machine:")
+        p("")
+        p("```")
+        p(env.get("RT_CPUS", "?").rstrip())
+        p("```")
+        p("")
+        p("The fix (commit 748e950): a rank asked for more threads than it is bound to widens its affinity to "
+          "every core of its host, and the default is the host's cores ÷ the job's ranks on that host. "
+          "*old* is commit " + env.get("RT_OLD_REV", "?") + ". Median of "
+          f"{env.get('RT_REPS', '?')} interleaved runs; *wall* is the whole command (process start to exit), "
+          "*job* is `wall_secs` from `--json` (read, filter, write; MPI start-up excluded), *compute* the "
+          "slowest rank's, *threads* per rank from `per_rank[].threads`.")
+        p("")
+        p("| op | configuration | threads | wall s | job s | compute s | start-up s | job vs `--reference` |")
+        p("|---|---|---|---|---|---|---|---|")
+        for op in ops:
+            ref = med([r["json"]["wall_secs"] for r in th.get(("b", op), [])])
+            for cfg, label in cfgs:
+                rs = th.get((cfg, op))
+                if not rs:
+                    continue
+                js = [r["json"] for r in rs]
+                threads = ",".join(str(x.get("threads", "?")) for x in js[0]["per_rank"])
+                job = med([j["wall_secs"] for j in js])
+                comp = med([max(x["compute_secs"] for x in j["per_rank"]) for j in js])
+                st = med([j.get("startup_secs") for j in js]) if "startup_secs" in js[0] else None
+                p(f"| {op} | ({cfg}) {label} | {threads} | {med([r['wall'] for r in rs]):.2f} | {job:.2f} | {comp:.2f} | "
+                  f"{'—' if st is None or cfg == 'b' else f'{st:.2f}'} | {job / ref:.2f}× |")
+        p("")
+        for op in ops:
+            def job(cfg):
+                return med([r["json"]["wall_secs"] for r in th.get((cfg, op), [])])
+            if ("a", op) in th and ("b", op) in th:
+                verdicts.append((f"{op}: `imgproc run` alone as fast as `--reference`",
+                                 f"{job('a'):.2f} s vs {job('b'):.2f} s ({job('a') / job('b'):.2f}×)",
+                                 job("a") <= job("b") * 1.05))
+            if ("d", op) in th and ("e", op) in th:
+                verdicts.append((f"{op}: one rank under mpirun with N threads at least as fast as with one",
+                                 f"{job('d'):.2f} s vs {job('e'):.2f} s ({job('d') / job('e'):.2f}×)",
+                                 job("d") <= job("e") * 1.05))
+
+    # 2. old vs new ---------------------------------------------------------------------------------
+    on = by_key(load(res, "oldnew-"))
+    if on:
+        p("### One rank per core: this commit against the previous code")
+        p("")
+        p(f"`mpirun -np 2 imgproc run --threads 1 --json` on the {env.get('RT_W', '?')}×{env.get('RT_H', '?')} BMP, "
+          f"*new* = this commit, *old* = {env.get('RT_OLD_REV', '?')}, interleaved, median of {env.get('RT_REPS', '?')}.")
+        p("")
+        p("| op | old wall s | new wall s | new / old | old job s | new job s | new / old | new start-up s |")
+        p("|---|---|---|---|---|---|---|---|")
+        for op in [o for (c, o) in on if c == "new"]:
+            old, new = on.get(("old", op), []), on.get(("new", op), [])
+            if not old or not new:
+                continue
+            ow, nw = med([r["wall"] for r in old]), med([r["wall"] for r in new])
+            oj, nj = med([r["json"]["wall_secs"] for r in old]), med([r["json"]["wall_secs"] for r in new])
+            ns = med([r["json"]["startup_secs"] for r in new])
+            p(f"| {op} | {ow:.2f} | {nw:.2f} | {nw / ow:.2f}× | {oj:.2f} | {nj:.2f} | {nj / oj:.2f}× | {ns:.2f} |")
+            verdicts.append((f"{op}: 1 rank per core no slower than before (job time, 5% noise allowed)",
+                             f"{nj:.2f} s vs {oj:.2f} s ({nj / oj:.2f}×)", nj <= oj * 1.05))
+        p("")
+
+    # reading ----------------------------------------------------------------------------------------
+    if th:
+        def job(cfg, op):
+            return med([r["json"]["wall_secs"] for r in th.get((cfg, op), [])])
+
+        p("### Layout: one rank per node with threads, or one rank per core")
+        p("")
+        lines = []
+        for op in ops:
+            parts = []
+            if ("d", op) in th and ("e", op) in th:
+                parts.append(f"one rank under mpirun with {env.get('RT_NPROC', 'N')} threads {job('d', op):.2f} s "
+                             f"against 1 thread {job('e', op):.2f} s ({job('d', op) / job('e', op):.2f}×)")
+            if ("g", op) in th and ("h", op) in th:
+                parts.append(f"the old code, bound to one core: 2 threads {job('g', op):.2f} s against 1 "
+                             f"thread {job('h', op):.2f} s ({job('g', op) / job('h', op):.2f}×)")
+            if ("f", op) in th and ("d", op) in th:
+                parts.append(f"one rank per core (2 × 1 thread) {job('f', op):.2f} s against one rank with "
+                             f"2 threads {job('d', op):.2f} s ({job('f', op) / job('d', op):.2f}×)")
+            if ("a", op) in th and ("b", op) in th:
+                parts.append(f"alone {job('a', op):.2f} s against `--reference` {job('b', op):.2f} s")
+            lines.append(f"- **{op}**: " + "; ".join(parts) + ".")
+        p("\n".join(lines))
+        p("")
+        pairs = [(op, job("f", op), job("d", op)) for op in ops if ("f", op) in th and ("d", op) in th]
+        if pairs:
+            threads_win = [op for op, f, d in pairs if d <= f * 1.05]
+            ranks_win = [op for op, f, d in pairs if d > f * 1.05]
+            if not ranks_win:
+                p("On one host, one rank with a thread per core is at least as fast as one rank per core (within 5%) for "
+                  f"{', '.join(threads_win)}, and it moves no strips between processes. Recommended layout: "
+                  "**one rank per node**, which the default thread count then fills (`host slots=1` in the "
+                  "hostfile, or `mpirun --map-by ppr:1:node`); one rank per core stays correct and "
+                  "is no slower than before (the table above).")
+            elif not threads_win:
+                p("On one host, one rank per core is faster than one rank with a thread per core for every op "
+                  f"measured ({', '.join(ranks_win)}). Recommended layout: **one rank per core** (the hostfile "
+                  "lists each node's cores as slots; the default then gives each rank one thread); one rank "
+                  "per node with threads remains a good choice where fewer processes matter (memory, "
+                  "start-up), at the cost shown.")
+            else:
+                p(f"Mixed: one rank with threads is as fast for {', '.join(threads_win)}, one rank per core "
+                  f"is faster for {', '.join(ranks_win)}. Recommended layout: **one rank per core** when the "
+                  "slow ops dominate, else one per node.")
+            p("")
+            p("Across nodes (not measured here, one host): one rank per node also sends each node's rows once "
+              "instead of once per core.")
+            p("")
+
+    # 5. start-up -----------------------------------------------------------------------------------
+    su = by_key(load(res, "startup-"))
+    if su:
+        p("### Start-up")
+        p("")
+        p(f"Median of {env.get('RT_STARTUP_REPS', '?')} interleaved runs on a {env.get('RT_SMALL', '?')} PNG. "
+          "*start-up* is `startup_secs`: from the process's start to every rank ready (MPI_Init, the ranks' hello, "
+          "threads set).")
+        p("")
+        p("| command | wall s (min / median / max) | start-up s (median) | job s (median) |")
+        p("|---|---|---|---|")
+        labels = {
+            "true": "`mpirun -np 2 /bin/true` (Open MPI's own launch cost)",
+            "ob1": "`mpirun -np 2 imgproc run --op invert` (default: pml ob1)",
+            "auto": "`OMPI_MCA_pml='^none' mpirun -np 2 imgproc run --op invert` (Open MPI probes every pml)",
+            "alone": "`imgproc run --op invert` alone (no MPI)",
+        }
+        for key in ("true", "ob1", "auto", "alone"):
+            rs = su.get((key, "x"))
+            if not rs:
+                continue
+            walls = [r["wall"] for r in rs]
+            st = med([r["json"]["startup_secs"] for r in rs if r["json"]]) if rs[0]["json"] else None
+            jb = med([r["json"]["wall_secs"] for r in rs if r["json"]]) if rs[0]["json"] else None
+            p(f"| {labels[key]} | {min(walls):.2f} / {med(walls):.2f} / {max(walls):.2f} | "
+              f"{'—' if st is None else f'{st:.2f}'} | {'—' if jb is None else f'{jb:.2f}'} |")
+        p("")
+
+    # targets ----------------------------------------------------------------------------------------
+    p("### Targets")
+    p("")
+    p("| target | measured | met |")
+    p("|---|---|---|")
+    for t, m, ok in verdicts:
+        p(f"| {t} | {m} | {'yes' if ok else '**no**'} |")
+    p("")
+    notes = os.path.join(res, "notes.md")
+    if os.path.exists(notes):
+        with open(notes) as f:
+            p(f.read().rstrip())
+        p("")
+    section = "\n".join(w).rstrip() + "\n"
+    splice(a.into, section)
+
+
+def splice(path, section):
+    """Replaces the text between the markers in `path` (or appends it once, with the markers)."""
+    text = open(path).read() if os.path.exists(path) else ""
+    block = f"{BEGIN}\n{section}{END}\n"
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        tail = rest.split(END, 1)[1].lstrip("\n")
+        text = head + block + (("\n" + tail) if tail else "")
+    else:
+        text = text.rstrip("\n") + "\n\n" + block
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def main():
+    signal.signal(signal.SIGTERM, on_term)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="what", required=True)
+    for name in ("timed", "gui-idle", "decode-idle", "cancel"):
+        s = sub.add_parser(name)
+        s.add_argument("--out", required=True)
+        s.add_argument("--timeout", type=float, default=300)
+        s.add_argument("--ranks", type=int, default=0)
+        s.add_argument("--seconds", type=float, default=10)
+        s.add_argument("--settle", type=float, default=1)
+        s.add_argument("--busy", type=float, default=0.5)
+        s.add_argument("--title", default="^imgproc .* rank")
+        s.add_argument("cmd", nargs="+")
+    s = sub.add_parser("report")
+    s.add_argument("results")
+    s.add_argument("--into", required=True)
+    a = ap.parse_args()
+    {"timed": cmd_timed, "gui-idle": cmd_gui_idle, "decode-idle": cmd_decode_idle, "cancel": cmd_cancel,
+     "report": cmd_report}[a.what](a)
+
+
+if __name__ == "__main__":
+    main()
