@@ -166,28 +166,103 @@ def write(path, obj):
 
 
 # --- probes ----------------------------------------------------------------------------------------
-def cmd_timed(a):
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    job = Job(a.cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    t0 = time.monotonic()
+def machine_busy_secs():
+    """CPU seconds the whole machine has spent not idle since boot (/proc/stat)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return (sum(v[:8]) - v[3] - v[4]) / HZ  # all but idle and iowait; guest time is inside user
+
+
+def thread_samples(pid):
+    """{tid: (ticks, name, Cpus_allowed_list)} of every thread of a process."""
+    out = {}
     try:
-        out, err = job.proc.communicate(timeout=a.timeout)
-    except subprocess.TimeoutExpired:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                text = f.read()
+            with open(f"/proc/{pid}/task/{tid}/status") as f:
+                allowed = next(line.split()[1] for line in f if line.startswith("Cpus_allowed_list:"))
+        except (OSError, StopIteration):
+            continue
+        fields = text.rsplit(")", 1)[1].split()
+        out[int(tid)] = (int(fields[11]) + int(fields[12]), text[text.index("(") + 1:text.rindex(")")], allowed)
+    return out
+
+
+class ThreadUse:
+    """How many of a rank's threads computed at the same time: per window of at least 0.1 s, the
+    threads that ran for 20 ms or more (2 clock ticks; a thread that only polls never does), and
+    the cores those threads were allowed."""
+
+    def __init__(self):
+        self.last = None  # (time, {tid: ticks})
+        self.most = 0
+        self.allowed = set()
+
+    def sample(self, pid):
+        t, threads = now(), thread_samples(pid)
+        if self.last is None:
+            self.last = (t, {tid: v[0] for tid, v in threads.items()})
+            return
+        t0, before = self.last
+        if t - t0 < 0.1:
+            return
+        running = [tid for tid, v in threads.items() if v[0] - before.get(tid, v[0]) >= 2]
+        if len(running) >= self.most:
+            if len(running) > self.most:
+                self.allowed = set()
+            self.most = len(running)
+            self.allowed |= {threads[tid][2] for tid in running}
+        self.last = (t, {tid: v[0] for tid, v in threads.items()})
+
+
+def cmd_timed(a):
+    busy0 = machine_busy_secs()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out_f = open(a.out + ".stdout", "w+b")
+    err_f = open(a.out + ".stderr", "w+b")
+    job = Job(a.cmd, stdout=out_f, stderr=err_f)
+    t0 = time.monotonic()
+    deadline = now() + a.timeout
+    use = {}  # rank -> ThreadUse
+    try:
+        while job.proc.poll() is None:
+            pids = {}
+            for c in children(job.proc.pid):
+                r = rank_of(c)
+                if r is not None:
+                    pids[r] = c
+            if not pids and os.path.basename(a.cmd[0]) == "imgproc":
+                pids[0] = job.proc.pid  # alone: the command is rank 0
+            for r, pid in pids.items():
+                use.setdefault(r, ThreadUse()).sample(pid)
+            wait_tick(deadline, f"{a.cmd} to finish", 0.02)
+    except SystemExit:
         job.kill()
-        raise SystemExit(f"runtime.py: {a.cmd} took over {a.timeout} s")
+        raise
     wall = time.monotonic() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     # The command and every process it waited for (mpirun reaps its ranks).
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    # What everything else on the machine used meanwhile, in cores: the contention this run saw.
+    others = max(0.0, machine_busy_secs() - busy0 - cpu) / wall
+    out_f.seek(0)
+    err_f.seek(0)
+    out, err = out_f.read(), err_f.read().decode(errors="replace")
     summary = None
     try:
         summary = json.loads(out) if out.strip() else None
     except json.JSONDecodeError:
         pass
-    write(a.out, {"cmd": a.cmd, "exit": job.proc.returncode, "wall": wall, "cpu": cpu, "json": summary,
-                  "stderr": err.decode(errors="replace")[-2000:]})
+    ranks = [{"rank": r, "threads_at_once": u.most, "allowed": sorted(u.allowed)} for r, u in sorted(use.items())]
+    write(a.out, {"cmd": a.cmd, "exit": job.proc.returncode, "wall": wall, "cpu": cpu, "others_cores": others,
+                  "ranks": ranks, "json": summary, "stderr": err[-2000:]})
     if job.proc.returncode != 0:
-        sys.stderr.write(err.decode(errors="replace"))
+        sys.stderr.write(err)
         raise SystemExit(f"runtime.py: {' '.join(a.cmd)} exited {job.proc.returncode}")
 
 
@@ -320,6 +395,36 @@ def med(xs):
     return statistics.median(xs) if xs else float("nan")
 
 
+def autogroup():
+    try:
+        with open("/proc/sys/kernel/sched_autogroup_enabled") as f:
+            return f.read().strip() == "1"
+    except OSError:
+        return False
+
+
+def others(runs):
+    """Median CPU the rest of the machine used during these runs, in cores ('?' if not recorded)."""
+    xs = [r.get("others_cores") for r in runs if r.get("others_cores") is not None]
+    return f"{statistics.median(xs):.1f}" if xs else "?"
+
+
+def computing(runs):
+    """'2 (0-1)': per rank, the most threads that computed at once in any of these runs, and the
+    cores they were allowed; ranks separated by '; '."""
+    per = {}
+    for r in runs:
+        for x in r.get("ranks") or []:
+            n, allowed = per.get(x["rank"], (0, set()))
+            if x["threads_at_once"] > n:
+                per[x["rank"]] = (x["threads_at_once"], set(x["allowed"]))
+            elif x["threads_at_once"] == n:
+                per[x["rank"]] = (n, allowed | set(x["allowed"]))
+    if not per:
+        return "?"
+    return "; ".join(f"{n} ({', '.join(sorted(a)) or '-'})" for _, (n, a) in sorted(per.items()))
+
+
 def by_key(runs):
     """{'cfg-op-rep': run} -> {('cfg', 'op'): [runs]}"""
     groups = {}
@@ -405,8 +510,9 @@ def cmd_report(a):
         allx = [r["all_exited"] for r in c.values()]
         launch = [r["launcher_exit"] for r in c.values()]
         codes = sorted({r["exit"] for r in c.values()})
-        p(f"{title} on the {env.get('RT_W', '?')}×{env.get('RT_H', '?')} image, signalled once every worker had "
-          f"computed {env.get('RT_BUSY', '?')} s; {len(c)} trials; exit code(s) {', '.join(map(str, codes))}. Seconds "
+        p(f"{title} on the {env.get('RT_W', '?')}×{env.get('RT_H', '?')} image, signalled once "
+          f"{'every worker' if kind == 'mpi' else 'it'} had computed {env.get('RT_BUSY', '?')} s (CPU of its "
+          f"strip-compute threads); {len(c)} trials; exit code(s) {', '.join(map(str, codes))}. Seconds "
           "from the signal:")
         p("")
         p("| | min | median | max |")
@@ -418,6 +524,10 @@ def cmd_report(a):
                 p(f"| rank {i} exited (zombie or gone) | {min(xs):.3f} | {med(xs):.3f} | {max(xs):.3f} |")
             p(f"| every rank exited | {min(allx):.3f} | {med(allx):.3f} | {max(allx):.3f} |")
             p(f"| mpirun exited | {min(launch):.3f} | {med(launch):.3f} | {max(launch):.3f} |")
+            p("")
+            p("Every rank has exited long before `mpirun` does: once rank 0 exits with 130, Open MPI reports "
+              "the non-zero exit and aborts the job (\"Primary job terminated normally, but 1 process returned "
+              "a non-zero exit code\"), which takes it up to a few more seconds; its own exit code is rank 0's.")
             verdicts.append(("cancel: all ranks back waiting within 0.5 s (8K bilateral:d=25, 3 ranks)",
                              f"every rank exited: median {med(allx):.3f} s, max {max(allx):.3f} s",
                              max(allx) <= 0.5))
@@ -459,10 +569,23 @@ def cmd_report(a):
           "*old* is commit " + env.get("RT_OLD_REV", "?") + ". Median of "
           f"{env.get('RT_REPS', '?')} interleaved runs; *wall* is the whole command (process start to exit), "
           "*job* is `wall_secs` from `--json` (read, filter, write; MPI start-up excluded), *compute* the "
-          "slowest rank's, *threads* per rank from `per_rank[].threads`.")
+          "slowest rank's, *threads* per rank from `per_rank[].threads`, *CPU* the whole command's user + "
+          "system time (every rank). *threads at once* is, per rank, the most threads that computed at the same "
+          "time (each ran 20 ms or more in a window of 0.1 s, from `/proc/PID/task/*/stat`), with the cores "
+          "they were allowed (`Cpus_allowed_list`): whether a rank's threads really ran side by side, however "
+          "busy the machine was.")
         p("")
-        p("| op | configuration | threads | wall s | job s | compute s | start-up s | job vs `--reference` |")
-        p("|---|---|---|---|---|---|---|---|")
+        contended = med([r.get("others_cores") for rs in th.values() for r in rs]) > 0.5
+        if autogroup():
+            p("Read the times with care on a shared machine: this kernel schedules by session (autogroup, "
+              "`/proc/sys/kernel/sched_autogroup_enabled` = 1). While other sessions keep the cores busy, a "
+              "job gets about its session's share of the machine however many threads or ranks it runs, so "
+              "a second thread or rank can only show its gain when the rest of the machine is idle. *others' "
+              "load* is the CPU the rest of the machine used during the runs (from `/proc/stat`), in cores.")
+            p("")
+        p("| op | configuration | threads | threads at once (cores allowed) | wall s | job s | compute s | CPU s | "
+          "start-up s | job vs `--reference` | others' load (cores) |")
+        p("|---|---|---|---|---|---|---|---|---|---|---|")
         for op in ops:
             ref = med([r["json"]["wall_secs"] for r in th.get(("b", op), [])])
             for cfg, label in cfgs:
@@ -474,20 +597,31 @@ def cmd_report(a):
                 job = med([j["wall_secs"] for j in js])
                 comp = med([max(x["compute_secs"] for x in j["per_rank"]) for j in js])
                 st = med([j.get("startup_secs") for j in js]) if "startup_secs" in js[0] else None
-                p(f"| {op} | ({cfg}) {label} | {threads} | {med([r['wall'] for r in rs]):.2f} | {job:.2f} | {comp:.2f} | "
-                  f"{'—' if st is None or cfg == 'b' else f'{st:.2f}'} | {job / ref:.2f}× |")
+                p(f"| {op} | ({cfg}) {label} | {threads} | {computing(rs)} | {med([r['wall'] for r in rs]):.2f} | "
+                  f"{job:.2f} | {comp:.2f} | {med([r.get('cpu') for r in rs]):.2f} | "
+                  f"{'—' if st is None or cfg == 'b' else f'{st:.2f}'} | {job / ref:.2f}× | {others(rs)} |")
         p("")
         for op in ops:
             def job(cfg):
                 return med([r["json"]["wall_secs"] for r in th.get((cfg, op), [])])
+
+            def cpu(cfg):
+                return med([r.get("cpu") for r in th.get((cfg, op), [])])
             if ("a", op) in th and ("b", op) in th:
+                ok = job("a") <= job("b") * 1.05
+                more = cpu("a") / cpu("b")
+                if not ok and contended and more <= 1.05:
+                    ok = None
                 verdicts.append((f"{op}: `imgproc run` alone as fast as `--reference`",
-                                 f"{job('a'):.2f} s vs {job('b'):.2f} s ({job('a') / job('b'):.2f}×)",
-                                 job("a") <= job("b") * 1.05))
+                                 f"job {job('a'):.2f} s vs {job('b'):.2f} s ({job('a') / job('b'):.2f}×); CPU "
+                                 f"{cpu('a'):.2f} s vs {cpu('b'):.2f} s ({more:.2f}×)", ok))
             if ("d", op) in th and ("e", op) in th:
+                ok = job("d") <= job("e") * 1.05
+                if not ok and contended:
+                    ok = None
                 verdicts.append((f"{op}: one rank under mpirun with N threads at least as fast as with one",
-                                 f"{job('d'):.2f} s vs {job('e'):.2f} s ({job('d') / job('e'):.2f}×)",
-                                 job("d") <= job("e") * 1.05))
+                                 f"{job('d'):.2f} s vs {job('e'):.2f} s ({job('d') / job('e'):.2f}×); "
+                                 f"threads at once {computing(th[('d', op)])}", ok))
 
     # 2. old vs new ---------------------------------------------------------------------------------
     on = by_key(load(res, "oldnew-"))
@@ -497,8 +631,9 @@ def cmd_report(a):
         p(f"`mpirun -np 2 imgproc run --threads 1 --json` on the {env.get('RT_W', '?')}×{env.get('RT_H', '?')} BMP, "
           f"*new* = this commit, *old* = {env.get('RT_OLD_REV', '?')}, interleaved, median of {env.get('RT_REPS', '?')}.")
         p("")
-        p("| op | old wall s | new wall s | new / old | old job s | new job s | new / old | new start-up s |")
-        p("|---|---|---|---|---|---|---|---|")
+        p("| op | old wall s | new wall s | new / old | old job s | new job s | new / old | old CPU s | new CPU s | "
+          "new start-up s | others' load (cores) |")
+        p("|---|---|---|---|---|---|---|---|---|---|---|")
         for op in [o for (c, o) in on if c == "new"]:
             old, new = on.get(("old", op), []), on.get(("new", op), [])
             if not old or not new:
@@ -506,7 +641,9 @@ def cmd_report(a):
             ow, nw = med([r["wall"] for r in old]), med([r["wall"] for r in new])
             oj, nj = med([r["json"]["wall_secs"] for r in old]), med([r["json"]["wall_secs"] for r in new])
             ns = med([r["json"]["startup_secs"] for r in new])
-            p(f"| {op} | {ow:.2f} | {nw:.2f} | {nw / ow:.2f}× | {oj:.2f} | {nj:.2f} | {nj / oj:.2f}× | {ns:.2f} |")
+            p(f"| {op} | {ow:.2f} | {nw:.2f} | {nw / ow:.2f}× | {oj:.2f} | {nj:.2f} | {nj / oj:.2f}× | "
+              f"{med([r.get('cpu') for r in old]):.2f} | {med([r.get('cpu') for r in new]):.2f} | {ns:.2f} | "
+              f"{others(old + new)} |")
             verdicts.append((f"{op}: 1 rank per core no slower than before (job time, 5% noise allowed)",
                              f"{nj:.2f} s vs {oj:.2f} s ({nj / oj:.2f}×)", nj <= oj * 1.05))
         p("")
@@ -536,28 +673,35 @@ def cmd_report(a):
         p("\n".join(lines))
         p("")
         pairs = [(op, job("f", op), job("d", op)) for op in ops if ("f", op) in th and ("d", op) in th]
+        load_all = med([r.get("others_cores") for rs in th.values() for r in rs])
+        tbb_warned = any("TBB Warning" in r.get("stderr", "") for (c, _), rs in th.items() if c == "g" for r in rs)
         if pairs:
             threads_win = [op for op, f, d in pairs if d <= f * 1.05]
             ranks_win = [op for op, f, d in pairs if d > f * 1.05]
+            ratios = ", ".join(f"{op} {f / d:.2f}×" for op, f, d in pairs)
+            if load_all > 0.5:
+                p(f"The rest of the machine used {load_all:.1f} of its {env.get('RT_NPROC', '?')} cores during these "
+                  "runs, so every configuration ran on about the same share of CPU: the times compare the work "
+                  "each layout does, not how it scales on idle cores. What they show: under a fixed share, one "
+                  f"rank per core took longer than one rank with a thread per core (job time, 2 ranks ÷ 1 rank: "
+                  f"{ratios}): two processes must send and collect strips. The *threads at once* column "
+                  "shows the other half: the one rank's threads ran side by side and were allowed every core" + (" (the old code's were held to one, and OpenCV's pool said so: \"TBB Warning: The "
+                            "number of workers is currently limited to 0\")" if tbb_warned else "") +
+                  ". How far the threads scale on an idle machine is not measured by this run.")
+                p("")
             if not ranks_win:
-                p("On one host, one rank with a thread per core is at least as fast as one rank per core (within 5%) for "
-                  f"{', '.join(threads_win)}, and it moves no strips between processes. Recommended layout: "
-                  "**one rank per node**, which the default thread count then fills (`host slots=1` in the "
-                  "hostfile, or `mpirun --map-by ppr:1:node`); one rank per core stays correct and "
-                  "is no slower than before (the table above).")
+                p("Recommended layout: **one rank per node**, with the default threads (the host's cores): "
+                  "`host slots=1` in the hostfile, or `mpirun --map-by ppr:1:node`. It was at least as fast as "
+                  f"one rank per core here ({ratios} for 2 ranks ÷ 1), runs one process per node and sends "
+                  "each node's rows once. One rank per core stays supported (the default then gives each rank "
+                  "one thread); the old-versus-new table above compares it with the previous code.")
             elif not threads_win:
-                p("On one host, one rank per core is faster than one rank with a thread per core for every op "
-                  f"measured ({', '.join(ranks_win)}). Recommended layout: **one rank per core** (the hostfile "
-                  "lists each node's cores as slots; the default then gives each rank one thread); one rank "
-                  "per node with threads remains a good choice where fewer processes matter (memory, "
-                  "start-up), at the cost shown.")
+                p(f"Recommended layout: **one rank per core** ({ratios} for 2 ranks ÷ 1 rank with threads): the "
+                  "hostfile lists each node's cores as slots and the default gives each rank one thread.")
             else:
-                p(f"Mixed: one rank with threads is as fast for {', '.join(threads_win)}, one rank per core "
-                  f"is faster for {', '.join(ranks_win)}. Recommended layout: **one rank per core** when the "
-                  "slow ops dominate, else one per node.")
-            p("")
-            p("Across nodes (not measured here, one host): one rank per node also sends each node's rows once "
-              "instead of once per core.")
+                p(f"Mixed ({ratios} for 2 ranks ÷ 1 rank with threads): one rank with threads is as fast for "
+                  f"{', '.join(threads_win)}, one rank per core faster for {', '.join(ranks_win)}. Recommended "
+                  "layout: one rank per core when those ops dominate, else one rank per node.")
             p("")
 
     # 5. start-up -----------------------------------------------------------------------------------
@@ -569,15 +713,16 @@ def cmd_report(a):
           "*start-up* is `startup_secs`: from the process's start to every rank ready (MPI_Init, the ranks' hello, "
           "threads set).")
         p("")
-        p("| command | wall s (min / median / max) | start-up s (median) | job s (median) |")
-        p("|---|---|---|---|")
+        p("| command | wall s (min / median / max) | start-up s (median) | job s (median) | CPU s (median) |")
+        p("|---|---|---|---|---|")
         labels = {
             "true": "`mpirun -np 2 /bin/true` (Open MPI's own launch cost)",
             "ob1": "`mpirun -np 2 imgproc run --op invert` (default: pml ob1)",
             "auto": "`OMPI_MCA_pml='^none' mpirun -np 2 imgproc run --op invert` (Open MPI probes every pml)",
             "alone": "`imgproc run --op invert` alone (no MPI)",
+            "ops": "`imgproc ops` (prints the op list: process start and exit only)",
         }
-        for key in ("true", "ob1", "auto", "alone"):
+        for key in ("true", "ob1", "auto", "alone", "ops"):
             rs = su.get((key, "x"))
             if not rs:
                 continue
@@ -585,7 +730,26 @@ def cmd_report(a):
             st = med([r["json"]["startup_secs"] for r in rs if r["json"]]) if rs[0]["json"] else None
             jb = med([r["json"]["wall_secs"] for r in rs if r["json"]]) if rs[0]["json"] else None
             p(f"| {labels[key]} | {min(walls):.2f} / {med(walls):.2f} / {max(walls):.2f} | "
-              f"{'—' if st is None else f'{st:.2f}'} | {'—' if jb is None else f'{jb:.2f}'} |")
+              f"{'—' if st is None else f'{st:.2f}'} | {'—' if jb is None else f'{jb:.2f}'} | "
+              f"{med([r.get('cpu') for r in rs]):.2f} |")
+        p("")
+
+        def m(key, field):
+            rs = su.get((key, "x"), [])
+            vals = [r["json"][field] for r in rs if r.get("json")] if field != "wall" else [r["wall"] for r in rs]
+            return med(vals)
+        if ("ob1", "x") in su and ("auto", "x") in su:
+            d = m("auto", "startup_secs") - m("ob1", "startup_secs")
+            p(f"ob1 by default saves {d:.2f} s of start-up (median) against Open MPI's own selection "
+              f"({m('ob1', 'startup_secs'):.2f} s against {m('auto', 'startup_secs'):.2f} s); `mpirun` itself "
+              f"takes {m('true', 'wall'):.2f} s to start and stop two processes that do nothing.")
+        if ("alone", "x") in su and ("ops", "x") in su:
+            cpu_ops = med([r.get("cpu") for r in su[("ops", "x")]])
+            p(f"Alone there is no MPI, yet `startup_secs` is {m('alone', 'startup_secs'):.2f} s: starting the "
+              f"process at all costs that much here (`imgproc ops` takes {m('ops', 'wall'):.2f} s and "
+              f"{cpu_ops:.2f} s of CPU), most of it the dynamic loader and the start-up code of the "
+              f"{env.get('RT_LIBS', '?')} shared libraries the binary links (OpenCV, GTK for the GUI's file "
+              "dialogs, Open MPI), stretched by the busy machine.")
         p("")
 
     # targets ----------------------------------------------------------------------------------------
@@ -594,8 +758,20 @@ def cmd_report(a):
     p("| target | measured | met |")
     p("|---|---|---|")
     for t, m, ok in verdicts:
-        p(f"| {t} | {m} | {'yes' if ok else '**no**'} |")
+        p(f"| {t} | {m} | {'yes' if ok else 'unclear: contended' if ok is None else '**no**'} |")
     p("")
+    missed = [t for t, _m, ok in verdicts if ok is False]
+    if any("canny: `imgproc run` alone" in t for t in missed):
+        p("Why Canny alone is slower than `--reference`: the strip path computes Canny so that strips can "
+          "join edges exactly, as `Canny(low, low)` and `Canny(high, high)` on the strip and a "
+          "connected-component labelling of the candidates in one thread, then rank 0's union-find "
+          "(`src/global.rs`). Alone, the whole image is one strip and pays all of that: the CPU column "
+          "above shows the extra work. A job of one strip could call `cv::Canny` directly, as `--reference` does.")
+        p("")
+    if any("1 rank per core no slower" in t for t in missed):
+        p("A missed old-versus-new target: compare the CPU columns; the job times come from the same "
+          "interleaved runs.")
+        p("")
     notes = os.path.join(res, "notes.md")
     if os.path.exists(notes):
         with open(notes) as f:

@@ -210,6 +210,7 @@ for rep in $(seq 1 "$startup_reps"); do
   probe timed --out "$res/startup-auto-x-$rep.json" --timeout 60 -- \
     env OMPI_MCA_pml='^none' mpirun --oversubscribe -np 2 "$bin" run "${io[@]}"
   probe timed --out "$res/startup-alone-x-$rep.json" --timeout 60 -- "$bin" run "${io[@]}"
+  probe timed --out "$res/startup-ops-x-$rep.json" --timeout 60 -- "$bin" ops
 done
 
 # --- report -------------------------------------------------------------------------------------------
@@ -221,7 +222,8 @@ RT_COMMIT=$(git rev-parse --short HEAD)
 export RT_LOAD_START=$load_start RT_LOAD_END RT_CPU RT_OMPI RT_OPENCV RT_COMMIT RT_DATE=$date_utc
 export RT_SECONDS=$((SECONDS - started)) RT_QUICK=$quick RT_REPS=$reps RT_STARTUP_REPS=$startup_reps
 RT_NPROC=$(nproc)
-export RT_NPROC RT_W=$width RT_H=$height RT_BIG="${big_w}×${big_h}" RT_SMALL=640×480
+RT_LIBS=$(ldd "$bin" | wc -l)
+export RT_NPROC RT_LIBS RT_W=$width RT_H=$height RT_BIG="${big_w}×${big_h}" RT_SMALL=640×480
 export RT_IDLE_SECS=$idle_secs RT_IDLE_SETTLE=1 RT_BUSY=$busy RT_OLD_REV=${old_rev:-none} RT_CPUS=$cpus
 python3 "$probe_py" report "$res" --into "$out"
 echo "runtime: wrote the section into $out in $((SECONDS - started)) s (raw results in $res)" >&2
