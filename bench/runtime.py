@@ -436,15 +436,23 @@ def by_key(runs):
 
 
 def cmd_report(a):
-    env = os.environ
     res = a.results
+    # The run's facts (date, load, machine) travel in RT_* variables; they are kept beside the raw
+    # results, so `runtime.sh --report-only` can write the section again from the same run.
+    saved = os.path.join(res, "run-env.json")
+    env = {k: v for k, v in os.environ.items() if k.startswith("RT_")}
+    if env:
+        write(saved, env)
+    elif os.path.exists(saved):
+        with open(saved) as f:
+            env = json.load(f)
     w = []
     p = w.append
     quick = env.get("RT_QUICK") == "true"
     p("## Ranks at rest, cancel, threads and start-up" + (" (quick run: not the reference numbers)" if quick else ""))
     p("")
     p(f"Measured {env.get('RT_DATE', '?')} by `bash bench/runtime.sh` ({env.get('RT_SECONDS', '?')} s) at commit "
-      f"{env.get('RT_COMMIT', '?')}, on {env.get('RT_NPROC', '?')} cores ({env.get('RT_CPU', '?')}), "
+      f"{env.get('RT_COMMIT', '?')} (imgproc's sources as of {env.get('RT_SRC_COMMIT', '?')}), on {env.get('RT_NPROC', '?')} cores ({env.get('RT_CPU', '?')}), "
       f"{env.get('RT_OMPI', '?')}, OpenCV {env.get('RT_OPENCV', '?')}. Load average at start / end: "
       f"{env.get('RT_LOAD_START', '?')} / {env.get('RT_LOAD_END', '?')}. The machine was shared with other "
       "engineers' builds and tests: configurations run interleaved (A B A B ...), medians are shown, and "
@@ -647,6 +655,16 @@ def cmd_report(a):
             verdicts.append((f"{op}: 1 rank per core no slower than before (job time, 5% noise allowed)",
                              f"{nj:.2f} s vs {oj:.2f} s ({nj / oj:.2f}×)", nj <= oj * 1.05))
         p("")
+        cpu_pairs = [(op, med([r.get("cpu") for r in on.get(("old", op), [])]),
+                      med([r.get("cpu") for r in on.get(("new", op), [])])) for op in [o for (c, o) in on if c == "new"]]
+        if cpu_pairs and all(n < o for _, o, n in cpu_pairs):
+            p("The new code does the same work with less CPU (" +
+              ", ".join(f"{op} {n:.2f} s against {o:.2f} s" for op, o, n in cpu_pairs) + "). The old ranks "
+              "waited in blocking MPI calls (the command broadcast, blocking receives), which Open MPI completes "
+              "by polling at full speed: rank 0, done with its own strip, polled while rank 1 still computed. "
+              "With the machine's share fixed by the other sessions, that polling took CPU from the rank still "
+              "computing; on idle cores, each rank on its own core, the gap would be smaller.")
+            p("")
 
     # reading ----------------------------------------------------------------------------------------
     if th:

@@ -17,7 +17,8 @@
 #   bash bench/runtime.sh --quick          # small images, short windows, one repeat: checks the script
 #   options: --old BIN (an older imgproc for the comparisons; without it they are left out),
 #            --old-rev REV (its commit, for the report; default: asked from BIN's worktree),
-#            --reps N (default 5), --work DIR (default /tmp/imgproc-runtime), --out FILE
+#            --reps N (default 5), --work DIR (default /tmp/imgproc-runtime), --out FILE,
+#            --report-only (write the section again from the raw results of the last run in --work)
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -26,6 +27,7 @@ cd "$root"
 source scripts/env.sh
 
 quick=false
+report_only=false
 reps=5
 old=
 old_rev=
@@ -34,12 +36,13 @@ out=docs/BENCHMARKS.md
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) quick=true ;;
+    --report-only) report_only=true ;;
     --old) old=$(realpath "$2"); shift ;;
     --old-rev) old_rev=$2; shift ;;
     --reps) reps=$2; shift ;;
     --work) work=$2; shift ;;
     --out) out=$2; shift ;;
-    *) sed -n '2,21p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,22p' "$0" >&2; exit 2 ;;
   esac
   shift
 done
@@ -52,6 +55,12 @@ else
 fi
 if [ -n "$old" ] && [ -z "$old_rev" ]; then
   old_rev=$(git -C "$(dirname "$old")" rev-parse --short HEAD 2>/dev/null || echo '?')
+fi
+
+if $report_only; then
+  python3 bench/runtime.py report "$work/results" --into "$out"
+  echo "runtime: wrote the section into $out from $work/results" >&2
+  exit 0
 fi
 
 cargo build --release --locked --bins --examples >&2
@@ -219,7 +228,8 @@ RT_CPU=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
 RT_OMPI=$(mpirun --version 2>/dev/null | head -1)
 RT_OPENCV=$(pkg-config --modversion opencv4 2>/dev/null || echo '?')
 RT_COMMIT=$(git rev-parse --short HEAD)
-export RT_LOAD_START=$load_start RT_LOAD_END RT_CPU RT_OMPI RT_OPENCV RT_COMMIT RT_DATE=$date_utc
+RT_SRC_COMMIT=$(git log -1 --format=%h -- src Cargo.toml Cargo.lock)
+export RT_LOAD_START=$load_start RT_LOAD_END RT_CPU RT_OMPI RT_OPENCV RT_COMMIT RT_SRC_COMMIT RT_DATE=$date_utc
 export RT_SECONDS=$((SECONDS - started)) RT_QUICK=$quick RT_REPS=$reps RT_STARTUP_REPS=$startup_reps
 RT_NPROC=$(nproc)
 RT_LIBS=$(ldd "$bin" | wc -l)
