@@ -168,7 +168,8 @@ fn param_arg(param: &ParamSpec, flag: String) -> Arg {
         ParamKind::Int { .. } => arg.value_name("INT").allow_negative_numbers(true),
         ParamKind::Float { .. } => arg.value_name("NUM").allow_negative_numbers(true),
         ParamKind::Choice(choices) => {
-            arg.value_name("INT").value_parser(PossibleValuesParser::new(choices.iter().map(i64::to_string)))
+            let names = param.choice_names().iter().map(|(n, _)| n.to_string());
+            arg.value_name("INT").value_parser(PossibleValuesParser::new(choices.iter().map(i64::to_string).chain(names)))
         }
         ParamKind::Bool => arg.value_name("BOOL").value_parser(["true", "false"]),
     }
@@ -224,6 +225,9 @@ pub fn ops_listing() -> String {
             GlobalNeed::Histogram => out.push_str(&format!("  {:<17} global step: the whole image's histogram\n", "")),
             GlobalNeed::Hysteresis => {
                 out.push_str(&format!("  {:<17} global step: hysteresis across the whole image\n", ""))
+            }
+            GlobalNeed::Resample => {
+                out.push_str(&format!("  {:<17} whole image: rank 0 gathers the rows and resizes them\n", ""))
             }
         }
         for p in spec.params {
