@@ -13,6 +13,10 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
+mod video;
+
+pub use video::video;
+
 /// Why a command did not succeed, for the exit code.
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {

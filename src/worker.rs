@@ -19,6 +19,8 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+mod video;
+
 /// A worker's state between messages: the cancels rank 0 sent that may still concern a job.
 struct Worker<'a> {
     world: &'a SimpleCommunicator,
@@ -50,6 +52,10 @@ pub fn serve(world: &SimpleCommunicator) -> Result<()> {
             Command::Batch(job) => {
                 me.forget_cancels_before(job.id);
                 me.batch_job(&job)?;
+            }
+            Command::Video(job) => {
+                me.forget_cancels_before(job.id);
+                me.video_job(&job)?;
             }
             Command::Shutdown => return Ok(()),
         }

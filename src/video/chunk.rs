@@ -359,6 +359,14 @@ mod tests {
                 for i in chunk.start..chunk.start + chunk.frames {
                     assert!(reader.next(i).unwrap() == all[i], "{name}: frame {i} of {chunk:?}");
                 }
+                // The piece rank 0 would send decodes to the same frames.
+                let Source::Video { info, .. } = &source else { unreachable!() };
+                let piece = dir.path().join("piece.mkv");
+                std::fs::write(&piece, crate::video::extract_piece(&path, info, chunk).unwrap()).unwrap();
+                let mut reader = FrameReader::open(&spec, chunk, ChunkInput::Piece(piece)).unwrap();
+                for i in chunk.start..chunk.start + chunk.frames {
+                    assert!(reader.next(i).unwrap() == all[i], "{name}: piece, frame {i} of {chunk:?}");
+                }
             }
         }
     }

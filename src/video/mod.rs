@@ -21,6 +21,56 @@ use crate::journal::{now, BatchJournal, Entry};
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 
+/// What a running video job reports, for the progress bar (and a GUI).
+#[derive(Clone, Debug, PartialEq)]
+pub enum VideoEvent {
+    ChunkAssigned { rank: usize, chunk: Chunk },
+    /// `rank` has finished `frames` frames of chunk `index` so far.
+    Frames { rank: usize, index: usize, frames: usize },
+    ChunkDone { rank: usize, chunk: Chunk, secs: f64, error: Option<String> },
+}
+
+/// How a video job runs.
+#[derive(Clone, Debug, Default)]
+pub struct VideoOptions {
+    /// Rank 0 joins but filters no chunk itself (when there are workers).
+    pub coordinator_only: bool,
+    /// Rank 0 sends every worker its chunks' input, even when the worker could open the input.
+    pub send_input: bool,
+}
+
+/// The end of a video job's chunk work (before the join).
+#[derive(Clone, Debug, Default)]
+pub struct VideoOutcome {
+    /// Chunks finished by this run, and by an earlier one (journal).
+    pub done: usize,
+    pub already_done: usize,
+    pub failed: Vec<(Chunk, String)>,
+    pub cancelled: bool,
+    pub stats: Vec<crate::model::RankStats>,
+}
+
+/// The packets of `chunk` (which starts at a keyframe), stream-copied into a small Matroska file
+/// in memory: what rank 0 sends a rank that cannot open the input, which then decodes it itself.
+pub fn extract_piece(path: &Path, info: &VideoInfo, chunk: &Chunk) -> Result<Vec<u8>> {
+    let at = info.pts[chunk.start] - info.pts[0];
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-ss", &format!("{at:.6}"), "-i"])
+        .arg(path)
+        .args(["-map", "0:v:0", "-c", "copy", "-frames:v", &chunk.frames.to_string(), "-f", "matroska", "pipe:1"])
+        .output()
+        .context("running ffmpeg to cut a chunk (install ffmpeg)")?;
+    anyhow::ensure!(
+        out.status.success() && !out.stdout.is_empty(),
+        "{}: cutting frames {}–{} failed: {}",
+        path.display(),
+        chunk.start + 1,
+        chunk.start + chunk.frames,
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    Ok(out.stdout)
+}
+
 /// Where rank 0 keeps a job's segments and journal: a hidden folder beside the output, so every
 /// rename into place stays on one file system.
 pub fn work_dir(output: &Path) -> PathBuf {
