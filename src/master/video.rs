@@ -8,7 +8,7 @@ use crate::model::{Failure, RankStats};
 use crate::protocol::*;
 use crate::scheduler::{self, Event, Report, Scheduler, Transport};
 use crate::video::{
-    extract_piece, process_chunk, Chunk, ChunkInput, OutputKind, Source, VideoEvent, VideoJournal, VideoOptions,
+    lossless_piece, process_chunk, Chunk, ChunkInput, OutputKind, Source, VideoEvent, VideoJournal, VideoOptions,
     VideoOutcome, VideoSpec,
 };
 use anyhow::{Context, Result};
@@ -212,7 +212,7 @@ impl MpiVideo<'_> {
     /// The chunk's input for a rank that cannot open it: its packets, or its frame files.
     fn input_bytes(&self, chunk: &Chunk) -> Result<Vec<Vec<u8>>, String> {
         match &self.spec.source {
-            Source::Video { path, info } => extract_piece(path, info, chunk).map(|b| vec![b]),
+            Source::Video { .. } => lossless_piece(self.spec, chunk).map(|b| vec![b]),
             Source::Frames(list) => list.paths[chunk.start..chunk.start + chunk.frames]
                 .iter()
                 .enumerate()

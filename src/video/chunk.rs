@@ -26,8 +26,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 pub enum ChunkInput {
     /// The job's input itself: this rank can open it (same host or shared storage).
     Own,
-    /// The chunk's packets, stream-copied by rank 0 into a small local file (the rank cannot see
-    /// the input): decoded from its start, no seek.
+    /// The chunk's frames, decoded by rank 0 and compressed losslessly (FFV1) into a small local
+    /// file, for a rank that cannot see the input: decoded from its start, no seek.
     Piece(PathBuf),
     /// The chunk's frame files, as bytes from rank 0.
     FrameBytes(Vec<Vec<u8>>),
@@ -99,15 +99,17 @@ impl<'a> FrameReader<'a> {
                         .set(videoio::CAP_PROP_POS_FRAMES, chunk.start as f64)
                         .with_context(|| format!("{}: seeking to frame {}", path.display(), chunk.start + 1))?;
                 }
-                // OpenCV counts time from the stream's start, the first frame's time.
-                let tolerance = 0.5 / info.fps_value();
+                // OpenCV counts time from the stream's start, the first frame's time. AVI has no
+                // presentation times (OpenCV reports decode times there): its frames are counted only.
+                let avi = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("avi"));
+                let tolerance = if avi { f64::INFINITY } else { 0.5 / info.fps_value() };
                 FrameReader::Video { capture, name: path.display().to_string(), pts: &info.pts, origin: info.pts[0], tolerance }
             }
             (Source::Video { path, info }, ChunkInput::Piece(file)) => {
                 let capture = open_capture(&file).with_context(|| format!("{}: the piece rank 0 sent", path.display()))?;
-                let tolerance = 0.5 / info.fps_value();
-                let origin = info.pts[chunk.start];
-                FrameReader::Video { capture, name: path.display().to_string(), pts: &info.pts, origin, tolerance }
+                // Rank 0 checked every frame's time when it decoded them.
+                let name = path.display().to_string();
+                FrameReader::Video { capture, name, pts: &info.pts, origin: 0.0, tolerance: f64::INFINITY }
             }
             (Source::Frames(list), ChunkInput::Own) => FrameReader::Files { paths: &list.paths },
             (Source::Frames(list), ChunkInput::FrameBytes(bytes)) => {
@@ -155,6 +157,45 @@ impl<'a> FrameReader<'a> {
             }
         }
     }
+}
+
+/// Rank 0's help for a rank that cannot open the input: decodes `chunk` itself (checked like any
+/// chunk) and compresses the frames losslessly (FFV1 in Matroska, in memory), so the rank gets
+/// exactly the frames it would have decoded, in a fraction of their raw size.
+pub fn lossless_piece(spec: &VideoSpec, chunk: &Chunk) -> Result<Vec<u8>> {
+    let Source::Video { info, .. } = &spec.source else { bail!("pieces are for videos") };
+    let mut frames = FrameReader::open(spec, chunk, ChunkInput::Own)?;
+    let mut child = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "bgr24"])
+        .args(["-s", &format!("{}x{}", info.width, info.height), "-framerate", &info.fps, "-i", "pipe:0"])
+        .args(["-c:v", "ffv1", "-level", "3", "-pix_fmt", "bgr0", "-f", "matroska", "pipe:1"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("starting ffmpeg (install ffmpeg)")?;
+    let mut stdout = child.stdout.take().expect("piped");
+    let reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        stdout.read_to_end(&mut buf).map(|_| buf)
+    });
+    let mut stdin = child.stdin.take().expect("piped");
+    let mut fed = Ok(());
+    for i in chunk.start..chunk.start + chunk.frames {
+        fed = frames.next(i).and_then(|img| {
+            ensure!(img.channels == 3 && (img.width, img.height) == (info.width, info.height), "frame {} changed size", i + 1);
+            stdin.write_all(&img.data).context("ffmpeg stopped")
+        });
+        if fed.is_err() {
+            break;
+        }
+    }
+    drop(stdin);
+    let status = child.wait()?;
+    let bytes = reader.join().map_err(|_| anyhow::anyhow!("the piece reader panicked"))??;
+    fed?;
+    ensure!(status.success(), "ffmpeg could not compress the piece");
+    Ok(bytes)
 }
 
 /// Opens a video with OpenCV's FFmpeg back end; the error names the file.
@@ -362,7 +403,8 @@ mod tests {
                 // The piece rank 0 would send decodes to the same frames.
                 let Source::Video { info, .. } = &source else { unreachable!() };
                 let piece = dir.path().join("piece.mkv");
-                std::fs::write(&piece, crate::video::extract_piece(&path, info, chunk).unwrap()).unwrap();
+                let _ = info;
+                std::fs::write(&piece, lossless_piece(&spec, chunk).unwrap()).unwrap();
                 let mut reader = FrameReader::open(&spec, chunk, ChunkInput::Piece(piece)).unwrap();
                 for i in chunk.start..chunk.start + chunk.frames {
                     assert!(reader.next(i).unwrap() == all[i], "{name}: piece, frame {i} of {chunk:?}");

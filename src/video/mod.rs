@@ -13,7 +13,7 @@ pub mod join;
 pub mod plan;
 pub mod source;
 
-pub use chunk::{process_chunk, ChunkInput, ChunkOutcome};
+pub use chunk::{lossless_piece, process_chunk, ChunkInput, ChunkOutcome};
 pub use plan::{plan_chunks, Chunk, Codec, OutputKind, VideoSpec};
 pub use source::{natural_cmp, probe_video, FrameList, Source, VideoInfo};
 
@@ -48,27 +48,6 @@ pub struct VideoOutcome {
     pub failed: Vec<(Chunk, String)>,
     pub cancelled: bool,
     pub stats: Vec<crate::model::RankStats>,
-}
-
-/// The packets of `chunk` (which starts at a keyframe), stream-copied into a small Matroska file
-/// in memory: what rank 0 sends a rank that cannot open the input, which then decodes it itself.
-pub fn extract_piece(path: &Path, info: &VideoInfo, chunk: &Chunk) -> Result<Vec<u8>> {
-    let at = info.pts[chunk.start] - info.pts[0];
-    let out = std::process::Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-ss", &format!("{at:.6}"), "-i"])
-        .arg(path)
-        .args(["-map", "0:v:0", "-c", "copy", "-frames:v", &chunk.frames.to_string(), "-f", "matroska", "pipe:1"])
-        .output()
-        .context("running ffmpeg to cut a chunk (install ffmpeg)")?;
-    anyhow::ensure!(
-        out.status.success() && !out.stdout.is_empty(),
-        "{}: cutting frames {}–{} failed: {}",
-        path.display(),
-        chunk.start + 1,
-        chunk.start + chunk.frames,
-        String::from_utf8_lossy(&out.stderr).trim()
-    );
-    Ok(out.stdout)
 }
 
 /// Where rank 0 keeps a job's segments and journal: a hidden folder beside the output, so every
