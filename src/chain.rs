@@ -84,6 +84,18 @@ impl OpChain {
         stages
     }
 
+    /// How this chain runs on one image over `ranks` ranks, in words (the `--json` summary's `plan`).
+    pub fn plan(&self, ranks: usize) -> String {
+        let mut text = format!("rows split over {ranks} rank(s)");
+        if self.has_whole_image_steps() {
+            text.push_str(
+                "; each resize on the whole image on rank 0 (rows gathered before it, split again after it): \
+                 cv::resize of a strip cannot be shown to equal the rows of cv::resize of the image",
+            );
+        }
+        text
+    }
+
     /// Runs the plain OpenCV calls on a whole image, one after the other: the reference result.
     pub fn apply_reference(&self, img: &crate::image::Image) -> Result<crate::image::Image> {
         let Some((first, rest)) = self.0.split_first() else { return Ok(img.clone()) };

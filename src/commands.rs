@@ -89,6 +89,7 @@ pub fn run_reference(args: &RunArgs) -> Result<()> {
         rank0_start_rss_bytes: start_rss,
         startup_secs: 0.0,
         rank0_peak_rss_bytes: rss_bytes().0,
+        plan: None,
     }
     .print(args.job.json);
     Ok(())
@@ -143,6 +144,7 @@ pub fn run_image(master: &Master, args: &RunArgs, cancel: &AtomicBool) -> Result
         rank0_start_rss_bytes: start_rss,
         startup_secs: master.startup_secs,
         rank0_peak_rss_bytes: rss_bytes().0,
+        plan: Some(chain.plan(master.size())),
     }
     .print(args.job.json);
     Ok(())
@@ -197,6 +199,7 @@ pub fn run_batch(master: &Master, args: &BatchArgs, cancel: &AtomicBool) -> Resu
         rank0_start_rss_bytes: start_rss,
         startup_secs: master.startup_secs,
         rank0_peak_rss_bytes: rss_bytes().0,
+        plan: None,
     }
     .print(args.job.json);
     if outcome.cancelled {
