@@ -205,7 +205,8 @@ fn param_arg(param: &ParamSpec, flag: String) -> Arg {
         ParamKind::Float { .. } => arg.value_name("NUM").allow_negative_numbers(true),
         ParamKind::Choice(choices) => {
             let names = param.choice_names().iter().map(|(n, _)| n.to_string());
-            arg.value_name("INT").value_parser(PossibleValuesParser::new(choices.iter().map(i64::to_string).chain(names)))
+            arg.value_name("INT")
+                .value_parser(PossibleValuesParser::new(choices.iter().map(i64::to_string).chain(names)))
         }
         ParamKind::Bool => arg.value_name("BOOL").value_parser(["true", "false"]),
     }

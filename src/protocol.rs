@@ -70,7 +70,7 @@ pub enum Command {
     /// Filter many images, handed out one at a time.
     Batch(BatchJob),
     /// Filter a video or frame sequence, chunk by chunk ([`VideoJob`]).
-    Video(VideoJob),
+    Video(Box<VideoJob>),
     /// Leave the worker loop; the process then exits 0.
     Shutdown,
 }

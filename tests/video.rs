@@ -153,7 +153,8 @@ fn frames_in_natural_order_to_video_and_rank_zero_sending_chunks_give_the_same_f
     for ranks in [1, 2, 3] {
         for send in [false, true] {
             let out = dir.path().join(format!("out{ranks}{send}.mkv"));
-            let mut args = vec!["video", "--op", "bilateral", "--chunk-frames", "7", "--fps", "30", s(&frames), "-o", s(&out)];
+            let mut args =
+                vec!["video", "--op", "bilateral", "--chunk-frames", "7", "--fps", "30", s(&frames), "-o", s(&out)];
             if send {
                 args.push("--send-input");
             }
@@ -208,7 +209,11 @@ fn resize_in_split_and_batch_modes_equals_cv_resize_and_json_names_the_plan() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.png");
     write_picture(&input, 97, 61, 3, 5);
-    for op in ["resize:scale=0.37:interpolation=cubic", "median,resize:width=50:height=50:keep-aspect=false,blur", "gray,resize:height=13:interpolation=lanczos"] {
+    for op in [
+        "resize:scale=0.37:interpolation=cubic",
+        "median,resize:width=50:height=50:keep-aspect=false,blur",
+        "gray,resize:height=13:interpolation=lanczos",
+    ] {
         let want = reference(op, &input, &dir.path().join("expected.png"));
         for ranks in [1, 2, 3] {
             let output = dir.path().join("out.png");

@@ -10,8 +10,8 @@ use crate::model::RankStats;
 use crate::report::{progress_bar, rss_bytes};
 use crate::video::plan::{check_frame_names, muxer, output_kind};
 use crate::video::{
-    chunk::open_capture, join::join_segments, plan_chunks, probe_video, work_dir, Chunk, FrameList, OutputKind,
-    Source, VideoEvent, VideoJournal, VideoOptions, VideoSpec,
+    chunk::open_capture, join::join_segments, plan_chunks, probe_video, work_dir, Chunk, FrameList, OutputKind, Source,
+    VideoEvent, VideoJournal, VideoOptions, VideoSpec,
 };
 use anyhow::{bail, ensure, Context, Result};
 use opencv::prelude::*;
@@ -129,8 +129,7 @@ pub fn video(master: &Master, args: &VideoArgs, cancel: &AtomicBool) -> Result<(
         mode: "video",
         ok: complete,
         op: chain.to_string(),
-        plan: "chunks of whole frames, one rank per chunk: decode, filter (every op on the whole frame), encode"
-            .into(),
+        plan: "chunks of whole frames, one rank per chunk: decode, filter (every op on the whole frame), encode".into(),
         ranks: master.size(),
         hosts: master.ranks.iter().map(|r| r.host.clone()).collect(),
         input: match &spec.source {
@@ -162,7 +161,11 @@ pub fn video(master: &Master, args: &VideoArgs, cancel: &AtomicBool) -> Result<(
         eprintln!("imgproc: failed: {f}");
     }
     if outcome.cancelled {
-        let rest = format!("{} chunk(s) done and kept in {}; run the same command again to finish", outcome.done, work.display());
+        let rest = format!(
+            "{} chunk(s) done and kept in {}; run the same command again to finish",
+            outcome.done,
+            work.display()
+        );
         return Err(CommandError::Cancelled(rest).into());
     }
     if !failed.is_empty() {
@@ -243,7 +246,11 @@ fn check_output(source: &Source, output: &Path, kind: &OutputKind) -> Result<()>
         Source::Video { path, .. } => vec![path],
         Source::Frames(list) => list.paths.iter().collect(),
     };
-    ensure!(!inputs.iter().any(|p| p.as_path() == output), "{}: the output would overwrite the input", output.display());
+    ensure!(
+        !inputs.iter().any(|p| p.as_path() == output),
+        "{}: the output would overwrite the input",
+        output.display()
+    );
     if let OutputKind::Frames { dir, .. } = kind {
         let empty = std::fs::read_dir(dir).map(|mut d| d.next().is_none()).unwrap_or(true);
         ensure!(empty || !dir.exists(), "{}: the output folder exists and is not empty", dir.display());
@@ -298,9 +305,11 @@ fn finish_output(spec: &VideoSpec, chunks: &[Chunk], no_audio: bool) -> Result<(
         }
         OutputKind::Frames { dir, .. } => {
             if dir.is_dir() {
-                std::fs::remove_dir(dir).with_context(|| format!("{}: cannot replace the empty folder", dir.display()))?;
+                std::fs::remove_dir(dir)
+                    .with_context(|| format!("{}: cannot replace the empty folder", dir.display()))?;
             }
-            std::fs::rename(spec.frames_dir(), dir).with_context(|| format!("{}: cannot move the frames", dir.display()))?;
+            std::fs::rename(spec.frames_dir(), dir)
+                .with_context(|| format!("{}: cannot move the frames", dir.display()))?;
         }
     }
     std::fs::remove_dir_all(&spec.work_dir).with_context(|| format!("{}: cannot remove", spec.work_dir.display()))

@@ -13,9 +13,9 @@ use crate::video::{
 };
 use anyhow::{Context, Result};
 use std::cell::RefCell;
-use std::rc::Rc;
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
@@ -80,7 +80,7 @@ impl Master {
             send_input: run.options.send_input,
         };
         for rank in 1..n {
-            send_command(self.world(), rank, &Command::Video(job.clone()));
+            send_command(self.world(), rank, &Command::Video(Box::new(job.clone())));
         }
         let mut reach = vec![(true, true); n];
         for _ in 1..n {

@@ -277,7 +277,9 @@ impl Op {
             // magnitude one row up and down.
             Op::Canny { aperture, .. } => aperture as usize / 2 + 1,
             // A whole-image step: it reads no rows of a strip's neighbours.
-            Op::Invert | Op::Brightness { .. } | Op::Gray | Op::Bw { .. } | Op::ContrastStretch | Op::Resize { .. } => 0,
+            Op::Invert | Op::Brightness { .. } | Op::Gray | Op::Bw { .. } | Op::ContrastStretch | Op::Resize { .. } => {
+                0
+            }
         }
     }
 

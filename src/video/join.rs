@@ -18,7 +18,8 @@ pub fn join_segments(
 ) -> Result<()> {
     ensure!(!segments.is_empty(), "no segments to join");
     let list = work_dir.join("concat.txt");
-    let text: String = segments.iter().map(|s| format!("file '{}'\n", s.display().to_string().replace('\'', "'\\''"))).collect();
+    let text: String =
+        segments.iter().map(|s| format!("file '{}'\n", s.display().to_string().replace('\'', "'\\''"))).collect();
     std::fs::write(&list, text).with_context(|| format!("{}: cannot write", list.display()))?;
     let name = output.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let temp = output.with_file_name(format!(".{name}{TMP_MARKER}{}", std::process::id()));

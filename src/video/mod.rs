@@ -24,10 +24,22 @@ use std::path::{Path, PathBuf};
 /// What a running video job reports, for the progress bar (and a GUI).
 #[derive(Clone, Debug, PartialEq)]
 pub enum VideoEvent {
-    ChunkAssigned { rank: usize, chunk: Chunk },
+    ChunkAssigned {
+        rank: usize,
+        chunk: Chunk,
+    },
     /// `rank` has finished `frames` frames of chunk `index` so far.
-    Frames { rank: usize, index: usize, frames: usize },
-    ChunkDone { rank: usize, chunk: Chunk, secs: f64, error: Option<String> },
+    Frames {
+        rank: usize,
+        index: usize,
+        frames: usize,
+    },
+    ChunkDone {
+        rank: usize,
+        chunk: Chunk,
+        secs: f64,
+        error: Option<String>,
+    },
 }
 
 /// How a video job runs.
@@ -87,7 +99,13 @@ impl VideoJournal {
         self.0.is_done(&Self::key(chunk))
     }
 
-    pub fn record_start(&mut self, ranks: usize, hosts: Vec<String>, pending: usize, already_done: usize) -> Result<()> {
+    pub fn record_start(
+        &mut self,
+        ranks: usize,
+        hosts: Vec<String>,
+        pending: usize,
+        already_done: usize,
+    ) -> Result<()> {
         let job = self.0.job().to_string();
         self.0.record(Entry::Start { time: now(), job, ranks, hosts, pending, already_done })
     }

@@ -72,7 +72,9 @@ impl FrameList {
             let abs = std::path::absolute(input).with_context(|| format!("{}: bad path", input.display()))?;
             if abs.is_dir() {
                 let mut found = Vec::new();
-                for entry in std::fs::read_dir(&abs).with_context(|| format!("{}: cannot list folder", abs.display()))? {
+                for entry in
+                    std::fs::read_dir(&abs).with_context(|| format!("{}: cannot list folder", abs.display()))?
+                {
                     let path = entry?.path();
                     let hidden = path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'));
                     if !path.is_dir() && !hidden && has_image_extension(&path) {
@@ -169,14 +171,19 @@ pub fn probe_video(path: &Path) -> Result<VideoInfo> {
     let Some(video) = streams.iter().find(|s| s["codec_type"] == "video") else {
         bail!("{}: no video stream", path.display())
     };
-    let audio = streams.iter().find(|s| s["codec_type"] == "audio").map(|s| s["codec_name"].as_str().unwrap_or("?").into());
+    let audio =
+        streams.iter().find(|s| s["codec_type"] == "audio").map(|s| s["codec_name"].as_str().unwrap_or("?").into());
     let codec = video["codec_name"].as_str().unwrap_or("unknown").to_string();
-    let (width, height) = (video["width"].as_u64().unwrap_or(0) as usize, video["height"].as_u64().unwrap_or(0) as usize);
+    let (width, height) =
+        (video["width"].as_u64().unwrap_or(0) as usize, video["height"].as_u64().unwrap_or(0) as usize);
     ensure!(width > 0 && height > 0, "{}: the video stream has no size (codec {codec})", path.display());
     let fps = video["r_frame_rate"].as_str().unwrap_or("25/1").to_string();
     ensure!(parse_rate(&fps).is_some(), "{}: no frame rate", path.display());
 
-    let packets = ffprobe(path, &["-select_streams", "v:0", "-show_entries", "packet=pts_time,dts_time,flags", "-of", "csv=p=0"])?;
+    let packets = ffprobe(
+        path,
+        &["-select_streams", "v:0", "-show_entries", "packet=pts_time,dts_time,flags", "-of", "csv=p=0"],
+    )?;
     let mut frames: Vec<(f64, bool)> = Vec::new();
     for line in packets.lines().filter(|l| !l.trim().is_empty()) {
         let fields: Vec<&str> = line.split(',').collect();
@@ -184,7 +191,8 @@ pub fn probe_video(path: &Path) -> Result<VideoInfo> {
         if flags.contains('D') {
             continue; // discarded by the demuxer (pre-roll): not a frame that plays
         }
-        let time = fields.first().and_then(|t| t.parse::<f64>().ok()).or_else(|| fields.get(1).and_then(|t| t.parse().ok()));
+        let time =
+            fields.first().and_then(|t| t.parse::<f64>().ok()).or_else(|| fields.get(1).and_then(|t| t.parse().ok()));
         let time = time.unwrap_or(frames.len() as f64 / parse_rate(&fps).unwrap_or(25.0));
         frames.push((time, flags.starts_with('K')));
     }
