@@ -2,7 +2,8 @@
 # Installs what building and testing imgproc needs on Debian 12, and nothing when it is all there:
 # Open MPI, OpenCV, clang (the opencv crate's binding generator), GTK 3 (the file dialogs), Xvfb,
 # ImageMagick and xdotool (the GUI test), ffmpeg (videos: ffprobe, encoding segments, the join),
-# shellcheck, and a Rust toolchain through rustup when cargo is missing. Runs as root, or through sudo.
+# the shell linter, and a Rust toolchain through rustup when cargo is missing. Runs as root, or
+# through sudo.
 set -euo pipefail
 
 packages=(
