@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what building and testing imgproc needs on Debian 12, and nothing when it is all there:
 # Open MPI, OpenCV, clang (the opencv crate's binding generator), GTK 3 (the file dialogs), Xvfb,
-# ImageMagick and xdotool (the GUI test), shellcheck, and a Rust toolchain through rustup when
-# cargo is missing. Runs as root, or through sudo.
+# ImageMagick and xdotool (the GUI test), ffmpeg (videos: ffprobe, encoding segments, the join),
+# the shell linter, and a Rust toolchain through rustup when cargo is missing. Runs as root, or
+# through sudo.
 set -euo pipefail
 
 packages=(
@@ -12,6 +13,7 @@ packages=(
   libgtk-3-dev
   libxkbcommon-x11-0 libgl1 libegl1 libgl1-mesa-dri libxcursor1 libxrandr2 libxi6
   xvfb xauth x11-utils imagemagick xdotool
+  ffmpeg
   shellcheck iproute2 iputils-ping procps time curl ca-certificates
 )
 

@@ -27,6 +27,8 @@ step "GUI end to end under Xvfb"
 bash tests/gui_e2e.sh
 step "failover on simulated hosts"
 bash tests/failover.sh
+step "a host killed mid-video under the watcher on simulated hosts"
+bash tests/video_failover.sh
 step "soak: ranks killed with SIGKILL under the watcher on simulated hosts"
 bash tests/soak.sh
 step "deploy/azure/check.sh"

@@ -53,6 +53,49 @@ impl OpChain {
         self.0.iter().map(Op::global_need).filter(|g| *g != GlobalNeed::None)
     }
 
+    /// Width and height of the result for a `width`×`height` input (resize changes them).
+    pub fn out_size(&self, width: usize, height: usize) -> (usize, usize) {
+        self.0.iter().fold((width, height), |(w, h), op| op.resized(w, h))
+    }
+
+    /// Whether some op needs the whole image at once (resize): see [`OpChain::stages`].
+    pub fn has_whole_image_steps(&self) -> bool {
+        self.0.iter().any(|op| op.global_need() == GlobalNeed::Resample)
+    }
+
+    /// The chain cut at each op that needs the whole image at once: runs of ops that strips
+    /// compute exactly, and between them the whole-image ops, in order. Empty runs are left out.
+    pub fn stages(&self) -> Vec<Stage> {
+        let mut stages = Vec::new();
+        let mut run = Vec::new();
+        for op in &self.0 {
+            if op.global_need() == GlobalNeed::Resample {
+                if !run.is_empty() {
+                    stages.push(Stage::Strips(OpChain(std::mem::take(&mut run))));
+                }
+                stages.push(Stage::Whole(op.clone()));
+            } else {
+                run.push(op.clone());
+            }
+        }
+        if !run.is_empty() {
+            stages.push(Stage::Strips(OpChain(run)));
+        }
+        stages
+    }
+
+    /// How this chain runs on one image over `ranks` ranks, in words (the `--json` summary's `plan`).
+    pub fn plan(&self, ranks: usize) -> String {
+        let mut text = format!("rows split over {ranks} rank(s)");
+        if self.has_whole_image_steps() {
+            text.push_str(
+                "; each resize on the whole image on rank 0 (rows gathered before it, split again after it): \
+                 cv::resize of a strip cannot be shown to equal the rows of cv::resize of the image",
+            );
+        }
+        text
+    }
+
     /// Runs the plain OpenCV calls on a whole image, one after the other: the reference result.
     pub fn apply_reference(&self, img: &crate::image::Image) -> Result<crate::image::Image> {
         let Some((first, rest)) = self.0.split_first() else { return Ok(img.clone()) };
@@ -62,6 +105,19 @@ impl OpChain {
         }
         Ok(cur)
     }
+}
+
+/// One part of a chain as it runs (see [`OpChain::stages`]).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Stage {
+    /// Ops that run split by rows, exactly (halos and the global steps).
+    Strips(OpChain),
+    /// An op that runs on the whole image in one call on rank 0: cv::resize. An output row of
+    /// cv::resize comes from a source position OpenCV computes in floating point from the
+    /// whole image's scale (rounded to float, then to 1/2048 for linear and cubic); a call on a
+    /// strip has another scale and origin and may round a coefficient the other way, so no strip
+    /// plan can be shown exact. The rows are gathered instead, which is exact by definition.
+    Whole(Op),
 }
 
 impl std::fmt::Display for OpChain {
@@ -100,6 +156,18 @@ mod tests {
         let defaults = [Op::Blur { ksize: 9 }];
         let c = OpChain::parse("blur,blur:ksize=3", &defaults).unwrap();
         assert_eq!(c.0, vec![Op::Blur { ksize: 9 }, Op::Blur { ksize: 3 }]);
+    }
+
+    #[test]
+    fn stages_cut_the_chain_at_each_resize() {
+        let c = OpChain::parse("gray,blur,resize:scale=0.5,median,resize:width=9", &[]).unwrap();
+        let stages = c.stages();
+        assert_eq!(stages.len(), 4);
+        assert_eq!(stages[0], Stage::Strips(OpChain::parse("gray,blur", &[]).unwrap()));
+        assert!(matches!(stages[1], Stage::Whole(Op::Resize { .. })));
+        assert_eq!(c.out_size(100, 40), (9, 4));
+        assert_eq!(OpChain::parse("resize", &[]).unwrap().stages().len(), 1);
+        assert!(!OpChain::parse("blur", &[]).unwrap().has_whole_image_steps());
     }
 
     #[test]

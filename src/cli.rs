@@ -32,6 +32,8 @@ pub enum Command {
     Run(RunArgs),
     /// Filter many images; each rank asks for the next one when it is done.
     Batch(BatchArgs),
+    /// Filter a video or a sequence of frames; each rank decodes, filters and encodes whole chunks.
+    Video(VideoArgs),
     /// List the operations and their parameters with defaults.
     Ops,
     /// Open the desktop GUI on rank 0 (what `imgproc` does without a subcommand).
@@ -82,6 +84,40 @@ pub struct BatchArgs {
     /// and write files themselves and only indices travel over MPI.
     #[arg(long, value_name = "DIR")]
     pub shared_dir: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct VideoArgs {
+    #[command(flatten)]
+    pub job: JobArgs,
+    /// A video file, or frames: a folder of images (natural order: f2 before f10) or image files.
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// A video file (.mp4 H.264, .mkv FFV1 lossless, .avi MJPG, .webm VP9) or a folder of frames.
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Codec instead of the extension's: h264, ffv1, mjpeg, vp9.
+    #[arg(long)]
+    pub codec: Option<String>,
+    /// Quality: CRF for h264 (default 20) and vp9 (32), q:v for mjpeg (3); lower is better.
+    #[arg(long)]
+    pub quality: Option<u32>,
+    /// Frame rate of a video made from frames (e.g. 25, 30000/1001) [default: 25].
+    #[arg(long)]
+    pub fps: Option<String>,
+    /// Image format of a frame-folder output.
+    #[arg(long, default_value = "png")]
+    pub format: String,
+    /// Frames per chunk: a video is cut at the first keyframe after this many frames.
+    #[arg(long, default_value_t = 48, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub chunk_frames: usize,
+    /// Rank 0 sends every worker its chunks' input and receives their segments, as for nodes
+    /// without shared storage (a worker that cannot see the input or the output gets this anyway).
+    #[arg(long)]
+    pub send_input: bool,
+    /// Leave the input's audio out.
+    #[arg(long)]
+    pub no_audio: bool,
 }
 
 /// Options shared by `run` and `batch`.
@@ -168,7 +204,9 @@ fn param_arg(param: &ParamSpec, flag: String) -> Arg {
         ParamKind::Int { .. } => arg.value_name("INT").allow_negative_numbers(true),
         ParamKind::Float { .. } => arg.value_name("NUM").allow_negative_numbers(true),
         ParamKind::Choice(choices) => {
-            arg.value_name("INT").value_parser(PossibleValuesParser::new(choices.iter().map(i64::to_string)))
+            let names = param.choice_names().iter().map(|(n, _)| n.to_string());
+            arg.value_name("INT")
+                .value_parser(PossibleValuesParser::new(choices.iter().map(i64::to_string).chain(names)))
         }
         ParamKind::Bool => arg.value_name("BOOL").value_parser(["true", "false"]),
     }
@@ -224,6 +262,9 @@ pub fn ops_listing() -> String {
             GlobalNeed::Histogram => out.push_str(&format!("  {:<17} global step: the whole image's histogram\n", "")),
             GlobalNeed::Hysteresis => {
                 out.push_str(&format!("  {:<17} global step: hysteresis across the whole image\n", ""))
+            }
+            GlobalNeed::Resample => {
+                out.push_str(&format!("  {:<17} whole image: rank 0 gathers the rows and resizes them\n", ""))
             }
         }
         for p in spec.params {

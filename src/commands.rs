@@ -13,6 +13,10 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
+mod video;
+
+pub use video::video;
+
 /// Why a command did not succeed, for the exit code.
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {
@@ -86,6 +90,7 @@ pub fn run_reference(args: &RunArgs) -> Result<()> {
         rank0_start_rss_bytes: start_rss,
         startup_secs: 0.0,
         rank0_peak_rss_bytes: rss_bytes().0,
+        plan: None,
     }
     .print(args.job.json);
     Ok(())
@@ -141,6 +146,7 @@ pub fn run_image(master: &Master, args: &RunArgs, cancel: &AtomicBool) -> Result
         rank0_start_rss_bytes: start_rss,
         startup_secs: master.startup_secs,
         rank0_peak_rss_bytes: rss_bytes().0,
+        plan: Some(chain.plan(master.size())),
     }
     .print(args.job.json);
     Ok(())
@@ -196,6 +202,7 @@ pub fn run_batch(master: &Master, args: &BatchArgs, cancel: &AtomicBool) -> Resu
         rank0_start_rss_bytes: start_rss,
         startup_secs: master.startup_secs,
         rank0_peak_rss_bytes: rss_bytes().0,
+        plan: None,
     }
     .print(args.job.json);
     if let Some(reason) = &outcome.stopped {

@@ -9,7 +9,7 @@
 //! Rows kept after op `i` are the owned rows widened by the halo the rest of the chain needs:
 //! every kept row is exact, because the rows it was computed from were exact or the image's edge.
 
-use crate::chain::OpChain;
+use crate::chain::{OpChain, Stage};
 use crate::global::{self, HysteresisReply, HysteresisRequest};
 use crate::image::Image;
 use crate::model::Failure;
@@ -162,6 +162,9 @@ impl StripRun {
                     return Ok(Step::Histogram(Box::new(global::histogram(self.cur.rows(own.start, own.end)))));
                 }
                 GlobalNeed::Hysteresis => return self.start_hysteresis(&op),
+                GlobalNeed::Resample => {
+                    bail!("{} runs on the whole image: the chain must be cut into stages first", op.name())
+                }
             }
         }
         let own = self.owned_in_cur();
@@ -438,6 +441,23 @@ fn run_strips(
     chunk_bytes: usize,
     cancel: Option<&CancelFlag>,
 ) -> Result<Image> {
+    if chain.has_whole_image_steps() {
+        // The plan rank 0 follows too (`Master::run_image`): strips up to each resize, the whole
+        // image through it, strips again after it.
+        let mut cur = img.clone();
+        for stage in chain.stages() {
+            cur = match stage {
+                Stage::Strips(part) => run_strips(&part, &cur, ranks, skip_rank0, chunk_bytes, cancel)?,
+                Stage::Whole(op) => {
+                    if let Some(c) = cancel {
+                        StripRun::check_cancel(c)?;
+                    }
+                    op.apply_reference(&cur)?
+                }
+            };
+        }
+        return Ok(cur);
+    }
     let strips = plan(img.height, ranks, chain.total_halo(), skip_rank0);
     let mut runs = strips
         .iter()

@@ -23,4 +23,5 @@ pub mod scheduler;
 pub mod split;
 pub mod synth;
 pub mod threads;
+pub mod video;
 pub mod worker;

@@ -48,6 +48,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 None => Ok(()),
             }
         }
+        Some(Command::Video(args)) => {
+            args.job.chain()?;
+            let cancel = cancel_on_signals()?;
+            match imgproc::master::start(args.job.threads)? {
+                Some(master) => commands::video(&master, &args, &cancel),
+                None => Ok(()),
+            }
+        }
         Some(Command::Gui(args)) => imgproc::gui::launch(args),
         None => imgproc::gui::launch(Default::default()),
     }

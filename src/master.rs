@@ -11,8 +11,11 @@
 
 mod batch;
 mod lane;
+mod video;
 
-use crate::chain::OpChain;
+pub use video::VideoRun;
+
+use crate::chain::{OpChain, Stage};
 use crate::exec::{drive, Cancelled, DriveTimes, GlobalExchange, ProgressThrottle, StripRun};
 use crate::global::{self, HysteresisReply, HysteresisRequest};
 use crate::image::Image;
@@ -152,7 +155,8 @@ impl Master {
 
     /// Filters one image split by rows over all ranks; returns the result and per-rank statistics.
     /// Once `cancel` is set every rank stops at its next chunk of rows and this returns the error
-    /// [`Cancelled`].
+    /// [`Cancelled`]. A chain with a resize runs in stages (`OpChain::stages`): strips up to it,
+    /// the whole image through it on rank 0, strips again after it.
     pub fn run_image(
         &self,
         img: Image,
@@ -162,6 +166,40 @@ impl Master {
         cancel: &AtomicBool,
     ) -> Result<(Image, Vec<RankStats>)> {
         self.settle()?;
+        if !chain.has_whole_image_steps() {
+            return self.run_image_strips(img, chain, coordinator_only, on, cancel);
+        }
+        let mut total: Vec<RankStats> = (0..self.size()).map(|r| self.stats(r)).collect();
+        let mut cur = img;
+        for stage in chain.stages() {
+            cur = match stage {
+                Stage::Strips(part) => {
+                    let (out, stats) = self.run_image_strips(cur, &part, coordinator_only, on, cancel)?;
+                    total.iter_mut().zip(&stats).for_each(|(t, s)| t.add(s));
+                    out
+                }
+                Stage::Whole(op) => {
+                    if cancel.load(Ordering::Relaxed) {
+                        return Err(Cancelled.into());
+                    }
+                    let started = Instant::now();
+                    let out = op.apply_reference(&cur)?;
+                    total[0].compute_secs += started.elapsed().as_secs_f64();
+                    out
+                }
+            };
+        }
+        Ok((cur, total))
+    }
+
+    fn run_image_strips(
+        &self,
+        img: Image,
+        chain: &OpChain,
+        coordinator_only: bool,
+        on: &mut dyn FnMut(Progress),
+        cancel: &AtomicBool,
+    ) -> Result<(Image, Vec<RankStats>)> {
         let n = self.size();
         let (w, h, c) = (img.width, img.height, img.channels);
         let strips = plan(h, n, chain.total_halo(), coordinator_only);

@@ -42,6 +42,26 @@ pub struct RankStats {
     pub bytes_received: u64,
 }
 
+impl RankStats {
+    /// Adds another job's times, volumes and images (a staged image, the chunks of a video);
+    /// `rows` becomes the other's when it has some.
+    pub fn add(&mut self, other: &RankStats) {
+        self.images += other.images;
+        self.read_secs += other.read_secs;
+        self.send_secs += other.send_secs;
+        self.compute_secs += other.compute_secs;
+        self.global_secs += other.global_secs;
+        self.collect_secs += other.collect_secs;
+        self.wait_secs += other.wait_secs;
+        self.write_secs += other.write_secs;
+        self.bytes_sent += other.bytes_sent;
+        self.bytes_received += other.bytes_received;
+        if other.rows.is_some() {
+            self.rows = other.rows;
+        }
+    }
+}
+
 /// Why a strip or a batch item produced no result. Travels between ranks as it is, so rank 0
 /// tells the cases apart by type, never by matching text.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, thiserror::Error)]

@@ -69,6 +69,8 @@ pub enum Command {
     Image(ImageJob),
     /// Filter many images, handed out one at a time.
     Batch(BatchJob),
+    /// Filter a video or frame sequence, chunk by chunk ([`VideoJob`]).
+    Video(Box<VideoJob>),
     /// Leave the worker loop; the process then exits 0.
     Shutdown,
 }
@@ -268,6 +270,56 @@ pub fn receive_command(world: &SimpleCommunicator, between_polls: &mut dyn FnMut
 /// This process's host name as MPI reports it.
 pub fn host_name() -> String {
     mpi::environment::processor_name().unwrap_or_else(|_| "unknown".into())
+}
+
+/// Video messages worker → rank 0 ([`VideoUp`]).
+pub const TAG_VIDEO_UP: Tag = 24;
+/// Files of a finished chunk (segment or frames), worker → rank 0, when the worker cannot write
+/// the work folder itself.
+pub const TAG_VIDEO_UP_BYTES: Tag = 25;
+/// Video messages rank 0 → worker ([`VideoDown`]).
+pub const TAG_VIDEO_DOWN: Tag = 26;
+/// A chunk's input (its packets, or its frame files), rank 0 → a worker that cannot open the input.
+pub const TAG_VIDEO_DOWN_BYTES: Tag = 27;
+
+/// A video job: every rank gets the whole plan and is then handed chunks one at a time.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct VideoJob {
+    pub id: u64,
+    pub spec: crate::video::VideoSpec,
+    /// Size of the input video in bytes (0 for frames): a worker that sees a file of this size at
+    /// the same path decodes its chunks itself.
+    pub input_size: u64,
+    /// A file rank 0 wrote in the work folder, holding `token`: a worker that reads it back
+    /// writes its segments there itself; otherwise it sends them.
+    pub probe: PathBuf,
+    pub token: String,
+    /// Rank 0 sends every chunk's input, whatever the worker sees (no shared storage assumed).
+    pub send_input: bool,
+}
+
+/// Rank 0 → worker in a video job.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum VideoDown {
+    /// Do `chunk`; when `bytes` is not empty, that many buffers follow (the chunk's packets as one
+    /// small file, or one per frame file).
+    Work { chunk: crate::video::Chunk, bytes: Vec<usize> },
+    /// No more chunks in this job.
+    Finish,
+}
+
+/// Worker → rank 0 in a video job.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum VideoUp {
+    /// Sent once at the start: what this rank can reach by itself.
+    Ready { reads_input: bool, writes_work: bool },
+    /// Frames of chunk `index` finished so far (a few times a second).
+    Frames { index: usize, frames: usize },
+    /// Chunk `index` is finished. `Ok(None)`: its files are in the work folder; `Ok(Some(files))`:
+    /// each `(name, length)` follows as bytes.
+    Done { index: usize, outcome: Result<Option<Vec<(String, usize)>>, Failure>, secs: f64 },
+    /// The worker's totals, after `Finish`.
+    Stats(RankStats),
 }
 
 #[cfg(test)]

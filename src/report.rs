@@ -33,6 +33,10 @@ pub struct Summary {
     /// Rank 0's resident memory: before reading the input, and at its peak.
     pub rank0_start_rss_bytes: u64,
     pub rank0_peak_rss_bytes: u64,
+    /// How an image was split, when it says more than rows over ranks: a resize runs on the
+    /// whole image on rank 0 (see `chain::Stage`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<String>,
     /// Seconds from this process's start until every rank was ready (MPI start-up), not part of
     /// `wall_secs`.
     pub startup_secs: f64,

@@ -19,6 +19,8 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+mod video;
+
 /// A batch item's result on a worker: encoded bytes for rank 0, or the temporary file it wrote.
 enum Made {
     Bytes(crate::codec::Encoded),
@@ -56,6 +58,10 @@ pub fn serve(world: &SimpleCommunicator) -> Result<()> {
             Command::Batch(job) => {
                 me.forget_cancels_before(job.id);
                 me.batch_job(&job)?;
+            }
+            Command::Video(job) => {
+                me.forget_cancels_before(job.id);
+                me.video_job(&job)?;
             }
             Command::Shutdown => return Ok(()),
         }

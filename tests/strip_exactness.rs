@@ -176,3 +176,26 @@ fn chains_with_global_steps_in_the_middle_match() {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    /// A resize anywhere in a chain, any size, scale and interpolation: the plan (strips up to it,
+    /// the whole image through cv::resize on rank 0, strips again after it) gives the bytes of the
+    /// chain on the whole image, for any rank count.
+    #[test]
+    fn a_resize_anywhere_in_a_chain_keeps_split_images_exact(
+        w in 1usize..60, h in 1usize..80, colour in any::<bool>(), seed in any::<u64>(),
+        before in prop::collection::vec(op_strategy(), 0..2), after in prop::collection::vec(op_strategy(), 0..2),
+        width in 0u32..90, height in 0u32..90, scale in 0.05f64..4.0, keep in any::<bool>(),
+        interpolation in 0u32..5, ranks in 1usize..9, skip in any::<bool>(),
+    ) {
+        let resize = Op::Resize { width, height, scale, keep_aspect: keep, interpolation };
+        let chain = OpChain(before.into_iter().chain(std::iter::once(resize)).chain(after).collect());
+        let img = picture(w, h, if colour { 3 } else { 1 }, seed);
+        let want_size = chain.out_size(w, h);
+        let got = run_in_process(&chain, &img, ranks, skip).unwrap();
+        prop_assert_eq!((got.width, got.height), want_size);
+        check(&chain, &img, ranks, skip)?;
+    }
+}

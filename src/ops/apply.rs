@@ -24,6 +24,7 @@ impl Op {
                 Ok(crate::global::apply_lut(img, &lut))
             }
             Op::Canny { low, high, aperture, l2 } => cv_canny(img, low, high, aperture, l2),
+            Op::Resize { interpolation, .. } => cv_resize(img, self.resized(img.width, img.height), interpolation),
             Op::Blur { .. }
             | Op::Gaussian { .. }
             | Op::Median { .. }
@@ -73,7 +74,7 @@ impl Op {
                     imgproc::threshold(s, d, threshold, 255.0, imgproc::THRESH_BINARY).map(|_| ())
                 })
             }
-            Op::Canny { .. } | Op::ContrastStretch => {
+            Op::Canny { .. } | Op::ContrastStretch | Op::Resize { .. } => {
                 bail!("{} needs a global step and cannot run on a strip alone", self.name())
             }
         };
@@ -81,6 +82,24 @@ impl Op {
             format!("applying {} to a {}x{}x{} image", self.name(), img.width, rows.len(), img.channels)
         })
     }
+}
+
+/// cv::resize of the whole image to `size` (width, height) with OpenCV's `INTER_*` `interpolation`.
+pub fn cv_resize(img: &Image, size: (usize, usize), interpolation: u32) -> Result<Image> {
+    let mut out = Image::zeros(size.0, size.1, img.channels);
+    if img.width == 0 || img.height == 0 || out.data.is_empty() {
+        return Ok(out);
+    }
+    {
+        let src = mat_view(img)?;
+        let mut dst = mat_view_mut(&mut out)?;
+        let before = dst.data();
+        let dsize = Size::new(size.0 as i32, size.1 as i32);
+        imgproc::resize(&src, &mut dst, dsize, 0.0, 0.0, interpolation as i32)
+            .with_context(|| format!("resizing a {}x{} image to {}x{}", img.width, img.height, size.0, size.1))?;
+        ensure!(dst.data() == before, "OpenCV reallocated the output buffer");
+    }
+    Ok(out)
 }
 
 /// cv::Canny on an image; the output is 0 or 255, one channel.

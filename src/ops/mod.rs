@@ -13,7 +13,7 @@
 mod apply;
 mod registry;
 
-pub use apply::{canny_local_rows, cv_canny, in_row_chunks, mat_view, mat_view_mut, MatMut, MatRef};
+pub use apply::{canny_local_rows, cv_canny, cv_resize, in_row_chunks, mat_view, mat_view_mut, MatMut, MatRef};
 pub use registry::{OpKind, OpSpec, OutChannels, ParamKind, ParamSpec, ParamValue, Rule};
 
 use anyhow::{anyhow, bail, Result};
@@ -44,6 +44,8 @@ pub enum Op {
     Bw { threshold: f64 },
     /// Histogram equalisation over all channels of the whole image (see `global::stretch_lut`).
     ContrastStretch,
+    /// cv::resize to the size [`Op::resized`] gives; `interpolation` is OpenCV's `INTER_*` number.
+    Resize { width: u32, height: u32, scale: f64, keep_aspect: bool, interpolation: u32 },
 }
 
 /// What an op needs beyond its own rows and halo.
@@ -55,6 +57,10 @@ pub enum GlobalNeed {
     Histogram,
     /// Hysteresis across the whole image (Canny).
     Hysteresis,
+    /// The whole image at once (resize): its rows are gathered and it runs in one call, because
+    /// no strip of cv::resize's output can be computed exactly from a strip of its input (see
+    /// `exec::stages`).
+    Resample,
 }
 
 /// The names users type, in the order `imgproc ops` lists them (derived from [`OpKind::ALL`]).
@@ -93,6 +99,7 @@ impl OpKind {
             OpKind::Gray => Op::Gray,
             OpKind::Bw => Op::Bw { threshold: 0.0 },
             OpKind::ContrastStretch => Op::ContrastStretch,
+            OpKind::Resize => Op::Resize { width: 0, height: 0, scale: 0.0, keep_aspect: false, interpolation: 0 },
         };
         for p in self.spec().params {
             op.set(p.name, p.default).expect("registry defaults fit their fields");
@@ -121,6 +128,7 @@ impl Op {
             Op::Gray => OpKind::Gray,
             Op::Bw { .. } => OpKind::Bw,
             Op::ContrastStretch => OpKind::ContrastStretch,
+            Op::Resize { .. } => OpKind::Resize,
         }
     }
 
@@ -147,6 +155,13 @@ impl Op {
             }
             Op::Brightness { factor, offset } => vec![Field::Float(factor), Field::Float(offset)],
             Op::Bw { threshold } => vec![Field::Float(threshold)],
+            Op::Resize { width, height, scale, keep_aspect, interpolation } => vec![
+                Field::Int(width),
+                Field::Int(height),
+                Field::Float(scale),
+                Field::Bool(keep_aspect),
+                Field::Int(interpolation),
+            ],
             Op::Invert | Op::Gray | Op::ContrastStretch => vec![],
         }
     }
@@ -261,7 +276,10 @@ impl Op {
             // Sobel reads aperture/2 rows; non-maximum suppression then compares with the gradient
             // magnitude one row up and down.
             Op::Canny { aperture, .. } => aperture as usize / 2 + 1,
-            Op::Invert | Op::Brightness { .. } | Op::Gray | Op::Bw { .. } | Op::ContrastStretch => 0,
+            // A whole-image step: it reads no rows of a strip's neighbours.
+            Op::Invert | Op::Brightness { .. } | Op::Gray | Op::Bw { .. } | Op::ContrastStretch | Op::Resize { .. } => {
+                0
+            }
         }
     }
 
@@ -278,7 +296,32 @@ impl Op {
             | Op::Brightness { .. }
             | Op::Gray
             | Op::Bw { .. }
-            | Op::ContrastStretch => false,
+            | Op::ContrastStretch
+            | Op::Resize { .. } => false,
+        }
+    }
+
+    /// The size of this op's result for a `width`×`height` input: only resize changes it.
+    ///
+    /// Resize: width and height when both are set (fitted inside them with `keep_aspect`); one of
+    /// them and the other from the aspect ratio (or unchanged without `keep_aspect`); neither:
+    /// both sides times `scale`. Sides are rounded and at least 1.
+    pub fn resized(&self, width: usize, height: usize) -> (usize, usize) {
+        let Op::Resize { width: w, height: h, scale, keep_aspect, .. } = *self else { return (width, height) };
+        if width == 0 || height == 0 {
+            return (width, height);
+        }
+        let side = |v: f64| (v.round() as usize).max(1);
+        let (fw, fh) = (width as f64, height as f64);
+        match (w as usize, h as usize) {
+            (0, 0) => (side(fw * scale), side(fh * scale)),
+            (w, 0) => (w, if keep_aspect { side(fh * w as f64 / fw) } else { height }),
+            (0, h) => (if keep_aspect { side(fw * h as f64 / fh) } else { width }, h),
+            (w, h) if keep_aspect => {
+                let s = (w as f64 / fw).min(h as f64 / fh);
+                (side(fw * s).min(w), side(fh * s).min(h))
+            }
+            (w, h) => (w, h),
         }
     }
 

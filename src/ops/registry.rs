@@ -37,6 +37,7 @@ op_kinds! {
     Gray,
     Bw,
     ContrastStretch,
+    Resize,
 }
 
 impl OpKind {
@@ -53,6 +54,7 @@ impl OpKind {
             OpKind::Gray => &GRAY,
             OpKind::Bw => &BW,
             OpKind::ContrastStretch => &CONTRAST_STRETCH,
+            OpKind::Resize => &RESIZE,
         }
     }
 
@@ -183,10 +185,24 @@ pub enum Rule {
 }
 
 impl ParamSpec {
+    /// Names a choice may be given by instead of its number (resize's interpolations).
+    pub fn choice_names(&self) -> &'static [(&'static str, i64)] {
+        match (self.kind, self.name) {
+            (ParamKind::Choice(_), "interpolation") => &INTERPOLATIONS,
+            _ => &[],
+        }
+    }
+
     /// Reads `text` as this parameter's type (not yet checked against the range).
     pub fn parse(&self, text: &str) -> Option<ParamValue> {
         match self.kind {
-            ParamKind::Int { .. } | ParamKind::Choice(_) => text.parse().ok().map(ParamValue::Int),
+            ParamKind::Int { .. } => text.parse().ok().map(ParamValue::Int),
+            // resize's interpolation may also be named (`interpolation=area`).
+            ParamKind::Choice(_) => text
+                .parse()
+                .ok()
+                .or_else(|| self.choice_names().iter().find(|(n, _)| *n == text).map(|&(_, v)| v))
+                .map(ParamValue::Int),
             ParamKind::Float { .. } => text.parse().ok().map(ParamValue::Float),
             ParamKind::Bool => text.parse().ok().map(ParamValue::Bool),
         }
@@ -483,6 +499,59 @@ const CONTRAST_STRETCH: OpSpec = OpSpec {
     params: &[],
     rules: &[],
     global: GlobalNeed::Histogram,
+    channels: OutChannels::AsInput,
+};
+
+/// OpenCV's `INTER_*` numbers, in the order of `resize`'s `interpolation` choices.
+pub const INTERPOLATIONS: [(&str, i64); 5] = [("nearest", 0), ("linear", 1), ("cubic", 2), ("area", 3), ("lanczos", 4)];
+
+const RESIZE: OpSpec = OpSpec {
+    name: "resize",
+    description: "New width and height, by size or scale, with the chosen interpolation (cv::resize).",
+    params: &[
+        ParamSpec {
+            name: "width",
+            help: "Output width; 0 follows height (keeping the aspect) or scale.",
+            unit: "px",
+            kind: ParamKind::Int { min: 0, max: 65535, odd: false },
+            default: ParamValue::Int(0),
+            typical: (0.0, 40.0),
+        },
+        ParamSpec {
+            name: "height",
+            help: "Output height; 0 follows width (keeping the aspect) or scale.",
+            unit: "px",
+            kind: ParamKind::Int { min: 0, max: 65535, odd: false },
+            default: ParamValue::Int(0),
+            typical: (0.0, 40.0),
+        },
+        ParamSpec {
+            name: "scale",
+            help: "Factor on both sides, used when width and height are both 0.",
+            unit: "×",
+            kind: ParamKind::Float { min: 0.0, max: 64.0, min_exclusive: true },
+            default: ParamValue::Float(0.5),
+            typical: (0.1, 3.0),
+        },
+        ParamSpec {
+            name: "keep-aspect",
+            help: "With width and height both set, fit inside them keeping the input's aspect ratio.",
+            unit: "",
+            kind: ParamKind::Bool,
+            default: ParamValue::Bool(true),
+            typical: (0.0, 1.0),
+        },
+        ParamSpec {
+            name: "interpolation",
+            help: "0 nearest, 1 linear, 2 cubic, 3 area, 4 lanczos (OpenCV's INTER_* numbers; names work too).",
+            unit: "",
+            kind: ParamKind::Choice(&[0, 1, 2, 3, 4]),
+            default: ParamValue::Int(1),
+            typical: (0.0, 4.0),
+        },
+    ],
+    rules: &[],
+    global: GlobalNeed::Resample,
     channels: OutChannels::AsInput,
 };
 

@@ -1,0 +1,316 @@
+//! What `imgproc video` does on rank 0: find out what the input is, check everything that can be
+//! checked before any work (sizes, codec, output), plan the chunks, hand them to the master,
+//! then join the segments (or move the frames) into the output and report.
+
+use super::{cannot_start, CommandError};
+use crate::batch::has_image_extension;
+use crate::cli::VideoArgs;
+use crate::master::{Master, VideoRun};
+use crate::model::RankStats;
+use crate::report::{progress_bar, rss_bytes};
+use crate::video::plan::{check_frame_names, muxer, output_kind};
+use crate::video::{
+    chunk::open_capture, join::join_segments, plan_chunks, probe_video, work_dir, Chunk, FrameList, OutputKind, Source,
+    VideoEvent, VideoJournal, VideoOptions, VideoSpec,
+};
+use anyhow::{bail, ensure, Context, Result};
+use opencv::prelude::*;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+/// The `--json` summary of a video job.
+#[derive(Debug, Serialize)]
+struct VideoSummary {
+    mode: &'static str,
+    ok: bool,
+    op: String,
+    /// How the chain runs on each frame: every op on the whole frame on the rank that owns its
+    /// chunk (resize included), so every frame is exactly the one-process result.
+    plan: String,
+    ranks: usize,
+    hosts: Vec<String>,
+    input: String,
+    output: PathBuf,
+    width: usize,
+    height: usize,
+    fps: String,
+    frames: usize,
+    chunks: usize,
+    /// Chunks done by this run, and by an earlier one (journal).
+    done: usize,
+    already_done: usize,
+    frames_done: usize,
+    frames_per_sec: f64,
+    failed: Vec<String>,
+    cancelled: bool,
+    wall_secs: f64,
+    join_secs: f64,
+    per_rank: Vec<RankStats>,
+    rank0_peak_rss_bytes: u64,
+    startup_secs: f64,
+}
+
+/// `imgproc video`.
+pub fn video(master: &Master, args: &VideoArgs, cancel: &AtomicBool) -> Result<()> {
+    let chain = args.job.chain()?;
+    let started = Instant::now();
+    let source = open_source(&args.inputs)?;
+    let output = std::path::absolute(&args.output).with_context(|| format!("{}: bad path", args.output.display()))?;
+    let kind = output_kind(&output, args.codec.as_deref(), args.quality, &args.format).map_err(cannot_start)?;
+    let (fps, out_size) = match &source {
+        Source::Video { info, .. } => (info.fps.clone(), chain.out_size(info.width, info.height)),
+        Source::Frames(list) => (args.fps.clone().unwrap_or_else(|| "25".into()), frames_out_size(list, &chain)?),
+    };
+    if let OutputKind::Video { codec, .. } = &kind {
+        ensure!(
+            !codec.needs_even_size() || (out_size.0 % 2 == 0 && out_size.1 % 2 == 0),
+            "{:?} needs an even width and height, the frames are {}x{}: end the chain with resize, or write .mkv",
+            codec,
+            out_size.0,
+            out_size.1
+        );
+    }
+    check_output(&source, &output, &kind).map_err(cannot_start)?;
+    let work = work_dir(&output);
+    let spec = VideoSpec { chain: chain.clone(), source, output: kind, fps, out_size, work_dir: work.clone() };
+    if matches!(spec.output, OutputKind::Frames { .. }) {
+        check_frame_names(&spec).map_err(cannot_start)?;
+    }
+    prepare_work_dir(&spec).map_err(cannot_start)?;
+    let chunks = plan_chunks(&spec.source, args.chunk_frames);
+    let mut journal = VideoJournal::open(&work, &job_key(&spec, args.chunk_frames)).map_err(cannot_start)?;
+
+    let total: usize = chunks.iter().filter(|c| !journal.is_done(c)).map(|c| c.frames).sum();
+    let bar = progress_bar(total, "frames");
+    let mut finished_frames = 0usize;
+    let mut running: HashMap<usize, usize> = HashMap::new();
+    let mut on = |e: VideoEvent| {
+        match e {
+            VideoEvent::ChunkAssigned { chunk, .. } => {
+                running.insert(chunk.index, 0);
+            }
+            VideoEvent::Frames { index, frames, .. } => {
+                running.insert(index, frames);
+            }
+            VideoEvent::ChunkDone { chunk, error, rank, .. } => {
+                running.remove(&chunk.index);
+                if let Some(e) = error {
+                    bar.set_message(format!("rank {rank}: {e}"));
+                } else {
+                    finished_frames += chunk.frames;
+                }
+            }
+        }
+        bar.set_position((finished_frames + running.values().sum::<usize>()) as u64);
+    };
+    let options = VideoOptions { coordinator_only: args.job.coordinator_only, send_input: args.send_input };
+    let run = VideoRun { spec: &spec, chunks: &chunks, options };
+    let outcome = master.run_video(&run, &mut journal, &mut on, cancel)?;
+    bar.finish_and_clear();
+    let compute_secs = started.elapsed().as_secs_f64();
+
+    let failed: Vec<String> = outcome
+        .failed
+        .iter()
+        .map(|(c, reason)| format!("frames {}–{}: {reason}", c.start + 1, c.start + c.frames))
+        .collect();
+    let complete = failed.is_empty() && !outcome.cancelled;
+    let t = Instant::now();
+    if complete {
+        finish_output(&spec, &chunks, args.no_audio)?;
+    }
+    let join_secs = t.elapsed().as_secs_f64();
+    let frames = spec.source.frames();
+    let frames_done: usize = outcome.stats.iter().map(|s| s.images).sum();
+    let summary = VideoSummary {
+        mode: "video",
+        ok: complete,
+        op: chain.to_string(),
+        plan: "chunks of whole frames, one rank per chunk: decode, filter (every op on the whole frame), encode".into(),
+        ranks: master.size(),
+        hosts: master.ranks.iter().map(|r| r.host.clone()).collect(),
+        input: match &spec.source {
+            Source::Video { path, .. } => path.display().to_string(),
+            Source::Frames(list) => format!("{} frames from {}", frames, list.paths[0].display()),
+        },
+        output: output.clone(),
+        width: out_size.0,
+        height: out_size.1,
+        fps: spec.fps.clone(),
+        frames,
+        chunks: chunks.len(),
+        done: outcome.done,
+        already_done: outcome.already_done,
+        frames_done,
+        frames_per_sec: frames_done as f64 / compute_secs.max(1e-9),
+        failed: failed.clone(),
+        cancelled: outcome.cancelled,
+        wall_secs: started.elapsed().as_secs_f64(),
+        join_secs,
+        per_rank: outcome.stats,
+        rank0_peak_rss_bytes: rss_bytes().0,
+        startup_secs: master.startup_secs,
+    };
+    if args.job.json {
+        println!("{}", serde_json::to_string_pretty(&summary).expect("summaries serialise"));
+    }
+    for f in &failed {
+        eprintln!("imgproc: failed: {f}");
+    }
+    if outcome.cancelled {
+        let rest = format!(
+            "{} chunk(s) done and kept in {}; run the same command again to finish",
+            outcome.done,
+            work.display()
+        );
+        return Err(CommandError::Cancelled(rest).into());
+    }
+    if !failed.is_empty() {
+        bail!(
+            "{} of {} chunk(s) failed; {} was not written (finished segments are kept in {} for the next run)",
+            failed.len(),
+            chunks.len(),
+            output.display(),
+            work.display()
+        );
+    }
+    eprintln!(
+        "imgproc: wrote {} ({} frames, {:.1} frames/s) in {:.2} s on {} rank(s)",
+        output.display(),
+        frames,
+        summary.frames_per_sec,
+        summary.wall_secs,
+        master.size()
+    );
+    Ok(())
+}
+
+/// A video file, or frames (a folder or image files).
+fn open_source(inputs: &[PathBuf]) -> Result<Source> {
+    if let [one] = inputs {
+        if one.is_file() && !has_image_extension(one) {
+            let path = std::path::absolute(one)?;
+            let info = probe_video(&path)?;
+            // A codec FFmpeg cannot decode is found here, once, not in every chunk.
+            let mut capture = open_capture(&path)?;
+            let mut first = opencv::core::Mat::default();
+            ensure!(
+                capture.read(&mut first).unwrap_or(false) && !first.empty(),
+                "{}: the first frame cannot be decoded (codec {}: FFmpeg has no decoder for it, or the file is corrupt)",
+                path.display(),
+                info.codec
+            );
+            return Ok(Source::Video { path, info });
+        }
+    }
+    Ok(Source::Frames(FrameList::from_inputs(inputs)?))
+}
+
+/// The size every frame has after the chain; frames that come out another size are refused by name.
+fn frames_out_size(list: &FrameList, chain: &crate::chain::OpChain) -> Result<(usize, usize)> {
+    let sizes = list.sizes()?;
+    let first = chain.out_size(sizes[0].0, sizes[0].1);
+    for (i, &(w, h)) in sizes.iter().enumerate() {
+        let out = chain.out_size(w, h);
+        if out != first {
+            let ends_in_resize = chain.0.last().is_some_and(|op| matches!(op, crate::ops::Op::Resize { .. }));
+            bail!(
+                "{} (frame {}) is {w}x{h} but frame 1 ({}) is {}x{}: {}",
+                list.paths[i].display(),
+                i + 1,
+                list.paths[0].display(),
+                sizes[0].0,
+                sizes[0].1,
+                if ends_in_resize {
+                    "the final resize must give every frame one size (set width and height)"
+                } else {
+                    "frames of different sizes need a chain that ends in resize"
+                }
+            );
+        }
+    }
+    Ok(first)
+}
+
+/// The output's folder exists and is writable, it is not an input, and a frame folder is new or empty.
+fn check_output(source: &Source, output: &Path, kind: &OutputKind) -> Result<()> {
+    let parent = output.parent().unwrap_or(Path::new("/"));
+    ensure!(parent.is_dir(), "{}: output folder does not exist", parent.display());
+    let probe = parent.join(format!(".imgproc-write-test{}{}", crate::codec::TMP_MARKER, std::process::id()));
+    std::fs::write(&probe, b"").with_context(|| format!("{}: output folder cannot be written", parent.display()))?;
+    let _ = std::fs::remove_file(probe);
+    let inputs: Vec<&PathBuf> = match source {
+        Source::Video { path, .. } => vec![path],
+        Source::Frames(list) => list.paths.iter().collect(),
+    };
+    ensure!(
+        !inputs.iter().any(|p| p.as_path() == output),
+        "{}: the output would overwrite the input",
+        output.display()
+    );
+    if let OutputKind::Frames { dir, .. } = kind {
+        let empty = std::fs::read_dir(dir).map(|mut d| d.next().is_none()).unwrap_or(true);
+        ensure!(empty || !dir.exists(), "{}: the output folder exists and is not empty", dir.display());
+        ensure!(!dir.exists() || dir.is_dir(), "{}: exists and is not a folder", dir.display());
+    }
+    Ok(())
+}
+
+fn prepare_work_dir(spec: &VideoSpec) -> Result<()> {
+    let dir = match &spec.output {
+        OutputKind::Frames { .. } => spec.frames_dir(),
+        OutputKind::Video { .. } => spec.work_dir.clone(),
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("{}: cannot create the work folder", dir.display()))?;
+    crate::codec::remove_stale_temps(&spec.work_dir)?;
+    crate::codec::remove_stale_temps(&dir)?;
+    Ok(())
+}
+
+/// What makes two runs the same job: the chain, the input (size and time), the output settings and
+/// the chunk size. A segment of another job is never reused.
+fn job_key(spec: &VideoSpec, every: usize) -> String {
+    let input = match &spec.source {
+        Source::Video { path, .. } => fingerprint(path),
+        Source::Frames(list) => format!("{} frames, first {}", list.paths.len(), fingerprint(&list.paths[0])),
+    };
+    let out = match &spec.output {
+        OutputKind::Video { codec, quality, ext, .. } => format!("{codec:?} q{quality:?} .{ext}"),
+        OutputKind::Frames { format, .. } => format!("frames .{format}"),
+    };
+    format!("video {} | {input} | {out} | {} fps | chunks of {every}", spec.chain, spec.fps)
+}
+
+fn fingerprint(path: &Path) -> String {
+    let meta = std::fs::metadata(path);
+    let size = meta.as_ref().map(|m| m.len()).unwrap_or(0);
+    let mtime = meta.and_then(|m| m.modified()).ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+    format!("{} {size} bytes {}", path.display(), mtime.map_or(0, |t| t.as_secs()))
+}
+
+/// Joins the segments with the input's audio, or moves the frames into place; then removes the
+/// work folder. The output appears only here, complete.
+fn finish_output(spec: &VideoSpec, chunks: &[Chunk], no_audio: bool) -> Result<()> {
+    match &spec.output {
+        OutputKind::Video { path, ext, .. } => {
+            let segments: Vec<PathBuf> = chunks.iter().map(|c| spec.proof(c)).collect();
+            let audio = match &spec.source {
+                Source::Video { path, info } if !no_audio && info.audio.is_some() => Some(path.as_path()),
+                _ => None,
+            };
+            join_segments(&segments, &spec.work_dir, path, muxer(ext), audio)?;
+        }
+        OutputKind::Frames { dir, .. } => {
+            if dir.is_dir() {
+                std::fs::remove_dir(dir)
+                    .with_context(|| format!("{}: cannot replace the empty folder", dir.display()))?;
+            }
+            std::fs::rename(spec.frames_dir(), dir)
+                .with_context(|| format!("{}: cannot move the frames", dir.display()))?;
+        }
+    }
+    std::fs::remove_dir_all(&spec.work_dir).with_context(|| format!("{}: cannot remove", spec.work_dir.display()))
+}
