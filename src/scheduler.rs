@@ -399,6 +399,8 @@ mod tests {
         cancels: Vec<(usize, usize)>,
         /// Assignments that stay running until cancelled (a long item).
         stuck: Vec<usize>,
+        /// A rank whose items never finish until cancelled (a stalled node).
+        stalled: Option<usize>,
         stored: Vec<usize>,
         discarded: Vec<usize>,
         /// The output disk is full once this many items are stored.
@@ -429,7 +431,8 @@ mod tests {
             if let Some(e) = self.events.pop_front() {
                 return Ok(Some(e));
             }
-            let Some(pos) = self.running.iter().position(|(_, i)| !self.stuck.contains(i)) else { return Ok(None) };
+            let moving = |&(r, i): &(usize, usize)| !self.stuck.contains(&i) && self.stalled != Some(r);
+            let Some(pos) = self.running.iter().position(moving) else { return Ok(None) };
             let (rank, item) = self.running.remove(pos);
             let outcome = if self.failing.contains(&item) {
                 Err(Failure::Failed(format!("item {item}: corrupt")))
@@ -639,7 +642,7 @@ mod tests {
         let mut s = Scheduler::new(vec![0, 1, 1]).with_stragglers(Some(Stragglers { factor: 2.0, floor_secs: 0.0 }));
         (0..6).for_each(|i| s.push(i));
         s.close();
-        let mut fake = Fake { stuck: vec![0], ..Default::default() };
+        let mut fake = Fake { stalled: Some(1), ..Default::default() };
         // The fake answers at once, so "time" is what the driver's clock says: item 0 becomes a
         // straggler as soon as it has run twice the (tiny) median.
         let reports = run_all(&mut s, &mut fake, None);
