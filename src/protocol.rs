@@ -173,6 +173,24 @@ impl Backoff {
     }
 }
 
+/// Calls `poll` until it yields something or `timeout` has passed, sleeping between calls.
+pub fn poll_for<T>(
+    timeout: Duration,
+    mut poll: impl FnMut() -> anyhow::Result<Option<T>>,
+) -> anyhow::Result<Option<T>> {
+    let deadline = std::time::Instant::now() + timeout;
+    let mut backoff = Backoff::new(BUSY_WAIT);
+    loop {
+        if let Some(found) = poll()? {
+            return Ok(Some(found));
+        }
+        if std::time::Instant::now() >= deadline {
+            return Ok(None);
+        }
+        backoff.pause();
+    }
+}
+
 /// Waits for a non-blocking request without spinning.
 pub fn wait<'a, D: ?Sized, S: Scope<'a>>(mut request: Request<'a, D, S>) {
     let mut backoff = Backoff::new(BUSY_WAIT);

@@ -268,17 +268,7 @@ impl Transport for MpiVideo<'_> {
     }
 
     fn next_event(&mut self, timeout: Duration) -> Result<Option<Event<Payload>>> {
-        let deadline = Instant::now() + timeout;
-        let mut backoff = Backoff::new(BUSY_WAIT);
-        loop {
-            if let Some(e) = self.poll()? {
-                return Ok(Some(e));
-            }
-            if Instant::now() >= deadline {
-                return Ok(None);
-            }
-            backoff.pause();
-        }
+        poll_for(timeout, || self.poll())
     }
 
     fn store(&mut self, _index: usize, payload: Payload) -> Result<(), Failure> {
