@@ -219,6 +219,8 @@ impl GuiApp {
         if self.running.is_some() {
             return self.error("a job is running: cancel it or wait before opening another image");
         }
+        // Stored absolute: the next start may be in another directory.
+        let path = std::path::absolute(&path).unwrap_or(path);
         self.settings.open_dir = path.parent().map(Path::to_path_buf);
         self.settings.inputs = vec![path.clone()];
         self.settings.batch = false;
@@ -244,6 +246,7 @@ impl GuiApp {
         if self.running.is_some() {
             return self.error("a job is running: cancel it or wait before opening a batch");
         }
+        let inputs: Vec<PathBuf> = inputs.into_iter().map(|p| std::path::absolute(&p).unwrap_or(p)).collect();
         let files = match crate::batch::expand_inputs(&inputs) {
             Ok(f) if f.is_empty() => return self.error("no image files in what was opened"),
             Ok(f) => f,
@@ -330,6 +333,17 @@ impl GuiApp {
         if let Some(r) = &self.running {
             r.cancel.store(true, Ordering::SeqCst);
             self.info("Cancelling…");
+        }
+    }
+
+    /// The user closes the window (its close button, Ctrl+Q, File ▸ Quit): a running job is
+    /// cancelled and will not run again at the next start. Only a job cut short by a crash or a
+    /// lost window (`interrupted` still set) is resumed.
+    pub fn quit(&mut self) {
+        self.cancel();
+        if self.settings.interrupted {
+            self.settings.interrupted = false;
+            self.remember();
         }
     }
 
@@ -518,5 +532,15 @@ impl GuiApp {
         self.info(format!("Saved {saved} image(s) to {}", dir.display()));
         self.settings.save_dir = Some(dir);
         self.remember();
+    }
+}
+
+impl Drop for GuiApp {
+    /// However the window goes (closed, or lost with its display), the job it started stops at
+    /// the ranks' next chunk of rows, so the coordinator can shut every rank down at once.
+    fn drop(&mut self) {
+        if let Some(r) = &self.running {
+            r.cancel.store(true, Ordering::SeqCst);
+        }
     }
 }

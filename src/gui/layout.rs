@@ -4,6 +4,7 @@
 
 use super::app::{Doc, GuiApp, Message};
 use super::chain_editor;
+use super::display_lost;
 use super::progress::JobProgress;
 use crate::chain::OpChain;
 use egui::{Color32, Key, KeyboardShortcut, Modifiers, RichText, Ui};
@@ -32,18 +33,17 @@ impl eframe::App for GuiApp {
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         eframe::set_value(storage, eframe::APP_KEY, &self.settings);
     }
-
-    fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
-        // Closing the window ends the job: a batch stops after the images in progress, which
-        // its journal keeps. The settings keep `interrupted` so a relaunch would finish it.
-        self.cancel();
-    }
 }
 
 impl GuiApp {
     /// The whole window, one frame. Public for the headless tests.
     pub fn draw(&mut self, ui: &mut Ui) {
         self.poll();
+        if ui.ctx().input(|i| i.viewport().close_requested()) {
+            // The close button, Ctrl+Q and File ▸ Quit all arrive here; `ui` stores the settings
+            // right after, before eframe ends the event loop.
+            self.quit();
+        }
         self.keys_and_drops(ui.ctx());
         egui::Panel::top("menu").show(ui, |ui| self.menu_bar(ui));
         egui::Panel::bottom("status").show(ui, |ui| self.status_bar(ui));
@@ -97,7 +97,7 @@ impl GuiApp {
         if let Some(dir) = &self.settings.open_dir {
             d = d.set_directory(dir);
         }
-        if let Some(path) = d.pick_file() {
+        if let Some(path) = after_dialog(d.pick_file()) {
             self.open_image(path);
         }
     }
@@ -111,11 +111,11 @@ impl GuiApp {
         if let Some(dir) = &self.settings.open_dir {
             d = d.set_directory(dir);
         }
-        let picked = if folder {
+        let picked = after_dialog(if folder {
             d.pick_folder().map(|f| vec![f])
         } else {
             d.add_filter("Images", &crate::batch::IMAGE_EXTENSIONS).pick_files()
-        };
+        });
         if let Some(paths) = picked {
             self.open_batch(paths);
         }
@@ -144,7 +144,7 @@ impl GuiApp {
         if let Some(dir) = self.settings.save_dir.as_ref().or(self.settings.open_dir.as_ref()) {
             d = d.set_directory(dir);
         }
-        if let Some(path) = d.save_file() {
+        if let Some(path) = after_dialog(d.save_file()) {
             self.save_image_to(path);
         }
     }
@@ -154,7 +154,7 @@ impl GuiApp {
         if let Some(dir) = self.settings.save_dir.as_ref().or(self.settings.open_dir.as_ref()) {
             d = d.set_directory(dir);
         }
-        if let Some(dir) = d.pick_folder() {
+        if let Some(dir) = after_dialog(d.pick_folder()) {
             self.save_batch_to(dir);
         }
     }
@@ -243,7 +243,13 @@ impl GuiApp {
         if let Some(r) = &self.running {
             let p = &r.progress;
             let what = if r.batch { "images" } else { "strips" };
-            let text = format!("{}/{} {what}, {:.1} s", p.finished, p.total, p.started.elapsed().as_secs_f32());
+            let text = format!(
+                "{:.0} % · {}/{} {what} · {:.1} s",
+                p.fraction() * 100.0,
+                p.finished,
+                p.total,
+                p.started.elapsed().as_secs_f32()
+            );
             ui.add(egui::ProgressBar::new(p.fraction()).text(text).animate(true));
             if self.cancelling() {
                 ui.label("Cancelling…");
@@ -400,6 +406,13 @@ impl GuiApp {
     }
 }
 
+/// What a file dialog returned. GTK replaced our handler for a lost display when it started:
+/// set it again.
+fn after_dialog<T>(picked: T) -> T {
+    display_lost::install();
+    picked
+}
+
 fn rank_table(ui: &mut Ui, p: &JobProgress) {
     egui::Grid::new("ranks").striped(true).show(ui, |ui| {
         for h in ["rank", "host", "doing", "took"] {
@@ -409,11 +422,15 @@ fn rank_table(ui: &mut Ui, p: &JobProgress) {
         for r in &p.ranks {
             ui.label(r.rank.to_string());
             ui.label(&r.host);
-            match r.busy_since {
-                Some(t) => {
+            match (r.busy_since, r.strip_fraction) {
+                (Some(t), Some(f)) => {
+                    let text = format!("{} · {:.0} % ({:.1} s)", r.work, f * 100.0, t.elapsed().as_secs_f32());
+                    ui.add(egui::ProgressBar::new(f).desired_width(170.0).text(text))
+                }
+                (Some(t), None) => {
                     ui.colored_label(Color32::LIGHT_BLUE, format!("{} ({:.1} s)", r.work, t.elapsed().as_secs_f32()))
                 }
-                None => ui.label(format!("{} · {} done", r.work, r.finished)),
+                (None, _) => ui.label(format!("{} · {} done", r.work, r.finished)),
             };
             ui.label(r.last_secs.map(|s| format!("{s:.2} s")).unwrap_or_default());
             ui.end_row();

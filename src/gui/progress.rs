@@ -1,6 +1,6 @@
-//! What the window knows of a running job: overall progress, what each rank (and host) is doing
-//! and how long its last piece took, and the state of each batch item. Pure: fed with the
-//! master's [`Progress`] events, drawn by the app.
+//! What the window knows of a running job: overall progress, what each rank (and host) is doing,
+//! how far into its strip it is and how long its last piece took, and the state of each batch
+//! item. Pure: fed with the master's [`Progress`] events, drawn by the app.
 
 use crate::model::{Progress, RankInfo};
 use std::time::{Duration, Instant};
@@ -17,6 +17,11 @@ pub struct RankActivity {
     pub last_secs: Option<f64>,
     /// Pieces (strips or images) it finished in this job.
     pub finished: usize,
+    /// How much of its current strip is done (0 to 1), once the master has reported it
+    /// ([`Progress::StripProgress`]); `None` before the first report and between pieces.
+    pub strip_fraction: Option<f32>,
+    /// Rows of its current strip (0 in a batch).
+    strip_rows: usize,
 }
 
 /// The state of one batch image.
@@ -40,6 +45,10 @@ pub struct JobProgress {
     /// Pieces to do in this run (strips with rows, or images not already done).
     pub total: usize,
     pub finished: usize,
+    /// One image: rows handed out, and rows delivered; the overall fraction counts rows, so a
+    /// rank half-way through its strip moves the bar.
+    rows_total: usize,
+    rows_finished: usize,
     pub ranks: Vec<RankActivity>,
     /// Batch items, by index; empty for one image.
     pub items: Vec<ItemState>,
@@ -63,8 +72,12 @@ impl JobProgress {
                     busy_since: None,
                     last_secs: None,
                     finished: 0,
+                    strip_fraction: None,
+                    strip_rows: 0,
                 })
                 .collect(),
+            rows_total: 0,
+            rows_finished: 0,
             items: Vec::new(),
             started: Instant::now(),
             elapsed: None,
@@ -83,14 +96,24 @@ impl JobProgress {
         match event {
             Progress::RowsAssigned { rank, start, end } => {
                 self.total += 1;
+                self.rows_total += end - start;
                 if let Some(r) = self.ranks.get_mut(*rank) {
                     r.work = format!("rows {start}..{end}");
                     r.busy_since = Some(now);
+                    r.strip_rows = end - start;
+                    r.strip_fraction = None;
+                }
+            }
+            Progress::StripProgress { rank, fraction } => {
+                if let Some(r) = self.ranks.get_mut(*rank).filter(|r| r.busy_since.is_some()) {
+                    r.strip_fraction = Some(fraction.clamp(0.0, 1.0) as f32);
                 }
             }
             Progress::RowsDone { rank, secs, error } => {
                 self.finished += 1;
                 if let Some(r) = self.ranks.get_mut(*rank) {
+                    self.rows_finished += std::mem::take(&mut r.strip_rows);
+                    r.strip_fraction = None;
                     r.busy_since = None;
                     r.last_secs = Some(*secs);
                     r.finished += 1;
@@ -99,8 +122,6 @@ impl JobProgress {
                     }
                 }
             }
-            // Shown by the GUI rework (issue 12); the rank table keeps its last state meanwhile.
-            Progress::StripProgress { .. } => {}
             Progress::ItemAssigned { rank, index } => {
                 if let Some(item) = self.items.get_mut(*index) {
                     *item = ItemState::Running { rank: *rank };
@@ -135,9 +156,18 @@ impl JobProgress {
         }
     }
 
-    /// 0 to 1.
+    /// 0 to 1. One image: rows delivered plus each busy rank's reported share of its strip, over
+    /// all rows (without reports it moves strip by strip). A batch: images finished.
     pub fn fraction(&self) -> f32 {
-        if self.total == 0 {
+        if self.rows_total > 0 {
+            let partial: f32 = self
+                .ranks
+                .iter()
+                .filter(|r| r.busy_since.is_some())
+                .map(|r| r.strip_rows as f32 * r.strip_fraction.unwrap_or(0.0))
+                .sum();
+            ((self.rows_finished as f32 + partial) / self.rows_total as f32).min(1.0)
+        } else if self.total == 0 {
             0.0
         } else {
             self.finished as f32 / self.total as f32
@@ -168,6 +198,24 @@ mod tests {
         p.apply(&Progress::RowsDone { rank: 1, secs: 0.25, error: None });
         assert_eq!(p.fraction(), 0.5);
         assert_eq!((p.ranks[1].last_secs, p.ranks[1].busy_since), (Some(0.25), None));
+    }
+
+    #[test]
+    fn strip_progress_moves_the_bar_inside_one_image_and_is_forgotten_when_the_strip_ends() {
+        let mut p = JobProgress::new(&ranks(2));
+        p.apply(&Progress::RowsAssigned { rank: 0, start: 0, end: 100 });
+        p.apply(&Progress::RowsAssigned { rank: 1, start: 100, end: 300 });
+        p.apply(&Progress::StripProgress { rank: 1, fraction: 0.5 });
+        assert_eq!(p.ranks[1].strip_fraction, Some(0.5));
+        assert_eq!(p.ranks[0].strip_fraction, None, "no report yet: unknown, not 0 %");
+        assert_eq!(p.fraction(), 100.0 / 300.0);
+        p.apply(&Progress::RowsDone { rank: 0, secs: 0.1, error: None });
+        assert_eq!(p.fraction(), 200.0 / 300.0);
+        p.apply(&Progress::RowsDone { rank: 1, secs: 0.2, error: None });
+        assert_eq!((p.fraction(), p.ranks[1].strip_fraction), (1.0, None));
+        // A late report after the strip was delivered changes nothing.
+        p.apply(&Progress::StripProgress { rank: 1, fraction: 0.9 });
+        assert_eq!((p.fraction(), p.ranks[1].strip_fraction), (1.0, None));
     }
 
     #[test]
