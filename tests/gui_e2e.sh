@@ -89,8 +89,8 @@ shot empty
 
 focus_main
 xdotool key ctrl+o
-type_into_dialog "Open image" "$root/samples/sample.jpg"
-wait_for 30 "the image to open" grep -q "opened .*sample.jpg" "$work/gui.log"
+type_into_dialog "Open image" "$root/samples/astronaut.jpg"
+wait_for 30 "the image to open" grep -q "opened .*astronaut.jpg" "$work/gui.log"
 focus_main
 shot opened
 
@@ -103,7 +103,7 @@ xdotool key ctrl+s
 type_into_dialog "Save result" "$work/out/from-gui.png"
 wait_for 30 "the save" grep -q "Saved $work/out/from-gui.png" "$work/gui.log"
 
-"$bin" run --reference --op "$op" samples/sample.jpg -o "$work/out/from-cli.png" 2>/dev/null
+"$bin" run --reference --op "$op" samples/astronaut.jpg -o "$work/out/from-cli.png" 2>/dev/null
 cmp "$work/out/from-gui.png" "$work/out/from-cli.png" || fail "the GUI's result differs from the CLI's"
 echo "gui_e2e: saved result equals the CLI output" >&2
 
