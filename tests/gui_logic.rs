@@ -301,3 +301,92 @@ fn a_relaunch_after_an_interrupted_batch_reopens_it_and_finishes_it() {
     assert_eq!(outcome.done + outcome.already_done, inputs.len());
     assert!(!app(&h).settings.interrupted);
 }
+
+/// The window's close button, Ctrl+Q and File ▸ Quit all arrive as a close request.
+fn request_close(h: &mut Gui) {
+    h.input_mut().viewports.entry(egui::ViewportId::ROOT).or_default().events.push(egui::ViewportEvent::Close);
+    h.step();
+}
+
+#[test]
+fn quitting_mid_job_cancels_it_and_the_next_start_does_not_run_it_again() {
+    let dir = tempfile::tempdir().unwrap();
+    make_batch(dir.path(), 40, 400, 300);
+    let bilateral = imgproc::ops::Op::Bilateral { d: 15, sigma_color: 75.0, sigma_space: 75.0 };
+    let settings = Settings { chain: vec![bilateral], ..Settings::default() };
+    let mut h = gui(settings, &dir.path().join("work"));
+    app_mut(&mut h).open_batch(vec![dir.path().join("in")]);
+    click(&mut h, "Process");
+    assert!(app(&h).settings.interrupted, "a running job is remembered for a relaunch");
+    let cancel = std::sync::Arc::clone(&app(&h).running.as_ref().expect("running").cancel);
+
+    request_close(&mut h);
+    assert!(cancel.load(std::sync::atomic::Ordering::SeqCst), "the job is cancelled");
+    let saved = app(&h).settings.clone();
+    assert!(!saved.interrupted, "a deliberate quit is not an interruption");
+    step_until(&mut h, "the cancelled batch to end", |a| a.running.is_none());
+    let outcome = app(&h).batch_outcome.clone().unwrap();
+    assert!(outcome.cancelled && outcome.done < 40, "{outcome:?}");
+    drop(h);
+
+    // The next start opens nothing and runs nothing.
+    let mut h = gui(saved, &dir.path().join("work"));
+    for _ in 0..5 {
+        h.step();
+    }
+    assert!(app(&h).running.is_none() && matches!(app(&h).doc, Doc::Empty));
+    assert!(app(&h).messages.is_empty(), "{:?}", app(&h).messages);
+}
+
+#[test]
+fn opened_paths_are_stored_absolute_so_a_start_elsewhere_finds_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("photo.png");
+    write_picture(&input, 32, 24, 7);
+    // The same file named relative to the working directory.
+    let cwd = std::env::current_dir().unwrap();
+    let mut relative = PathBuf::new();
+    for _ in cwd.components().skip(1) {
+        relative.push("..");
+    }
+    relative.push(input.strip_prefix("/").unwrap());
+    assert!(relative.is_relative() && relative.exists());
+
+    let mut h = gui(Settings::default(), dir.path());
+    app_mut(&mut h).open_image(relative.clone());
+    step_until(&mut h, "the image to load", |a| matches!(a.doc, Doc::Image(_)));
+    let stored = &app(&h).settings;
+    let folder = dir.path().canonicalize().unwrap();
+    assert_eq!(stored.inputs, vec![folder.join("photo.png")]);
+    assert_eq!(stored.open_dir, Some(folder.clone()));
+
+    app_mut(&mut h).open_batch(vec![relative.parent().unwrap().to_path_buf()]);
+    h.step();
+    assert_eq!(app(&h).settings.inputs, vec![folder]);
+}
+
+#[test]
+fn the_rank_table_shows_how_far_each_rank_is_into_its_strip() {
+    use imgproc::gui::app::Running;
+    use imgproc::gui::progress::JobProgress;
+    use imgproc::model::Progress;
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = gui(Settings::default(), dir.path());
+    let ranks: Vec<RankInfo> = (0..3).map(|rank| RankInfo { rank, host: format!("node{rank}"), cores: 2 }).collect();
+    let mut progress = JobProgress::new(&ranks);
+    for (rank, (start, end)) in [(0, 100), (100, 200), (200, 300)].into_iter().enumerate() {
+        progress.apply(&Progress::RowsAssigned { rank, start, end });
+    }
+    progress.apply(&Progress::StripProgress { rank: 1, fraction: 0.4 });
+    progress.apply(&Progress::RowsDone { rank: 2, secs: 0.5, error: None });
+    let (_keep, events) = std::sync::mpsc::channel();
+    let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    app_mut(&mut h).running = Some(Running { events, cancel, progress, batch: false });
+    h.step();
+    h.get_by_label_contains("rows 100..200 · 40 %");
+    h.get_by_label_contains("rows 0..100 ("); // no report yet: the time only
+    h.get_by_label_contains("rows 200..300 · 1 done");
+    // Overall: 100 rows delivered + 40 % of 100 rows, of 300.
+    h.get_by_label_contains("47 % · 1/3 strips");
+    app_mut(&mut h).running = None;
+}

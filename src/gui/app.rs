@@ -219,8 +219,7 @@ impl GuiApp {
         if self.running.is_some() {
             return self.error("a job is running: cancel it or wait before opening another image");
         }
-        // Stored absolute: the next start may be in another directory.
-        let path = std::path::absolute(&path).unwrap_or(path);
+        let path = absolute(path);
         self.settings.open_dir = path.parent().map(Path::to_path_buf);
         self.settings.inputs = vec![path.clone()];
         self.settings.batch = false;
@@ -246,7 +245,7 @@ impl GuiApp {
         if self.running.is_some() {
             return self.error("a job is running: cancel it or wait before opening a batch");
         }
-        let inputs: Vec<PathBuf> = inputs.into_iter().map(|p| std::path::absolute(&p).unwrap_or(p)).collect();
+        let inputs: Vec<PathBuf> = inputs.into_iter().map(absolute).collect();
         let files = match crate::batch::expand_inputs(&inputs) {
             Ok(f) if f.is_empty() => return self.error("no image files in what was opened"),
             Ok(f) => f,
@@ -322,6 +321,8 @@ impl GuiApp {
         if let Err(e) = self.jobs.send(request) {
             return self.error(format!("cannot start the job: {e}"));
         }
+        let what = if batch { "the batch" } else { "the image" };
+        eprintln!("imgproc gui: processing {what} on {} rank(s)", self.ranks.len());
         self.running = Some(Running { events, cancel, progress: JobProgress::new(&self.ranks), batch });
         self.settings.interrupted = true;
         self.remember();
@@ -533,6 +534,12 @@ impl GuiApp {
         self.settings.save_dir = Some(dir);
         self.remember();
     }
+}
+
+/// Opened paths are stored absolute (and without `..`), so the next start finds them from
+/// whatever directory it is in.
+fn absolute(path: PathBuf) -> PathBuf {
+    path.canonicalize().or_else(|_| std::path::absolute(&path)).unwrap_or(path)
 }
 
 impl Drop for GuiApp {
