@@ -89,6 +89,16 @@ pub struct Selected {
 enum Loaded {
     Image(Result<ImageDoc>),
     Selected(Result<Selected>),
+    /// A file dialog closed, with what the user picked.
+    Picked(Option<Picked>),
+}
+
+/// What a file dialog was for, with the path(s) the user picked.
+pub enum Picked {
+    Image(PathBuf),
+    Batch(Vec<PathBuf>),
+    SaveImage(PathBuf),
+    SaveBatch(PathBuf),
 }
 
 pub struct Running {
@@ -119,6 +129,8 @@ pub struct GuiApp {
     loaded_rx: Receiver<Loaded>,
     /// Background loads under way.
     pub loading: usize,
+    /// A file dialog is open (on its own thread).
+    pub dialog_open: bool,
     pub running: Option<Running>,
     /// The last job's progress, kept for the live view after it ends.
     pub last_job: Option<JobProgress>,
@@ -155,6 +167,7 @@ impl GuiApp {
             loaded_tx,
             loaded_rx,
             loading: 0,
+            dialog_open: false,
             running: None,
             last_job: None,
             batch_items: Vec::new(),
@@ -352,11 +365,41 @@ impl GuiApp {
         self.running.as_ref().is_some_and(|r| r.cancel.load(Ordering::SeqCst))
     }
 
+    /// Shows a file dialog on its own thread, so the window keeps drawing (the progress, the
+    /// ranks) while it is open; what was picked arrives through [`GuiApp::poll`]. One at a time.
+    pub fn ask(&mut self, dialog: impl FnOnce() -> Option<Picked> + Send + 'static) {
+        if std::mem::replace(&mut self.dialog_open, true) {
+            return;
+        }
+        let (tx, ctx) = (self.loaded_tx.clone(), self.ctx.clone());
+        std::thread::spawn(move || {
+            let _ = tx.send(Loaded::Picked(dialog()));
+            ctx.request_repaint();
+        });
+    }
+
+    fn picked(&mut self, picked: Picked) {
+        match picked {
+            Picked::Image(path) => self.open_image(path),
+            Picked::Batch(paths) => self.open_batch(paths),
+            Picked::SaveImage(path) => self.save_image_to(path),
+            Picked::SaveBatch(dir) => self.save_batch_to(dir),
+        }
+    }
+
     /// Takes what background threads and the MPI thread sent since the last frame.
     pub fn poll(&mut self) {
         while let Ok(loaded) = self.loaded_rx.try_recv() {
+            if let Loaded::Picked(picked) = loaded {
+                self.dialog_open = false;
+                if let Some(p) = picked {
+                    self.picked(p);
+                }
+                continue;
+            }
             self.loading -= 1;
             match loaded {
+                Loaded::Picked(_) => unreachable!("handled above"),
                 Loaded::Image(Ok(doc)) => {
                     eprintln!("imgproc gui: opened {} ({}x{})", doc.path.display(), doc.image.width, doc.image.height);
                     self.doc = Doc::Image(doc);

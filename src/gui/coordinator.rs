@@ -161,7 +161,10 @@ impl Coordinator {
 
     /// Lets a running job finish, shuts every rank down and waits for MPI to finalise.
     pub fn shut_down(&mut self) {
-        self.requests = None;
+        // Said, not left to the channel closing: a window or a `Stopper` may still hold a sender.
+        if let Some(requests) = self.requests.take() {
+            let _ = requests.send(Request::Shutdown { done: mpsc::channel().0 });
+        }
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }

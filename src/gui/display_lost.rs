@@ -21,32 +21,44 @@ pub fn on_lost(shutdown: impl Fn() + Send + Sync + 'static) {
     let _ = SHUTDOWN.set(Box::new(shutdown));
 }
 
+type Handler = unsafe extern "C" fn(*mut c_void) -> c_int;
+type SetHandler = unsafe extern "C" fn(Option<Handler>) -> Option<Handler>;
+
 /// Makes Xlib call our handler on a lost connection. Xlib's handler is one per process and GTK
-/// sets its own when its first file dialog opens, so this is called again after every dialog.
-/// Does nothing when libX11 is not loaded (no X window yet).
+/// sets its own when its first file dialog opens, so the window calls this at every frame.
+/// Does nothing until libX11 is loaded (winit loads it before the first frame).
 pub fn install() {
-    type Handler = unsafe extern "C" fn(*mut c_void) -> c_int;
-    type SetHandler = unsafe extern "C" fn(Option<Handler>) -> Option<Handler>;
-    // SAFETY: RTLD_NOLOAD only finds the libX11 winit already loaded (it is not loaded or
-    // unloaded here: dlclose drops just the reference dlopen added). The symbol is Xlib's
-    // `XIOErrorHandler XSetIOErrorHandler(XIOErrorHandler)`, whose handler takes a `Display *`
-    // and returns int, as `SetHandler` and `lost` declare.
+    static SET: OnceLock<SetHandler> = OnceLock::new();
+    let set = match SET.get() {
+        Some(set) => set,
+        None => match find_set_handler() {
+            Some(set) => SET.get_or_init(|| set),
+            None => return,
+        },
+    };
+    // SAFETY: `set` is Xlib's XSetIOErrorHandler (see `find_set_handler`); `lost` has the
+    // handler's C signature.
+    unsafe { set(Some(lost)) };
+}
+
+/// Xlib's `XIOErrorHandler XSetIOErrorHandler(XIOErrorHandler)`, if libX11 is loaded.
+fn find_set_handler() -> Option<SetHandler> {
+    // SAFETY: RTLD_NOLOAD only finds the libX11 winit already loaded (nothing is loaded; dlclose
+    // drops just the reference dlopen added, winit keeps the library). The symbol has the C
+    // signature `SetHandler` declares: it takes and returns a `int (*)(Display *)`.
     unsafe {
         let lib = libc::dlopen(c"libX11.so.6".as_ptr(), libc::RTLD_NOW | libc::RTLD_NOLOAD);
         if lib.is_null() {
-            return;
+            return None;
         }
         let symbol = libc::dlsym(lib, c"XSetIOErrorHandler".as_ptr());
-        if !symbol.is_null() {
-            let set: SetHandler = std::mem::transmute::<*mut c_void, SetHandler>(symbol);
-            set(Some(lost));
-        }
         libc::dlclose(lib);
+        (!symbol.is_null()).then(|| std::mem::transmute::<*mut c_void, SetHandler>(symbol))
     }
 }
 
 /// Xlib's I/O error handler: may run on any thread that talks to X (winit's, GTK's); the first
-/// one shuts the job down and exits, any other waits for that exit. Never returns (Xlib would
+/// one shuts the job down and exits, any other waits for that exit (holding its display's lock). Never returns (Xlib would
 /// exit 1) and never unwinds (it is called from C).
 unsafe extern "C" fn lost(_display: *mut c_void) -> c_int {
     if LOST.swap(true, Ordering::SeqCst) {
@@ -61,5 +73,8 @@ unsafe extern "C" fn lost(_display: *mut c_void) -> c_int {
     if let Some(shutdown) = SHUTDOWN.get() {
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(shutdown));
     }
-    std::process::exit(0)
+    // `_exit`, not `exit`: the libraries' exit handlers (libGLX closing its display) would wait
+    // for the Xlib lock another thread holds while it waits in here.
+    // SAFETY: ends the process at once; MPI is finalised and nothing else needs flushing.
+    unsafe { libc::_exit(0) }
 }

@@ -2,7 +2,7 @@
 //! the live view of the ranks), the image or batch in the middle, the status bar below. Reads
 //! and calls `GuiApp`; holds no state of its own.
 
-use super::app::{Doc, GuiApp, Message};
+use super::app::{Doc, GuiApp, Message, Picked};
 use super::chain_editor;
 use super::display_lost;
 use super::progress::JobProgress;
@@ -19,6 +19,9 @@ const QUIT: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::Q)
 
 impl eframe::App for GuiApp {
     fn ui(&mut self, ui: &mut Ui, frame: &mut eframe::Frame) {
+        // GTK sets its own handler for a lost display when its first file dialog opens: ours
+        // again, every frame (a call into Xlib, no more).
+        display_lost::install();
         self.draw(ui);
         if self.settings_dirty {
             if let Some(storage) = frame.storage_mut() {
@@ -97,9 +100,7 @@ impl GuiApp {
         if let Some(dir) = &self.settings.open_dir {
             d = d.set_directory(dir);
         }
-        if let Some(path) = after_dialog(d.pick_file()) {
-            self.open_image(path);
-        }
+        self.ask(move || d.pick_file().map(Picked::Image));
     }
 
     fn dialog_open_batch(&mut self, folder: bool) {
@@ -111,14 +112,14 @@ impl GuiApp {
         if let Some(dir) = &self.settings.open_dir {
             d = d.set_directory(dir);
         }
-        let picked = after_dialog(if folder {
-            d.pick_folder().map(|f| vec![f])
-        } else {
-            d.add_filter("Images", &crate::batch::IMAGE_EXTENSIONS).pick_files()
+        self.ask(move || {
+            let picked = if folder {
+                d.pick_folder().map(|f| vec![f])
+            } else {
+                d.add_filter("Images", &crate::batch::IMAGE_EXTENSIONS).pick_files()
+            };
+            picked.map(Picked::Batch)
         });
-        if let Some(paths) = picked {
-            self.open_batch(paths);
-        }
     }
 
     fn dialog_save_image(&mut self) {
@@ -144,9 +145,7 @@ impl GuiApp {
         if let Some(dir) = self.settings.save_dir.as_ref().or(self.settings.open_dir.as_ref()) {
             d = d.set_directory(dir);
         }
-        if let Some(path) = after_dialog(d.save_file()) {
-            self.save_image_to(path);
-        }
+        self.ask(move || d.save_file().map(Picked::SaveImage));
     }
 
     fn dialog_save_batch(&mut self) {
@@ -154,9 +153,7 @@ impl GuiApp {
         if let Some(dir) = self.settings.save_dir.as_ref().or(self.settings.open_dir.as_ref()) {
             d = d.set_directory(dir);
         }
-        if let Some(dir) = after_dialog(d.pick_folder()) {
-            self.save_batch_to(dir);
-        }
+        self.ask(move || d.pick_folder().map(Picked::SaveBatch));
     }
 
     fn menu_bar(&mut self, ui: &mut Ui) {
@@ -404,13 +401,6 @@ impl GuiApp {
             });
         });
     }
-}
-
-/// What a file dialog returned. GTK replaced our handler for a lost display when it started:
-/// set it again.
-fn after_dialog<T>(picked: T) -> T {
-    display_lost::install();
-    picked
 }
 
 fn rank_table(ui: &mut Ui, p: &JobProgress) {
