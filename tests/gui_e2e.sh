@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# The GUI end to end, in a real window under Xvfb, on a real 3-rank MPI job:
+# The GUI end to end, in a real window under Xvfb (1280x800), on a real 3-rank MPI job:
 #   1. `mpirun -np 3 imgproc gui --op gray,gaussian,canny` opens the window;
 #   2. Ctrl+O and the GTK file dialog open the bundled sample; Ctrl+Enter processes it on all ranks;
 #      Ctrl+S and the save dialog write the result; it must equal the CLI's output byte for byte;
 #   3. Ctrl+Q closes the window and mpirun must exit 0 (every rank shut down);
 #   4. a batch opened from the command line is processed and shown as a grid;
-#   5. without a display, `imgproc` says how to use the GUI or the CLI and exits 3.
+#   5. Ctrl+Q in the middle of a slow job cancels it: mpirun exits 0 within seconds, and the next
+#      start neither reopens nor re-runs it;
+#   6. the window destroyed under the app mid-job (xdotool windowclose): mpirun exits 0, no rank
+#      is left, and the next start resumes the interrupted job;
+#   7. the X server gone mid-job (an RDP session that ends), after a GTK dialog was used:
+#      mpirun exits 0 and no rank is left;
+#   8. without a display, `imgproc` says how to use the GUI or the CLI and exits 3.
 # Screenshots of the main states go to docs/screenshots/. Needs: Xvfb, xdotool, ImageMagick
 # (scripts/install-deps.sh installs them). Every wait has a deadline.
 set -euo pipefail
@@ -20,12 +26,14 @@ mkdir -p "$shots"
 work=$(mktemp -d)
 display=:$((90 + RANDOM % 9))
 xvfb_pid=
+xvfb2_pid=
 job_pid=
 
 cleanup() {
   if [ -n "$job_pid" ]; then kill "$job_pid" 2>/dev/null || true; fi
   pkill -f "$bin gui" 2>/dev/null || true
   if [ -n "$xvfb_pid" ]; then kill "$xvfb_pid" 2>/dev/null || true; fi
+  if [ -n "$xvfb2_pid" ]; then kill "$xvfb2_pid" 2>/dev/null || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -46,7 +54,7 @@ wait_for() {
 
 shot() {
   sleep 0.5 # let the frame that shows the new state reach the screen
-  import -window root -crop 1280x820+0+0 -quality 85 "$shots/$1.jpg"
+  import -window root -crop 1280x800+0+0 -quality 85 "$shots/$1.jpg"
 }
 
 # type_into_dialog TITLE PATH: focus the GTK dialog titled TITLE, type PATH into its location.
@@ -71,7 +79,7 @@ focus_main() {
   sleep 0.2
 }
 
-Xvfb "$display" -screen 0 1280x820x24 -nolisten tcp >"$work/xvfb.log" 2>&1 &
+Xvfb "$display" -screen 0 1280x800x24 -nolisten tcp >"$work/xvfb.log" 2>&1 &
 xvfb_pid=$!
 export DISPLAY=$display
 wait_for 10 "Xvfb" xdpyinfo
@@ -142,7 +150,93 @@ state=$XDG_DATA_HOME/imgproc/app.ron
 grep -qF 'chain:[(op:\"gray\")' "$state" || fail "the op chain was not persisted: $(head -c 300 "$state")"
 grep -qF "inputs:[\\\"$work/batch\\\"]" "$state" || fail "the last inputs were not persisted: $(head -c 300 "$state")"
 
-# --- 5: no display -------------------------------------------------------------
+# Helpers for the jobs below: one window on 3 ranks, its log, and how it must end.
+# start_gui LOG ARGS...: starts the job in the background and waits for its window.
+start_gui() {
+  local log=$1
+  shift
+  mpirun --oversubscribe -np 3 "$bin" gui "$@" >"$log" 2>&1 &
+  job_pid=$!
+  wait_for 60 "the window" xdotool search --name "^imgproc .* 3 rank"
+  sleep 1
+}
+
+# expect_clean_exit SECONDS WHAT: mpirun must exit 0 within SECONDS, with no rank left.
+expect_clean_exit() {
+  wait_for "$1" "mpirun to exit after $2" sh -c "! kill -0 $job_pid"
+  wait "$job_pid" || fail "mpirun exited $? after $2"
+  job_pid=
+  if pgrep -f "$bin gui" >/dev/null; then fail "a rank is left after $2: $(pgrep -af "$bin gui")"; fi
+  echo "gui_e2e: $2: mpirun exited 0, no rank left" >&2
+}
+
+# process_slowly LOG: Ctrl+Enter, and waits until the job runs.
+process_slowly() {
+  focus_main
+  xdotool key ctrl+Return
+  wait_for 30 "the job to start" grep -q "processing the image on 3 rank" "$1"
+  sleep 1
+}
+
+interrupted() { grep -qF 'interrupted:true' "$state"; }
+
+# A job that takes several seconds: bilateral d=31 on 3000x2000.
+"$root/target/release/examples/synth" 3000 2000 3 9 "$work/big.png"
+slow=bilateral:d=31
+
+# --- 5: quit mid-job; the next start does not run it again ---------------------
+start_gui "$work/quit.log" --op "$slow" "$work/big.png"
+wait_for 30 "the big image to open" grep -q "opened .*big.png" "$work/quit.log"
+process_slowly "$work/quit.log"
+shot running
+interrupted || fail "a running job is not recorded as running: $(head -c 300 "$state")"
+focus_main
+xdotool key ctrl+q
+expect_clean_exit 15 "Ctrl+Q mid-job"
+interrupted && fail "a deliberate quit left the job marked interrupted"
+start_gui "$work/after-quit.log"
+sleep 2
+grep -q "interrupted\|processing\|opened" "$work/after-quit.log" &&
+  fail "the start after a quit reopened or re-ran the job: $(cat "$work/after-quit.log")"
+focus_main
+xdotool key ctrl+q
+expect_clean_exit 15 "Ctrl+Q when idle"
+
+# --- 6: the window destroyed mid-job; the next start resumes the job ----------
+start_gui "$work/destroyed.log" "$work/big.png"
+wait_for 30 "the big image to open" grep -q "opened .*big.png" "$work/destroyed.log"
+process_slowly "$work/destroyed.log"
+xdotool windowclose "$(xdotool search --name "^imgproc .* rank" | head -1)"
+expect_clean_exit 30 "the window was destroyed mid-job"
+grep -q "the window was lost" "$work/destroyed.log" || fail "no word of the lost window"
+interrupted || fail "a job cut short by a lost window is not marked interrupted"
+start_gui "$work/resumed.log"
+wait_for 30 "the interrupted job to run again" grep -q "processing the image on 3 rank" "$work/resumed.log"
+grep -q "was interrupted" "$work/resumed.log" || fail "the resumed job was not announced"
+focus_main
+xdotool key ctrl+q
+expect_clean_exit 15 "Ctrl+Q during the resumed job"
+
+# --- 7: the X server gone mid-job, after a GTK dialog --------------------------
+display2=:$((80 + RANDOM % 9))
+Xvfb "$display2" -screen 0 1280x800x24 -nolisten tcp >"$work/xvfb2.log" 2>&1 &
+xvfb2_pid=$!
+DISPLAY=$display2 wait_for 10 "the second Xvfb" xdpyinfo
+(
+  export DISPLAY=$display2
+  start_gui "$work/xlost.log"
+  focus_main
+  xdotool key ctrl+o
+  type_into_dialog "Open image" "$work/big.png"
+  wait_for 30 "the big image to open" grep -q "opened .*big.png" "$work/xlost.log"
+  process_slowly "$work/xlost.log"
+  kill "$xvfb2_pid"
+  expect_clean_exit 30 "the X server went away mid-job"
+  grep -q "display was lost" "$work/xlost.log" || fail "no word of the lost display"
+)
+xvfb2_pid=
+
+# --- 8: no display -------------------------------------------------------------
 set +e
 env -u DISPLAY timeout 60 mpirun --oversubscribe -np 2 "$bin" >"$work/nodisplay.log" 2>&1
 code=$?
