@@ -390,16 +390,16 @@ impl GuiApp {
     /// Takes what background threads and the MPI thread sent since the last frame.
     pub fn poll(&mut self) {
         while let Ok(loaded) = self.loaded_rx.try_recv() {
-            if let Loaded::Picked(picked) = loaded {
-                self.dialog_open = false;
-                if let Some(p) = picked {
-                    self.picked(p);
-                }
-                continue;
+            if !matches!(loaded, Loaded::Picked(_)) {
+                self.loading -= 1;
             }
-            self.loading -= 1;
             match loaded {
-                Loaded::Picked(_) => unreachable!("handled above"),
+                Loaded::Picked(picked) => {
+                    self.dialog_open = false;
+                    if let Some(p) = picked {
+                        self.picked(p);
+                    }
+                }
                 Loaded::Image(Ok(doc)) => {
                     eprintln!("imgproc gui: opened {} ({}x{})", doc.path.display(), doc.image.width, doc.image.height);
                     self.doc = Doc::Image(doc);
