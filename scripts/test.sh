@@ -27,6 +27,8 @@ step "GUI end to end under Xvfb"
 bash tests/gui_e2e.sh
 step "failover on simulated hosts"
 bash tests/failover.sh
+step "soak: ranks killed with SIGKILL under the watcher on simulated hosts"
+bash tests/soak.sh
 step "deploy/azure/check.sh"
 bash deploy/azure/check.sh
 step "all tests passed"

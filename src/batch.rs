@@ -92,7 +92,8 @@ pub fn plan(inputs: &[PathBuf], out_dir: &Path, format: Option<&str>) -> Result<
 /// Creates the output folder if needed and proves it can be written.
 pub fn prepare_output_dir(dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create output folder", dir.display()))?;
-    let probe = dir.join(format!(".imgproc-write-test-{}", std::process::id()));
+    // Named as a temporary file, so one a crash leaves behind is removed by the next run.
+    let probe = dir.join(format!(".imgproc-write-test{}{}", codec::TMP_MARKER, std::process::id()));
     std::fs::write(&probe, b"").with_context(|| format!("{}: output folder cannot be written", dir.display()))?;
     let _ = std::fs::remove_file(probe);
     codec::remove_stale_temps(dir)?;

@@ -103,7 +103,7 @@ pub fn run_image(master: &Master, args: &RunArgs, cancel: &AtomicBool) -> Result
     let read_secs = t.elapsed().as_secs_f64();
     let (w, h, c) = (img.width, img.height, img.channels);
 
-    let bar = progress_bar(master.size(), "ranks");
+    let bar = progress_bar(h, "rows");
     let result = master.run_image(img, &chain, args.job.coordinator_only, &mut on_progress(&bar), cancel);
     bar.finish_and_clear();
     let (out, mut stats) = match result {

@@ -18,7 +18,7 @@ use crate::split::{plan, widen};
 use anyhow::{bail, ensure, Result};
 use ndarray::Array2;
 use std::ops::Range;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
@@ -65,6 +65,10 @@ pub struct StripRun {
     chunk_bytes: usize,
     /// Checked before every chunk of rows.
     cancel: CancelFlag,
+    /// Rows computed so far over all ops (chunk by chunk), out of `total_rows`: the progress the
+    /// MPI thread reports while this strip computes.
+    done_rows: Arc<AtomicUsize>,
+    total_rows: usize,
 }
 
 impl StripRun {
@@ -87,7 +91,10 @@ impl StripRun {
             input_rows.start <= need.start && need.end <= input_rows.end,
             "strip input rows {input_rows:?} do not cover {need:?}"
         );
+        let total_rows = (0..chain.0.len()).map(|i| widen(&owned, chain.halo_after(i), height).len()).sum();
         Ok(StripRun {
+            done_rows: Arc::default(),
+            total_rows,
             chain,
             next_op: 0,
             height,
@@ -120,6 +127,12 @@ impl StripRun {
         self
     }
 
+    /// The share of this strip's work done so far (0 to 1), readable from another thread.
+    pub fn progress(&self) -> impl Fn() -> f64 + Send + 'static {
+        let (done, total) = (self.done_rows.clone(), self.total_rows.max(1));
+        move || (done.load(Ordering::Relaxed) as f64 / total as f64).min(1.0)
+    }
+
     /// Applies ops until a global step or the end of the chain.
     pub fn advance(&mut self) -> Result<Step> {
         ensure!(self.pending_labels.is_none(), "advance called while a hysteresis answer is pending");
@@ -131,11 +144,16 @@ impl StripRun {
                     let rows = needed.start - self.cur_rows.start..needed.end - self.cur_rows.start;
                     let chunk = if op.needs_large_scratch() { self.chunk_rows() } else { usize::MAX };
                     let out_ch = op.out_channels(self.cur.channels);
-                    let (cur, cancel) = (&self.cur, &self.cancel);
+                    let (cur, cancel, done) = (&self.cur, &self.cancel, &self.done_rows);
+                    let before = done.load(Ordering::Relaxed);
                     self.cur = in_row_chunks(cur, rows, op.halo(), chunk, out_ch, |r| {
                         Self::check_cancel(cancel)?;
-                        op.apply_local_rows(cur, r)
+                        let part = op.apply_local_rows(cur, r);
+                        done.fetch_add(part.as_ref().map_or(0, |p| p.height), Ordering::Relaxed);
+                        part
                     })?;
+                    // Chunks also computed context rows: count each needed row once.
+                    done.store(before + needed.len(), Ordering::Relaxed);
                     self.cur_rows = needed;
                     self.next_op += 1;
                 }
@@ -155,6 +173,7 @@ impl StripRun {
     pub fn resume_histogram(&mut self, total: &[u64; 256]) -> Result<()> {
         ensure!(self.current_need() == Some(GlobalNeed::Histogram), "no histogram step is pending");
         self.cur = global::apply_lut(&self.cur, &global::stretch_lut(total));
+        self.done_rows.fetch_add(self.rows_needed_after(self.next_op).len(), Ordering::Relaxed);
         self.next_op += 1;
         self.keep_needed_rows();
         Ok(())
@@ -176,6 +195,7 @@ impl StripRun {
         );
         let data = [above.1, own_edges, below.1].concat();
         self.cur = Image::from_vec(self.cur.width, needed.len(), 1, data)?;
+        self.done_rows.fetch_add(needed.len(), Ordering::Relaxed);
         self.cur_rows = needed;
         self.next_op += 1;
         Ok(())
@@ -240,6 +260,8 @@ pub trait GlobalExchange {
     fn hysteresis(&mut self, local: Option<HysteresisRequest>) -> Result<Option<HysteresisReply>>;
     /// Asked every few milliseconds while this strip computes: true once the job is cancelled.
     fn cancelled(&mut self) -> bool;
+    /// Told every few milliseconds while this strip computes: the share of its work done (0 to 1).
+    fn progress(&mut self, _fraction: f64) {}
 }
 
 /// The failure an error from a strip stands for: [`Cancelled`] is a cancel, anything else a failure.
@@ -248,6 +270,25 @@ pub fn failure_of(e: &anyhow::Error) -> Failure {
         Failure::Cancelled
     } else {
         Failure::Failed(format!("{e:#}"))
+    }
+}
+
+/// Lets a strip's progress through at most five times a second, and only when it changed.
+#[derive(Default)]
+pub struct ProgressThrottle {
+    last: Option<(Instant, f64)>,
+}
+
+impl ProgressThrottle {
+    const EVERY: Duration = Duration::from_millis(200);
+
+    /// Whether `fraction` should be reported now.
+    pub fn ready(&mut self, fraction: f64) -> bool {
+        if self.last.is_some_and(|(at, last)| at.elapsed() < Self::EVERY || last == fraction) {
+            return false;
+        }
+        self.last = Some((Instant::now(), fraction));
+        true
     }
 }
 
@@ -335,6 +376,7 @@ fn advance_in_background(
     exchange: &mut impl GlobalExchange,
 ) -> std::result::Result<(StripRun, Step), Failure> {
     let cancel = run.cancel.clone();
+    let progress = run.progress();
     let (tx, rx) = mpsc::channel();
     std::thread::Builder::new()
         .name("strip-compute".into())
@@ -352,6 +394,7 @@ fn advance_in_background(
                     cancel.store(true, Ordering::Relaxed);
                     return Err(Failure::Cancelled);
                 }
+                exchange.progress(progress());
             }
             Err(mpsc::RecvTimeoutError::Disconnected) => {
                 return Err(Failure::Failed("the compute thread stopped without a result".into()))
@@ -456,5 +499,33 @@ fn run_strips(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synth::picture;
+
+    #[test]
+    fn a_strips_progress_grows_to_one_by_the_end_of_the_chain() {
+        let img = picture(40, 30, 3, 1);
+        let chain = OpChain::parse("blur,contrast-stretch,bilateral,gray", &[]).unwrap();
+        let mut run = StripRun::new(chain, 30, 5..20, img.crop_rows(0, 30), 0..30).unwrap().with_chunk_bytes(200);
+        let progress = run.progress();
+        let mut seen = vec![progress()];
+        loop {
+            let step = run.advance().unwrap();
+            seen.push(progress());
+            match step {
+                Step::Histogram(h) => run.resume_histogram(&h).unwrap(),
+                Step::Done(_) => break,
+                Step::Hysteresis(_) => unreachable!("no canny in this chain"),
+            }
+            seen.push(progress());
+        }
+        assert_eq!(seen[0], 0.0);
+        assert!(seen.windows(2).all(|w| w[0] <= w[1]), "never goes back: {seen:?}");
+        assert_eq!(*seen.last().unwrap(), 1.0);
     }
 }

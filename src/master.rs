@@ -13,7 +13,7 @@ mod batch;
 mod lane;
 
 use crate::chain::OpChain;
-use crate::exec::{drive, Cancelled, DriveTimes, GlobalExchange, StripRun};
+use crate::exec::{drive, Cancelled, DriveTimes, GlobalExchange, ProgressThrottle, StripRun};
 use crate::global::{self, HysteresisReply, HysteresisRequest};
 use crate::image::Image;
 use crate::model::{Failure, Progress, RankInfo, RankStats};
@@ -169,9 +169,10 @@ impl Master {
         let mut mine = self.stats(0);
         mine.rows = Some((strips[0].owned.start, strips[0].owned.end));
 
+        let mut relay = CancelRelay { master: self, job: id, flag: cancel, sent: false, on };
         let started = Instant::now();
         for (r, s) in strips.iter().enumerate().skip(1) {
-            on(Progress::RowsAssigned { rank: r, start: s.owned.start, end: s.owned.end });
+            (relay.on)(Progress::RowsAssigned { rank: r, start: s.owned.start, end: s.owned.end });
             if !s.input.is_empty() {
                 let rows = img.rows(s.input.start, s.input.end);
                 send_bytes(&self.process(r), TAG_STRIP, rows);
@@ -181,15 +182,19 @@ impl Master {
         mine.send_secs = started.elapsed().as_secs_f64();
 
         let own = &strips[0];
-        on(Progress::RowsAssigned { rank: 0, start: own.owned.start, end: own.owned.end });
+        (relay.on)(Progress::RowsAssigned { rank: 0, start: own.owned.start, end: own.owned.end });
         // Keep only our own rows, in place: the rest of the input is not needed any more.
         let mut own_input = img;
         own_input.retain_rows(own.input.start, own.input.end);
         let run = StripRun::new(chain.clone(), h, own.owned.clone(), own_input, own.input.clone());
         let mut times = DriveTimes::default();
         let started = Instant::now();
-        let mut relay = CancelRelay { master: self, job: id, flag: cancel, sent: false };
-        let result = drive(chain, run, &mut RootExchange { relay: &mut relay, width: w, height: h }, &mut times);
+        let result = drive(
+            chain,
+            run,
+            &mut RootExchange { relay: &mut relay, width: w, height: h, throttle: ProgressThrottle::default() },
+            &mut times,
+        );
         (mine.compute_secs, mine.global_secs) = (times.compute_secs, times.global_secs);
         let mut failures = Vec::new();
         let own_rows = match result {
@@ -199,7 +204,7 @@ impl Master {
                 None
             }
         };
-        on(Progress::RowsDone {
+        (relay.on)(Progress::RowsDone {
             rank: 0,
             secs: started.elapsed().as_secs_f64(),
             error: failures.first().map(|(_, e)| e.to_string()),
@@ -245,7 +250,7 @@ impl Master {
                     Some(text)
                 }
             };
-            on(Progress::RowsDone { rank: from as usize, secs: result.stats.compute_secs, error });
+            (relay.on)(Progress::RowsDone { rank: from as usize, secs: result.stats.compute_secs, error });
             stats.push(result.stats);
         }
         mine.collect_secs = transfer_secs;
@@ -279,12 +284,14 @@ impl Drop for Master {
     }
 }
 
-/// Passes a cancel on to every worker, once, as soon as rank 0 sees its flag set.
+/// What rank 0 does while it waits during an image job: passes a cancel on to every worker,
+/// once, as soon as it sees its flag set, and hands the workers' progress reports to the front end.
 struct CancelRelay<'a> {
     master: &'a Master,
     job: u64,
     flag: &'a AtomicBool,
     sent: bool,
+    on: &'a mut dyn FnMut(Progress),
 }
 
 impl CancelRelay<'_> {
@@ -296,6 +303,14 @@ impl CancelRelay<'_> {
             }
             self.sent = true;
         }
+        if self.master.size() > 1 {
+            // Reports of an earlier job still in the queue are read and dropped here.
+            while let Ok(Some((p, from))) = try_receive_json::<StripProgress>(self.master.world(), None, TAG_PROGRESS) {
+                if p.job == self.job {
+                    (self.on)(Progress::StripProgress { rank: from as usize, fraction: p.fraction });
+                }
+            }
+        }
         self.sent
     }
 }
@@ -306,6 +321,7 @@ struct RootExchange<'a, 'm> {
     relay: &'a mut CancelRelay<'m>,
     width: usize,
     height: usize,
+    throttle: ProgressThrottle,
 }
 
 impl RootExchange<'_, '_> {
@@ -355,5 +371,11 @@ impl GlobalExchange for RootExchange<'_, '_> {
 
     fn cancelled(&mut self) -> bool {
         self.relay.poll()
+    }
+
+    fn progress(&mut self, fraction: f64) {
+        if self.throttle.ready(fraction) {
+            (self.relay.on)(Progress::StripProgress { rank: 0, fraction });
+        }
     }
 }

@@ -38,6 +38,8 @@ pub const TAG_RESULT_ROWS: Tag = 12;
 pub const TAG_HYSTERESIS: Tag = 13;
 /// Histogram contribution (worker → rank 0) and the total (rank 0 → worker).
 pub const TAG_HISTOGRAM: Tag = 14;
+/// How far a worker's strip is ([`StripProgress`]), worker → rank 0, a few times a second.
+pub const TAG_PROGRESS: Tag = 15;
 /// Batch messages worker → rank 0 ([`BatchUp`]).
 pub const TAG_BATCH_UP: Tag = 20;
 /// Encoded result bytes of a batch image, worker → rank 0.
@@ -76,6 +78,13 @@ pub enum Command {
 pub struct Cancel {
     pub job: u64,
     pub item: Option<usize>,
+}
+
+/// Worker → rank 0: the share of its strip's work done in job `job`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct StripProgress {
+    pub job: u64,
+    pub fraction: f64,
 }
 
 /// One image split by rows: every rank gets the plan and finds its own strip in it.

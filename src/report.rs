@@ -114,15 +114,58 @@ fn launcher_has_terminal() -> bool {
     std::fs::File::open(format!("/proc/{parent}/fd/2")).is_ok_and(|f| f.is_terminal())
 }
 
-/// Advances the bar on finished work and prints failures above it.
+/// Moves the bar as work finishes and prints failures above it. For one image the bar counts
+/// rows: each rank's owned rows times the share of its strip done; for a batch, images.
 pub fn on_progress(bar: &ProgressBar) -> impl FnMut(Progress) + '_ {
-    move |p| match p {
-        Progress::RowsDone { error, rank, .. } | Progress::ItemDone { error, rank, .. } => {
-            bar.inc(1);
-            if let Some(e) = error {
-                bar.set_message(format!("rank {rank}: {e}"));
+    // Per rank: owned rows and the share of them done.
+    let mut strips: Vec<(usize, f64)> = Vec::new();
+    move |p| {
+        let mut set = |rank: usize, rows: Option<usize>, fraction: f64| {
+            if strips.len() <= rank {
+                strips.resize(rank + 1, (0, 0.0));
             }
+            if let Some(rows) = rows {
+                strips[rank].0 = rows;
+            }
+            strips[rank].1 = fraction;
+            bar.set_position(strips.iter().map(|&(rows, f)| (rows as f64 * f) as u64).sum());
+        };
+        match p {
+            Progress::RowsAssigned { rank, start, end } => set(rank, Some(end - start), 0.0),
+            Progress::StripProgress { rank, fraction } => set(rank, None, fraction),
+            Progress::RowsDone { rank, error, .. } => {
+                set(rank, None, 1.0);
+                if let Some(e) = error {
+                    bar.set_message(format!("rank {rank}: {e}"));
+                }
+            }
+            Progress::ItemDone { error, rank, .. } => {
+                bar.inc(1);
+                if let Some(e) = error {
+                    bar.set_message(format!("rank {rank}: {e}"));
+                }
+            }
+            Progress::ItemAssigned { .. } => {}
         }
-        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_image_bar_counts_rows_done_across_ranks() {
+        let bar = ProgressBar::hidden();
+        bar.set_length(100);
+        let mut on = on_progress(&bar);
+        on(Progress::RowsAssigned { rank: 0, start: 0, end: 60 });
+        on(Progress::RowsAssigned { rank: 1, start: 60, end: 100 });
+        on(Progress::StripProgress { rank: 0, fraction: 0.5 });
+        assert_eq!(bar.position(), 30);
+        on(Progress::RowsDone { rank: 1, secs: 1.0, error: None });
+        assert_eq!(bar.position(), 70);
+        on(Progress::StripProgress { rank: 0, fraction: 1.0 });
+        assert_eq!(bar.position(), 100);
     }
 }

@@ -6,7 +6,7 @@
 //! on a compute thread, so a [`Cancel`] from rank 0 is seen within milliseconds.
 
 use crate::batch::{self, BatchItem};
-use crate::exec::{drive, failure_of, CancelFlag, DriveTimes, GlobalExchange, StripRun};
+use crate::exec::{drive, failure_of, CancelFlag, DriveTimes, GlobalExchange, ProgressThrottle, StripRun};
 use crate::global::{HysteresisReply, HysteresisRequest};
 use crate::image::Image;
 use crate::model::{Failure, RankInfo, RankStats};
@@ -94,7 +94,8 @@ impl Worker<'_> {
             StripRun::new(job.chain.clone(), job.height, strip.owned.clone(), img, strip.input.clone())
         });
         let mut times = DriveTimes::default();
-        let result = drive(&job.chain, run, &mut WorkerExchange { worker: self, job: job.id }, &mut times);
+        let mut exchange = WorkerExchange { worker: self, job: job.id, throttle: ProgressThrottle::default() };
+        let result = drive(&job.chain, run, &mut exchange, &mut times);
         (stats.compute_secs, stats.global_secs) = (times.compute_secs, times.global_secs);
 
         match result {
@@ -205,6 +206,7 @@ impl Worker<'_> {
 struct WorkerExchange<'a, 'w> {
     worker: &'a mut Worker<'w>,
     job: u64,
+    throttle: ProgressThrottle,
 }
 
 impl WorkerExchange<'_, '_> {
@@ -229,5 +231,13 @@ impl GlobalExchange for WorkerExchange<'_, '_> {
 
     fn cancelled(&mut self) -> bool {
         self.worker.is_cancelled(self.job, None)
+    }
+
+    fn progress(&mut self, fraction: f64) {
+        if !self.throttle.ready(fraction) {
+            return;
+        }
+        let message = StripProgress { job: self.job, fraction };
+        send_json(&self.worker.world.process_at_rank(0), TAG_PROGRESS, &message);
     }
 }

@@ -14,11 +14,17 @@
 #
 # HOST is a name (imgp-h2), a short name (h2) or an address (10.213.47.12). Needs root and
 # iproute2 (installed when missing).
+#
+# Two test beds can live side by side (say failover and soak tests at once): TESTBED_NAME
+# (default imgp) names the namespaces ($TESTBED_NAME-h1..., $TESTBED_NAME-hub) and TESTBED_NET
+# (default 10.213.47) is their /24. Every call for one test bed needs the same two values; mpirun
+# passes them on to rsh-agent.sh through the environment.
 set -euo pipefail
 
-readonly PREFIX=imgp-h
-readonly HUB=imgp-hub
-readonly NET=10.213.47
+readonly NAME=${TESTBED_NAME:-imgp}
+readonly PREFIX=$NAME-h
+readonly HUB=$NAME-hub
+readonly NET=${TESTBED_NET:-10.213.47}
 readonly FIRST=10 # host i has address $NET.$((FIRST + i))
 
 die() {
@@ -138,5 +144,5 @@ case $cmd in
   cut) cut "${1:?usage: cut HOST}" ;;
   exec) exec_on "${1:?usage: exec HOST CMD...}" "${@:2}" ;;
   ip) ip_of "${1:?usage: ip HOST}" ;;
-  *) sed -n '2,17p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,22p' "$0" >&2; exit 2 ;;
 esac
