@@ -7,10 +7,14 @@
 pub mod app;
 pub mod batch_view;
 pub mod chain_editor;
+pub mod controls;
 pub mod coordinator;
 pub mod display_lost;
+pub mod history;
 pub mod layout;
+pub mod messages;
 pub mod progress;
+pub mod settings;
 pub mod viewer;
 
 use crate::chain::OpChain;
@@ -73,9 +77,11 @@ pub fn launch(args: GuiArgs) -> Result<()> {
                 display_lost::install();
                 let mut settings: Settings =
                     cc.storage.and_then(|s| eframe::get_value(s, eframe::APP_KEY)).unwrap_or_default();
-                if let Some(chain) = preset {
-                    settings.chain = chain.0;
-                }
+                // The chain given with --op replaces the saved one; Ctrl+Z brings that back.
+                let saved_chain = match preset {
+                    Some(chain) if chain.0 != settings.chain => Some(std::mem::replace(&mut settings.chain, chain.0)),
+                    _ => None,
+                };
                 if args.coordinator_only {
                     settings.coordinator_only = true;
                 }
@@ -84,6 +90,9 @@ pub fn launch(args: GuiArgs) -> Result<()> {
                     settings.interrupted = false;
                 }
                 let mut app = GuiApp::new(cc.egui_ctx.clone(), settings, ranks, jobs, work_dir);
+                if let Some(saved) = saved_chain {
+                    app.history.record(saved, false);
+                }
                 app.open_paths(args.inputs);
                 Ok(Box::new(app))
             }),

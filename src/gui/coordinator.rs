@@ -49,6 +49,8 @@ pub struct BatchRequest {
     pub inputs: Vec<PathBuf>,
     pub out_dir: PathBuf,
     pub chain: OpChain,
+    /// The outputs' extension; `None` keeps each input's format.
+    pub format: Option<String>,
     pub max_pixels: u64,
     pub coordinator_only: bool,
 }
@@ -230,7 +232,7 @@ fn run_batch(
     reply: &Sender<Event>,
     wake: &Wake,
 ) -> Result<BatchOutcome> {
-    let (items, mut journal) = batch::open_job(&job.inputs, &job.out_dir, None, &job.chain)?;
+    let (items, mut journal) = batch::open_job(&job.inputs, &job.out_dir, job.format.as_deref(), &job.chain)?;
     let already_done = items.iter().map(|i| journal.is_done(&i.input)).collect();
     let _ = reply.send(Event::BatchPlanned { items: items.clone(), already_done });
     let opts = BatchOptions { max_pixels: job.max_pixels, shared_files: false, coordinator_only: job.coordinator_only };

@@ -45,6 +45,8 @@ pub struct JobProgress {
     /// Pieces to do in this run (strips with rows, or images not already done).
     pub total: usize,
     pub finished: usize,
+    /// Pieces (strips or images) that failed.
+    pub failed: usize,
     /// One image: rows handed out, and rows delivered; the overall fraction counts rows, so a
     /// rank half-way through its strip moves the bar.
     rows_total: usize,
@@ -63,6 +65,7 @@ impl JobProgress {
         JobProgress {
             total: 0,
             finished: 0,
+            failed: 0,
             ranks: ranks
                 .iter()
                 .map(|r| RankActivity {
@@ -111,6 +114,7 @@ impl JobProgress {
             }
             Progress::RowsDone { rank, secs, error } => {
                 self.finished += 1;
+                self.failed += usize::from(error.is_some());
                 if let Some(r) = self.ranks.get_mut(*rank) {
                     self.rows_finished += std::mem::take(&mut r.strip_rows);
                     r.strip_fraction = None;
@@ -133,6 +137,7 @@ impl JobProgress {
             }
             Progress::ItemDone { rank, index, secs, error } => {
                 self.finished += 1;
+                self.failed += usize::from(error.is_some());
                 if let Some(item) = self.items.get_mut(*index) {
                     *item = match error {
                         Some(e) => ItemState::Failed(e.clone()),
@@ -174,14 +179,80 @@ impl JobProgress {
         }
     }
 
-    pub fn failures(&self) -> usize {
-        self.items.iter().filter(|i| matches!(i, ItemState::Failed(_))).count()
+    /// Time left, from the pace so far: known once the job has run half a second and done 2 %.
+    pub fn eta(&self) -> Option<Duration> {
+        let (f, elapsed) = (self.fraction() as f64, self.started.elapsed());
+        (self.elapsed.is_none() && elapsed >= Duration::from_millis(500) && (0.02..1.0).contains(&f))
+            .then(|| elapsed.mul_f64((1.0 - f) / f))
+    }
+
+    /// The bar's text: "47 % · 1/3 strips · 2.1 s · about 3 s left" while it runs, "7/7 images,
+    /// 1 failed, in 0.39 s" once it ended.
+    pub fn summary(&self, batch: bool) -> String {
+        let what = if batch { "images" } else { "strips" };
+        let failed = if self.failed > 0 { format!(", {} failed", self.failed) } else { String::new() };
+        match self.elapsed {
+            Some(d) => format!("{}/{} {what}{failed}, in {:.2} s", self.finished, self.total, d.as_secs_f32()),
+            None => {
+                let mut text = format!(
+                    "{:.0} % · {}/{} {what}{failed} · {:.1} s",
+                    self.fraction() * 100.0,
+                    self.finished,
+                    self.total,
+                    self.started.elapsed().as_secs_f32()
+                );
+                if let Some(left) = self.eta() {
+                    text.push_str(&format!(" · about {} left", words_for(left)));
+                }
+                text
+            }
+        }
+    }
+}
+
+impl RankActivity {
+    /// The rank's line in the live view: "rows 0..540 · 270/540 rows · 1.2 s", "image 3 · 0.4 s",
+    /// "rows 0..540 · 1 done".
+    pub fn describe(&self) -> String {
+        match (self.busy_since, self.strip_fraction) {
+            (Some(t), Some(f)) => {
+                let done = (self.strip_rows as f32 * f).round() as usize;
+                format!("{} · {done}/{} rows · {:.1} s", self.work, self.strip_rows, t.elapsed().as_secs_f32())
+            }
+            (Some(t), None) => format!("{} ({:.1} s)", self.work, t.elapsed().as_secs_f32()),
+            (None, _) => format!("{} · {} done", self.work, self.finished),
+        }
+    }
+}
+
+/// "4 s", "2 min 5 s".
+fn words_for(d: Duration) -> String {
+    let s = d.as_secs_f64().round().max(1.0) as u64;
+    if s < 60 {
+        format!("{s} s")
+    } else {
+        format!("{} min {} s", s / 60, s % 60)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn time_left_follows_the_pace_so_far_and_shows_once_it_means_something() {
+        let mut p = JobProgress::new(&ranks(1));
+        p.apply(&Progress::RowsAssigned { rank: 0, start: 0, end: 100 });
+        p.apply(&Progress::StripProgress { rank: 0, fraction: 0.25 });
+        assert_eq!(p.eta(), None, "too early to tell");
+        p.started -= Duration::from_secs(3);
+        let left = p.eta().unwrap().as_secs_f64();
+        assert!((8.9..9.2).contains(&left), "3 s for 25 %: about 9 s left, not {left}");
+        assert!(p.summary(false).starts_with("25 % · 0/1 strips · 3.0 s · about 9 s left"), "{}", p.summary(false));
+        assert_eq!(p.ranks[0].describe(), "rows 0..100 · 25/100 rows · 0.0 s");
+        p.end();
+        assert_eq!(p.eta(), None);
+    }
 
     fn ranks(n: usize) -> Vec<RankInfo> {
         (0..n).map(|rank| RankInfo { rank, host: format!("h{rank}"), cores: 2 }).collect()
@@ -228,7 +299,9 @@ mod tests {
         p.apply(&Progress::ItemDone { rank: 1, index: 1, secs: 1.0, error: None });
         p.apply(&Progress::ItemDone { rank: 0, index: 2, secs: 0.1, error: Some("b.png: corrupt".into()) });
         assert_eq!(p.items[0], ItemState::AlreadyDone);
-        assert_eq!((p.fraction(), p.failures()), (1.0, 1));
+        assert_eq!((p.fraction(), p.failed), (1.0, 1));
+        p.end();
+        assert_eq!(p.summary(true), format!("2/2 images, 1 failed, in {:.2} s", p.elapsed.unwrap().as_secs_f32()));
         assert_eq!(p.ranks[1].finished, 1);
     }
 }
