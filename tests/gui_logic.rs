@@ -267,6 +267,8 @@ fn cancel_stops_a_batch_and_process_finishes_the_rest_later() {
     step_until(&mut h, "the rest of the batch", |a| a.running.is_none());
     let second = app(&h).batch_outcome.clone().unwrap();
     assert_eq!((second.already_done, second.done + second.already_done), (first.done, inputs.len()));
+    let kept = format!("{} done by an earlier run and kept", first.done);
+    assert!(texts(app(&h))[0].contains(&kept), "what 'earlier' means is said: {:?}", texts(app(&h)));
 }
 
 #[test]
@@ -406,7 +408,7 @@ fn the_rank_table_shows_how_far_each_rank_is_into_its_strip() {
     let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     app_mut(&mut h).running = Some(Running { events, cancel, progress, batch: false, cancel_asked: None });
     h.step();
-    h.get_by_label_contains("rows 100..200 · 40/100 rows");
+    h.get_by_label_contains("rows 100..200: 40 done");
     h.get_by_label_contains("rows 0..100 ("); // no report yet: the time only
     h.get_by_label_contains("rows 200..300 · 1 done");
     // Overall: 100 rows delivered + 40 % of 100 rows, of 300.
@@ -647,4 +649,57 @@ fn a_batch_of_jpegs_written_as_png_equals_the_cli_output_losslessly() {
     // Another format makes the outputs out of date.
     app_mut(&mut h).settings.batch_format = None;
     assert!(matches!(app(&h).freshness(), Freshness::OutOfDate { .. }));
+}
+
+#[test]
+fn at_1280x800_with_eight_ops_process_the_bar_and_every_rank_stay_in_view_and_the_panel_keeps_its_width() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.png");
+    write_picture(&input, 90, 60, 13);
+    let mut h = gui(Settings { chain: vec![Op::Invert], ..Settings::default() }, dir.path());
+    open_and_wait(&mut h, &input);
+    let image_left = |h: &Gui| h.get_by_label_contains("in.png — 90×60").rect().left();
+    let short_chain = image_left(&h);
+
+    let eight = ["blur", "gaussian", "median", "bilateral", "gray", "canny", "invert", "brightness"];
+    app_mut(&mut h).settings.chain = eight.iter().map(|n| Op::default_for(n).unwrap()).collect();
+    h.step();
+    assert_eq!(image_left(&h), short_chain, "the left panel keeps its width whatever the chain");
+    process_and_wait(&mut h);
+    let bottom = h.get_by_label_contains("strips overlap").rect().top(); // the status bar
+    let in_view = |label: &str| {
+        let r = h.get_by_label_contains(label).rect();
+        assert!(r.bottom() <= bottom && r.top() >= 0.0, "{label} is out of view: {r:?} (status bar at {bottom})");
+    };
+    in_view("Process");
+    in_view("1/1 strips, in"); // the bar
+    in_view("rows 0..60");
+    assert_eq!(image_left(&h), short_chain);
+
+    // A message does not move the image: the message area keeps its height.
+    let header = h.get_by_label_contains("in.png — 90×60").rect();
+    let fitted = app(&h).viewer.zoom;
+    app_mut(&mut h).error("something failed");
+    app_mut(&mut h).done("something was done");
+    h.step();
+    assert_eq!(h.get_by_label_contains("in.png — 90×60").rect(), header);
+    app_mut(&mut h).viewer.refit();
+    h.step();
+    assert_eq!(app(&h).viewer.zoom, fitted, "the view has the same size with messages shown");
+}
+
+#[test]
+fn batch_thumbnails_grow_with_the_window() {
+    let dir = tempfile::tempdir().unwrap();
+    make_batch(dir.path(), 6, 64, 48);
+    let mut h = gui(Settings::default(), &dir.path().join("work"));
+    app_mut(&mut h).open_batch(vec![dir.path().join("in")]);
+    h.step();
+    let pitch = |h: &Gui| h.get_by_label("img01.png").rect().left() - h.get_by_label("img00.png").rect().left();
+    let small = pitch(&h);
+    h.set_size(egui::vec2(1600.0, 1000.0));
+    h.step();
+    h.step();
+    let large = pitch(&h);
+    assert!(small >= 200.0 && large > small, "tiles {small} wide at 1280, {large} at 1600");
 }

@@ -169,13 +169,20 @@ impl BatchDoc {
                             let (r, _) = ui.allocate_exact_size(picture, egui::Sense::hover());
                             match (shown, &file.error) {
                                 (_, Some(_)) => {
-                                    ui.painter().rect_filled(r, 4.0, Color32::from_rgb(60, 24, 24));
+                                    let error = ui.visuals().error_fg_color;
+                                    ui.painter().rect_filled(r, 4.0, Color32::from_gray(40));
+                                    ui.painter().rect_stroke(
+                                        r,
+                                        4.0,
+                                        egui::Stroke::new(1.0, error),
+                                        egui::StrokeKind::Inside,
+                                    );
                                     ui.painter().text(
                                         r.center(),
                                         egui::Align2::CENTER_CENTER,
                                         "cannot be read",
                                         egui::FontId::proportional(14.0),
-                                        ui.visuals().error_fg_color,
+                                        error,
                                     );
                                 }
                                 (Some(t), None) => {

@@ -188,8 +188,8 @@ impl GuiApp {
     }
 }
 
-/// The same job from the CLI, an op per line so nothing breaks inside a name; Copy gives the
-/// exact text.
+/// The same job from the CLI, broken only after a `,` or a `:` so no name is cut; Copy gives
+/// the exact text.
 fn cli_line(ui: &mut Ui, chain: &str) {
     ui.horizontal(|ui| {
         ui.label(RichText::new("Same job from the CLI:").small());
@@ -197,17 +197,28 @@ fn cli_line(ui: &mut Ui, chain: &str) {
             ui.ctx().copy_text(format!("--op {chain}"));
         }
     });
-    let ops: Vec<&str> = chain.split(',').collect();
-    let last = ops.len().saturating_sub(1);
-    for (i, op) in ops.iter().enumerate() {
-        let text = match (i == 0, i == last) {
-            (true, true) => format!("--op {op}"),
-            (true, false) => format!("--op {op},"),
-            (false, true) => format!("     {op}"),
-            (false, false) => format!("     {op},"),
-        };
-        ui.add(egui::Label::new(RichText::new(text).monospace()).wrap());
+    let font = egui::TextStyle::Monospace.resolve(ui.style());
+    let char_width = ui.ctx().fonts_mut(|f| f.glyph_width(&font, 'm')).max(1.0);
+    let max_chars = (ui.available_width() / char_width).floor() as usize;
+    for line in cli_lines(&format!("--op {chain}"), max_chars) {
+        ui.add(egui::Label::new(RichText::new(line).monospace()).extend());
     }
+}
+
+/// `text` in lines of at most `max_chars` (unless one piece is longer), broken after `,` and `:`;
+/// continuation lines are indented under the chain.
+pub fn cli_lines(text: &str, max_chars: usize) -> Vec<String> {
+    const INDENT: &str = "     ";
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for piece in text.split_inclusive([',', ':']) {
+        if !line.trim().is_empty() && line.chars().count() + piece.chars().count() > max_chars {
+            lines.push(std::mem::replace(&mut line, INDENT.to_string()));
+        }
+        line.push_str(piece);
+    }
+    lines.push(line);
+    lines
 }
 
 /// The overall bar: percentage, pieces, time, time left; the error colour once a piece failed.
@@ -232,7 +243,7 @@ fn rank_table(ui: &mut Ui, p: &JobProgress) {
             ui.label(r.rank.to_string());
             ui.label(&r.host);
             match r.strip_fraction.filter(|_| r.busy_since.is_some()) {
-                Some(f) => ui.add(egui::ProgressBar::new(f).desired_width(190.0).text(r.describe())),
+                Some(f) => ui.add(egui::ProgressBar::new(f).desired_width(175.0).text(r.describe())),
                 None if r.busy_since.is_some() => ui.colored_label(Color32::LIGHT_BLUE, r.describe()),
                 None => ui.label(r.describe()),
             };
@@ -240,4 +251,21 @@ fn rank_table(ui: &mut Ui, p: &JobProgress) {
             ui.end_row();
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cli_lines;
+
+    #[test]
+    fn the_cli_line_breaks_between_ops_and_parameters_never_inside_a_name() {
+        let text = "--op bilateral:d=25:sigma-color=75:sigma-space=75,canny:low=100";
+        let lines = cli_lines(text, 24);
+        assert_eq!(
+            lines,
+            ["--op bilateral:d=25:", "     sigma-color=75:", "     sigma-space=75,", "     canny:low=100"]
+        );
+        assert_eq!(lines.concat().replace("     ", ""), text, "only line breaks added");
+        assert_eq!(cli_lines("--op gray", 40), ["--op gray"]);
+    }
 }

@@ -211,13 +211,13 @@ impl JobProgress {
 }
 
 impl RankActivity {
-    /// The rank's line in the live view: "rows 0..540 · 270/540 rows · 1.2 s", "image 3 · 0.4 s",
-    /// "rows 0..540 · 1 done".
+    /// The rank's line in the live view: "rows 0..540: 270 done · 1.2 s" (rows of its strip done,
+    /// as it reports them), "image 3 (0.4 s)", "rows 0..540 · 1 done".
     pub fn describe(&self) -> String {
         match (self.busy_since, self.strip_fraction) {
             (Some(t), Some(f)) => {
                 let done = (self.strip_rows as f32 * f).round() as usize;
-                format!("{} · {done}/{} rows · {:.1} s", self.work, self.strip_rows, t.elapsed().as_secs_f32())
+                format!("{}: {done} done · {:.1} s", self.work, t.elapsed().as_secs_f32())
             }
             (Some(t), None) => format!("{} ({:.1} s)", self.work, t.elapsed().as_secs_f32()),
             (None, _) => format!("{} · {} done", self.work, self.finished),
@@ -249,7 +249,7 @@ mod tests {
         let left = p.eta().unwrap().as_secs_f64();
         assert!((8.9..9.2).contains(&left), "3 s for 25 %: about 9 s left, not {left}");
         assert!(p.summary(false).starts_with("25 % · 0/1 strips · 3.0 s · about 9 s left"), "{}", p.summary(false));
-        assert_eq!(p.ranks[0].describe(), "rows 0..100 · 25/100 rows · 0.0 s");
+        assert_eq!(p.ranks[0].describe(), "rows 0..100: 25 done · 0.0 s");
         p.end();
         assert_eq!(p.eta(), None);
     }

@@ -347,6 +347,20 @@ mod tests {
     }
 
     #[test]
+    fn switching_to_side_by_side_refits_so_both_halves_show_the_whole_picture() {
+        let mut h = view();
+        let split_zoom = h.state().viewer.zoom;
+        h.state_mut().viewer.compare = Compare::SideBySide;
+        h.state_mut().viewer.refit(); // what the toolbar does on a mode change
+        h.run();
+        let v = &h.state().viewer;
+        let pane = v.last_view_size;
+        assert!(v.zoom < split_zoom, "{split_zoom} then {}", v.zoom);
+        assert_eq!(v.zoom, (pane.x / 100.0).min(pane.y / 100.0), "fitted to one half: {pane:?}");
+        assert!(v.offset.x >= 0.0 && v.offset.y >= 0.0, "the whole picture in each half: {:?}", v.offset);
+    }
+
+    #[test]
     fn the_other_button_pans_and_leaves_the_line_on_the_same_image_column() {
         let mut h = view();
         drag(&mut h, PointerButton::Secondary, pos2(200.0, 150.0), pos2(100.0, 150.0));
