@@ -243,7 +243,9 @@ fn rank_table(ui: &mut Ui, p: &JobProgress) {
             ui.label(r.rank.to_string());
             ui.label(&r.host);
             match r.strip_fraction.filter(|_| r.busy_since.is_some()) {
-                Some(f) => ui.add(egui::ProgressBar::new(f).desired_width(175.0).text(r.describe())),
+                Some(f) => {
+                    ui.add(egui::ProgressBar::new(f).desired_width(175.0).text(RichText::new(r.describe()).small()))
+                }
                 None if r.busy_since.is_some() => ui.colored_label(Color32::LIGHT_BLUE, r.describe()),
                 None => ui.label(r.describe()),
             };
