@@ -140,16 +140,26 @@ pub struct FileTimes {
     pub write_secs: f64,
 }
 
-/// Reads, filters and atomically writes one image; a cancel (see [`process_bytes`]) writes nothing.
-pub fn process_file(item: &BatchItem, chain: &OpChain, max_pixels: u64, cancel: &CancelFlag) -> Result<FileTimes> {
+/// Reads, filters and writes one image under a temporary name beside its output (see
+/// `codec::write_temp`); whoever decides that this result counts puts it in place with
+/// `codec::commit`. A cancel (see [`process_bytes`]) writes nothing.
+pub fn process_file(
+    item: &BatchItem,
+    chain: &OpChain,
+    max_pixels: u64,
+    cancel: &CancelFlag,
+) -> Result<(PathBuf, FileTimes)> {
     let t = std::time::Instant::now();
     let bytes = codec::read_file(&item.input)?;
     let read_secs = t.elapsed().as_secs_f64();
     let encoded = process_bytes(&bytes, &item.input.display().to_string(), chain, max_pixels, &item.format, cancel)?;
     drop(bytes);
+    if cancel.load(std::sync::atomic::Ordering::Relaxed) {
+        return Err(crate::exec::Cancelled.into());
+    }
     let t = std::time::Instant::now();
-    codec::write_atomic(&item.output, &encoded)?;
-    Ok(FileTimes { read_secs, write_secs: t.elapsed().as_secs_f64() })
+    let tmp = codec::write_temp(&item.output, &encoded)?;
+    Ok((tmp, FileTimes { read_secs, write_secs: t.elapsed().as_secs_f64() }))
 }
 
 fn absolute(path: &Path) -> Result<PathBuf> {

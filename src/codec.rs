@@ -186,23 +186,52 @@ pub fn check_format(ext: &str) -> Result<()> {
 /// Writes `bytes` to `path` so that readers see the old file or the complete new one, never a
 /// part: write to a temporary name in the same folder, flush to disk, rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = write_temp(path, bytes)?;
+    commit(&tmp, path)
+}
+
+/// Writes `bytes` under a temporary name beside `path` (unique to this process and call), flushed
+/// to disk; [`commit`] puts it in place. On failure nothing is left behind.
+pub fn write_temp(path: &Path, bytes: &[u8]) -> Result<PathBuf> {
     let tmp = temp_name(path);
     let result = (|| -> std::io::Result<()> {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
+        f.sync_all()
     })();
     if let Err(e) = result {
         let _ = std::fs::remove_file(&tmp);
         return Err(e).with_context(|| format!("{}: cannot write", path.display()));
     }
+    Ok(tmp)
+}
+
+/// Renames a file from [`write_temp`] to `path`, atomically; removes it if that fails.
+pub fn commit(tmp: &Path, path: &Path) -> Result<()> {
+    if let Err(e) = std::fs::rename(tmp, path) {
+        let _ = std::fs::remove_file(tmp);
+        return Err(e).with_context(|| format!("{}: cannot write", path.display()));
+    }
     Ok(())
 }
 
+/// Whether `e` comes from a full file system (or an exhausted quota) anywhere in its chain.
+pub fn is_disk_full(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::raw_os_error)
+            .is_some_and(|code| code == libc::ENOSPC || code == libc::EDQUOT)
+    })
+}
+
 fn temp_name(path: &Path) -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    // Process id, host and a counter: ranks on several hosts may write beside one shared output.
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let host: u32 = host.trim().bytes().fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32));
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    path.with_file_name(format!(".{name}{TMP_MARKER}{}", std::process::id()))
+    path.with_file_name(format!(".{name}{TMP_MARKER}{host:08x}-{}-{n}", std::process::id()))
 }
 
 /// Removes temporary files that an interrupted run left in `dir`; returns how many.

@@ -81,6 +81,7 @@ pub fn run_reference(args: &RunArgs) -> Result<()> {
         already_done: 0,
         failed: vec![],
         cancelled: false,
+        stopped: None,
         per_rank: vec![stats],
         rank0_start_rss_bytes: start_rss,
         startup_secs: 0.0,
@@ -135,6 +136,7 @@ pub fn run_image(master: &Master, args: &RunArgs, cancel: &AtomicBool) -> Result
         already_done: 0,
         failed: vec![],
         cancelled: false,
+        stopped: None,
         per_rank: stats,
         rank0_start_rss_bytes: start_rss,
         startup_secs: master.startup_secs,
@@ -189,12 +191,17 @@ pub fn run_batch(master: &Master, args: &BatchArgs, cancel: &AtomicBool) -> Resu
         already_done: outcome.already_done,
         failed: outcome.failed.into_iter().map(|(input, reason)| Failure { input, reason }).collect(),
         cancelled: outcome.cancelled,
+        stopped: outcome.stopped.clone(),
         per_rank: outcome.stats,
         rank0_start_rss_bytes: start_rss,
         startup_secs: master.startup_secs,
         rank0_peak_rss_bytes: rss_bytes().0,
     }
     .print(args.job.json);
+    if let Some(reason) = &outcome.stopped {
+        eprintln!("imgproc: stopped early, the rest was not tried: {reason}");
+        eprintln!("imgproc: free some space and run the same command again: it resumes where it stopped");
+    }
     if outcome.cancelled {
         let rest = "run the same command again to finish the rest";
         return Err(CommandError::Cancelled(format!("{} image(s) done, {rest}", outcome.done)).into());

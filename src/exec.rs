@@ -264,10 +264,13 @@ pub trait GlobalExchange {
     fn progress(&mut self, _fraction: f64) {}
 }
 
-/// The failure an error from a strip stands for: [`Cancelled`] is a cancel, anything else a failure.
+/// The failure an error stands for: [`Cancelled`] is a cancel, a full file system is
+/// `DiskFull`, anything else a failure.
 pub fn failure_of(e: &anyhow::Error) -> Failure {
     if e.is::<Cancelled>() {
         Failure::Cancelled
+    } else if crate::codec::is_disk_full(e) {
+        Failure::DiskFull(format!("{e:#}"))
     } else {
         Failure::Failed(format!("{e:#}"))
     }

@@ -28,7 +28,13 @@ pub struct BatchJournal {
     file: std::fs::File,
     job: String,
     done: HashSet<PathBuf>,
+    /// Bytes written into the space reserved at the last [`BatchJournal::reserve`].
+    used_of_reserve: u64,
 }
+
+/// Disk space kept allocated ahead of the journal's end (a few hundred entries), so that a full
+/// output disk fails the next image's write, never the journal line of an image already written.
+const RESERVE: u64 = 256 << 10;
 
 impl BatchJournal {
     /// Opens (or creates) the journal in `out_dir` for the job described by `job`.
@@ -57,7 +63,26 @@ impl BatchJournal {
         if len > 0 && std::fs::read(&path)?.last() != Some(&b'\n') {
             file.write_all(b"\n")?;
         }
-        Ok(BatchJournal { file, job: job.to_string(), done })
+        let mut journal = BatchJournal { file, job: job.to_string(), done, used_of_reserve: 0 };
+        journal.reserve();
+        Ok(journal)
+    }
+
+    /// Allocates [`RESERVE`] bytes past the journal's end without changing its length. Where the
+    /// file system cannot (or is already full), entries are written as before.
+    fn reserve(&mut self) {
+        use std::os::fd::AsRawFd;
+        let Ok(len) = self.file.metadata().map(|m| m.len()) else { return };
+        // SAFETY: fallocate only reads its integer arguments; the descriptor is open for writing.
+        unsafe {
+            libc::fallocate(
+                self.file.as_raw_fd(),
+                libc::FALLOC_FL_KEEP_SIZE,
+                len as libc::off_t,
+                RESERVE as libc::off_t,
+            );
+        }
+        self.used_of_reserve = 0;
     }
 
     /// True when an earlier run of this job finished `input`.
@@ -78,6 +103,10 @@ impl BatchJournal {
         line.push(b'\n');
         self.file.write_all(&line).context("writing the batch journal")?;
         self.file.sync_data().context("syncing the batch journal")?;
+        self.used_of_reserve += line.len() as u64;
+        if self.used_of_reserve > RESERVE / 2 {
+            self.reserve();
+        }
         Ok(())
     }
 }

@@ -23,7 +23,7 @@ use crate::threads;
 use anyhow::{bail, Context, Result};
 use mpi::topology::{Process, SimpleCommunicator};
 use mpi::traits::*;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
@@ -37,6 +37,8 @@ pub struct Master {
     /// Seconds from the start of the process to every rank being ready (MPI start-up).
     pub startup_secs: f64,
     next_job: Cell<u64>,
+    /// Workers that still owe the end of the last batch (see `batch::settle`).
+    lingering: RefCell<Vec<usize>>,
     /// Finalises MPI when dropped, after `Shutdown` went out.
     _universe: Option<mpi::environment::Universe>,
 }
@@ -118,6 +120,7 @@ impl Master {
             threads: plan.clone(),
             startup_secs: 0.0,
             next_job: Cell::new(1),
+            lingering: RefCell::default(),
             _universe: universe,
         };
         for (rank, &n) in plan.iter().enumerate().skip(1) {
@@ -158,6 +161,7 @@ impl Master {
         on: &mut dyn FnMut(Progress),
         cancel: &AtomicBool,
     ) -> Result<(Image, Vec<RankStats>)> {
+        self.settle()?;
         let n = self.size();
         let (w, h, c) = (img.width, img.height, img.channels);
         let strips = plan(h, n, chain.total_halo(), coordinator_only);
@@ -278,6 +282,9 @@ impl Master {
 impl Drop for Master {
     /// Workers wait for commands until told to stop: tell them, however rank 0 is leaving.
     fn drop(&mut self) {
+        if let Err(e) = self.settle() {
+            eprintln!("imgproc: while shutting down: {e:#}");
+        }
         for rank in 1..self.size() {
             send_command(self.world(), rank, &Command::Shutdown);
         }

@@ -55,6 +55,10 @@ pub enum Failure {
     /// The user cancelled the job.
     #[error("cancelled")]
     Cancelled,
+    /// The output's file system is full: the text names the file. Retrying the next item would
+    /// fail the same way, so the job stops; the same command resumes once there is room.
+    #[error("{0}")]
+    DiskFull(String),
 }
 
 /// What a rank is doing, for progress bars and the GUI's live view.
@@ -91,5 +95,7 @@ pub struct BatchOutcome {
     pub already_done: usize,
     pub failed: Vec<(PathBuf, String)>,
     pub cancelled: bool,
+    /// Why the batch stopped before its end, other than a cancel (the output disk is full).
+    pub stopped: Option<String>,
     pub stats: Vec<RankStats>,
 }

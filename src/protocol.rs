@@ -128,11 +128,21 @@ pub enum BatchDown {
     Finish,
 }
 
+/// What a worker made of a batch item.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum Produced {
+    /// This many encoded bytes follow, for rank 0 to write.
+    Bytes(usize),
+    /// The output is written under this temporary name beside it (shared files): rank 0 puts
+    /// it in place, or removes it when another copy of the item came first.
+    Temp(PathBuf),
+}
+
 /// Worker → rank 0 in a batch.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum BatchUp {
-    /// Item `index` is finished; with `Ok(Some(n))`, `n` encoded bytes follow.
-    Done { index: usize, outcome: Result<Option<usize>, Failure>, secs: f64 },
+    /// Item `index` is finished (see [`Produced`]).
+    Done { index: usize, outcome: Result<Produced, Failure>, secs: f64 },
     /// The worker's totals, after `Finish`.
     Stats(RankStats),
 }

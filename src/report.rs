@@ -27,6 +27,8 @@ pub struct Summary {
     pub already_done: usize,
     pub failed: Vec<Failure>,
     pub cancelled: bool,
+    /// Why a batch stopped before its end (a full output disk), if it did.
+    pub stopped: Option<String>,
     pub per_rank: Vec<RankStats>,
     /// Rank 0's resident memory: before reading the input, and at its peak.
     pub rank0_start_rss_bytes: u64,

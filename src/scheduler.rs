@@ -11,25 +11,56 @@
 
 use crate::model::{Failure, RankStats};
 use anyhow::Result;
-use std::collections::VecDeque;
-use std::time::Duration;
+use std::collections::{HashSet, VecDeque};
+use std::time::{Duration, Instant};
 
 /// What the driver must do next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
-    /// Start `item` on `rank`.
+    /// Start `item` on `rank` (a second copy, when the first runs far longer than the others).
     Assign { rank: usize, item: usize },
     /// `rank` gets no more work: it may hand in its totals and wait for the next job.
     Finish { rank: usize },
 }
 
-/// The queue and the ranks' slots.
+/// When a running item counts as a straggler and is also given to an idle rank: once it has run
+/// `factor` × the median time of the items finished so far, and at least `floor_secs`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Stragglers {
+    pub factor: f64,
+    pub floor_secs: f64,
+}
+
+impl Default for Stragglers {
+    fn default() -> Self {
+        Stragglers { factor: 3.0, floor_secs: 2.0 }
+    }
+}
+
+/// What the driver does with a result ([`Scheduler::completed`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Completion {
+    /// The first result for this item: store it. Later copies are discarded.
+    pub keep: bool,
+    /// Other copies of the item still running, as `(rank, item)`: stop them.
+    pub stop: Vec<(usize, usize)>,
+}
+
+/// The queue, the ranks' slots and the copies of each running item.
 #[derive(Debug)]
 pub struct Scheduler {
     /// Items a rank may hold at once (0: it takes no work, e.g. a coordinator-only rank 0).
     slots: Vec<usize>,
-    running: Vec<Vec<usize>>,
+    /// Per rank: the items it runs and when each started (seconds, the caller's clock).
+    running: Vec<Vec<(usize, f64)>>,
     queue: VecDeque<usize>,
+    /// Items handed out and not finished yet.
+    open: HashSet<usize>,
+    /// How long finished items took (first copies).
+    durations: Vec<f64>,
+    /// Items given a second copy already.
+    doubled: HashSet<usize>,
+    stragglers: Option<Stragglers>,
     closed: bool,
     cancelled: bool,
     told_finish: Vec<bool>,
@@ -38,18 +69,28 @@ pub struct Scheduler {
 
 impl Scheduler {
     /// A scheduler for ranks with `slots[rank]` items in flight each. Ranks without a slot are
-    /// finished from the start.
+    /// finished from the start. Stragglers get a second copy (see [`Stragglers`]).
     pub fn new(slots: Vec<usize>) -> Scheduler {
         let idle: Vec<bool> = slots.iter().map(|&s| s == 0).collect();
         Scheduler {
             running: vec![Vec::new(); slots.len()],
             slots,
             queue: VecDeque::new(),
+            open: HashSet::new(),
+            durations: Vec::new(),
+            doubled: HashSet::new(),
+            stragglers: Some(Stragglers::default()),
             closed: false,
             cancelled: false,
             told_finish: idle.clone(),
             finished: idle,
         }
+    }
+
+    /// Changes (or with `None` turns off) the second copies of stragglers.
+    pub fn with_stragglers(mut self, policy: Option<Stragglers>) -> Scheduler {
+        self.stragglers = policy;
+        self
     }
 
     /// Queues an item; ignored once cancelled.
@@ -64,11 +105,11 @@ impl Scheduler {
         self.closed = true;
     }
 
-    /// Drops the queue; returns the items still running, as `(rank, item)`, to be stopped.
+    /// Drops the queue; returns every running copy, as `(rank, item)`, to be stopped.
     pub fn cancel(&mut self) -> Vec<(usize, usize)> {
         self.cancelled = true;
         self.queue.clear();
-        self.running.iter().enumerate().flat_map(|(r, items)| items.iter().map(move |&i| (r, i))).collect()
+        self.copies(|_| true)
     }
 
     pub fn is_cancelled(&self) -> bool {
@@ -80,21 +121,46 @@ impl Scheduler {
         self.queue.len()
     }
 
-    /// The next thing to do, or `None` until a result comes in. Workers are served before rank 0,
-    /// whose lane shares its cores with coordinating.
-    pub fn next_action(&mut self) -> Option<Action> {
+    fn copies(&self, of: impl Fn(usize) -> bool) -> Vec<(usize, usize)> {
+        let mut all = Vec::new();
+        for (rank, items) in self.running.iter().enumerate() {
+            all.extend(items.iter().filter(|(i, _)| of(*i)).map(|&(i, _)| (rank, i)));
+        }
+        all
+    }
+
+    /// Ranks served first to last: workers before rank 0, whose lane shares its cores with
+    /// coordinating.
+    fn order(&self) -> impl Iterator<Item = usize> + Clone {
         let n = self.slots.len();
-        let order = (1..n).chain(std::iter::once(0).filter(|_| n > 0));
-        for rank in order.clone() {
-            if self.told_finish[rank] || self.running[rank].len() >= self.slots[rank] {
+        (1..n).chain(std::iter::once(0).filter(move |_| n > 0))
+    }
+
+    fn free(&self, rank: usize) -> bool {
+        !self.told_finish[rank] && self.running[rank].len() < self.slots[rank]
+    }
+
+    /// The next thing to do at time `now` (seconds), or `None` until a result comes in.
+    pub fn next_action(&mut self, now: f64) -> Option<Action> {
+        for rank in self.order() {
+            if !self.free(rank) {
                 continue;
             }
-            let Some(item) = self.queue.pop_front() else { break };
-            self.running[rank].push(item);
-            return Some(Action::Assign { rank, item });
+            if let Some(item) = self.queue.pop_front() {
+                self.running[rank].push((item, now));
+                self.open.insert(item);
+                return Some(Action::Assign { rank, item });
+            }
+            if let Some(item) = self.straggler(rank, now) {
+                self.running[rank].push((item, now));
+                self.doubled.insert(item);
+                return Some(Action::Assign { rank, item });
+            }
         }
-        if self.queue.is_empty() && (self.closed || self.cancelled) {
-            for rank in order {
+        // Idle ranks wait while anything runs: they may still be needed for a second copy.
+        let drained = self.queue.is_empty() && (self.closed || self.cancelled);
+        if drained && (self.open.is_empty() || self.cancelled || self.stragglers.is_none()) {
+            for rank in self.order() {
                 if !self.told_finish[rank] && self.running[rank].is_empty() {
                     self.told_finish[rank] = true;
                     return Some(Action::Finish { rank });
@@ -104,9 +170,36 @@ impl Scheduler {
         None
     }
 
-    /// `rank` is done with `item` (whatever the outcome); its slot is free again.
-    pub fn completed(&mut self, rank: usize, item: usize) {
-        self.running[rank].retain(|&i| i != item);
+    /// The running item, not on `rank` and not doubled yet, that has run longest, if it counts
+    /// as a straggler by now. Only once the queue is empty and no more items come.
+    fn straggler(&self, rank: usize, now: f64) -> Option<usize> {
+        let policy = self.stragglers?;
+        if !self.queue.is_empty() || !self.closed || self.cancelled || self.durations.is_empty() {
+            return None;
+        }
+        let mut d = self.durations.clone();
+        d.sort_by(f64::total_cmp);
+        let limit = (policy.factor * d[d.len() / 2]).max(policy.floor_secs);
+        let mine: Vec<usize> = self.running[rank].iter().map(|&(i, _)| i).collect();
+        self.running
+            .iter()
+            .flatten()
+            .filter(|(i, started)| !self.doubled.contains(i) && !mine.contains(i) && now - started > limit)
+            .max_by(|a, b| (now - a.1).total_cmp(&(now - b.1)))
+            .map(|&(i, _)| i)
+    }
+
+    /// `rank` is done with `item` (whatever the outcome) at time `now`; its slot is free again.
+    pub fn completed(&mut self, rank: usize, item: usize, now: f64) -> Completion {
+        let started = self.running[rank].iter().find(|(i, _)| *i == item).map(|&(_, t)| t);
+        self.running[rank].retain(|&(i, _)| i != item);
+        let keep = self.open.remove(&item);
+        if keep {
+            // An item failed at assignment took no time: it says nothing about item times.
+            self.durations.extend(started.map(|t| now - t).filter(|&d| d > 0.0));
+        }
+        let stop = if keep { self.copies(|i| i == item) } else { Vec::new() };
+        Completion { keep, stop }
     }
 
     /// `rank` handed in its totals after [`Action::Finish`].
@@ -114,16 +207,29 @@ impl Scheduler {
         self.finished[rank] = true;
     }
 
-    /// Every rank was finished and confirmed it.
+    /// Every item is finished and every rank confirmed it has nothing more to do, except ranks
+    /// still running a copy that was already done elsewhere ([`Scheduler::lingering`]): a stalled
+    /// rank must not hold up the end.
     pub fn is_over(&self) -> bool {
-        self.finished.iter().all(|&f| f)
+        let drained = self.queue.is_empty() && (self.closed || self.cancelled);
+        drained
+            && (self.open.is_empty() || self.cancelled && self.copies(|_| true).is_empty())
+            && (0..self.slots.len()).all(|r| self.finished[r] || self.lingering().contains(&r))
+    }
+
+    /// Ranks still busy with copies whose item is done elsewhere: they were asked to stop, and
+    /// owe a result and their totals before they can take the next job.
+    pub fn lingering(&self) -> Vec<usize> {
+        (0..self.slots.len())
+            .filter(|&r| !self.running[r].is_empty() && self.running[r].iter().all(|(i, _)| !self.open.contains(i)))
+            .collect()
     }
 }
 
 /// How the driver reaches the ranks.
 pub trait Transport {
-    /// What a finished item hands back before it is stored (encoded bytes through rank 0, or
-    /// nothing when the rank wrote its output itself).
+    /// What a finished item hands back before it is stored (encoded bytes through rank 0, or a
+    /// temporary file the rank wrote beside the output).
     type Payload;
     /// Starts `item` on `rank`. `Err` fails the item at once (say, rank 0 could not read the input
     /// it must send); the rank stays free.
@@ -135,8 +241,10 @@ pub trait Transport {
     fn cancel(&mut self, rank: usize, item: usize);
     /// The next event, or `None` when nothing arrived within about `timeout`. Must not spin.
     fn next_event(&mut self, timeout: Duration) -> Result<Option<Event<Self::Payload>>>;
-    /// Makes a finished item's result durable (writes its output).
-    fn store(&mut self, item: usize, payload: Self::Payload) -> Result<(), String>;
+    /// Makes a finished item's result durable (puts its output in place).
+    fn store(&mut self, item: usize, payload: Self::Payload) -> Result<(), Failure>;
+    /// Throws away the result of a second copy whose item was already stored.
+    fn discard(&mut self, item: usize, payload: Self::Payload);
 }
 
 /// What a rank reports.
@@ -159,7 +267,7 @@ pub enum Report {
         item: usize,
         secs: f64,
     },
-    /// Failed for good: the journal may record why.
+    /// Failed: the journal may record why. A full output disk fails its item and stops the rest.
     Failed {
         rank: usize,
         item: usize,
@@ -173,27 +281,41 @@ pub enum Report {
     },
 }
 
+/// How a run ended.
+#[derive(Debug, Default)]
+pub struct RunEnd {
+    /// Each rank's totals, in rank order (ranks still lingering have none yet).
+    pub stats: Vec<RankStats>,
+    /// Ranks still running a copy done elsewhere; they owe a result and their totals.
+    pub lingering: Vec<usize>,
+    /// Why the run stopped before its queue was empty, other than a cancel (a full disk).
+    pub stopped: Option<String>,
+}
+
 /// How often the driver looks at the cancel flag while nothing arrives.
 const POLL: Duration = Duration::from_millis(20);
 
-/// Runs the scheduler until every rank is finished; returns each rank's totals in rank order.
-/// `cancelled()` is checked between events; once it says yes, the queue is dropped and running
-/// items are asked to stop. `report` sees every assignment and outcome; an error from it (the
-/// journal cannot be written) ends the run.
+/// Runs the scheduler until every item is finished and every rank that is not lingering has
+/// confirmed its end. `cancelled()` is checked between events; once it says yes, the queue is
+/// dropped and running items are asked to stop. A full output disk stops the run the same way,
+/// rather than failing every remaining item one by one. `report` sees every assignment and
+/// outcome; an error from it (the journal cannot be written) ends the run.
 pub fn run<T: Transport>(
     sched: &mut Scheduler,
     transport: &mut T,
     cancelled: &mut dyn FnMut() -> bool,
     report: &mut dyn FnMut(Report) -> Result<()>,
-) -> Result<Vec<RankStats>> {
-    let mut stats = Vec::new();
+) -> Result<RunEnd> {
+    let clock = Instant::now();
+    let now = || clock.elapsed().as_secs_f64();
+    let mut end = RunEnd::default();
     loop {
         if !sched.is_cancelled() && cancelled() {
             for (rank, item) in sched.cancel() {
                 transport.cancel(rank, item);
             }
         }
-        dispatch(sched, transport, report)?;
+        dispatch(sched, transport, report, now())?;
         if sched.is_over() {
             break;
         }
@@ -201,13 +323,30 @@ pub fn run<T: Transport>(
             None => {}
             Some(Event::Finished { rank, stats: s }) => {
                 sched.rank_finished(rank);
-                stats.push(s);
+                end.stats.push(s);
             }
             Some(Event::Done { rank, item, secs, outcome }) => {
-                sched.completed(rank, item);
+                let completion = sched.completed(rank, item, now());
+                for (r, i) in completion.stop {
+                    transport.cancel(r, i);
+                }
+                if !completion.keep {
+                    if let Ok(p) = outcome {
+                        transport.discard(item, p);
+                    }
+                    continue;
+                }
                 // Hand out the next item before storing this one: the rank never waits on our disk.
-                dispatch(sched, transport, report)?;
-                let stored = outcome.and_then(|p| transport.store(item, p).map_err(Failure::Failed));
+                dispatch(sched, transport, report, now())?;
+                let stored = outcome.and_then(|p| transport.store(item, p));
+                if let Err(Failure::DiskFull(reason)) = &stored {
+                    if end.stopped.is_none() && !sched.is_cancelled() {
+                        end.stopped = Some(reason.clone());
+                        for (r, i) in sched.cancel() {
+                            transport.cancel(r, i);
+                        }
+                    }
+                }
                 report(match stored {
                     Ok(()) => Report::Done { rank, item, secs },
                     Err(Failure::Cancelled) => Report::Cancelled { rank, item },
@@ -216,8 +355,9 @@ pub fn run<T: Transport>(
             }
         }
     }
-    stats.sort_by_key(|s| s.rank);
-    Ok(stats)
+    end.stats.sort_by_key(|s| s.rank);
+    end.lingering = sched.lingering();
+    Ok(end)
 }
 
 /// Carries out every action the scheduler has now.
@@ -225,14 +365,16 @@ fn dispatch<T: Transport>(
     sched: &mut Scheduler,
     transport: &mut T,
     report: &mut dyn FnMut(Report) -> Result<()>,
+    now: f64,
 ) -> Result<()> {
-    while let Some(action) = sched.next_action() {
+    while let Some(action) = sched.next_action(now) {
         match action {
             Action::Assign { rank, item } => match transport.assign(rank, item) {
                 Ok(()) => report(Report::Assigned { rank, item })?,
                 Err(reason) => {
-                    sched.completed(rank, item);
-                    report(Report::Failed { rank, item, secs: 0.0, reason })?;
+                    if sched.completed(rank, item, now).keep {
+                        report(Report::Failed { rank, item, secs: 0.0, reason })?;
+                    }
                 }
             },
             Action::Finish { rank } => transport.finish(rank),
@@ -258,6 +400,9 @@ mod tests {
         /// Assignments that stay running until cancelled (a long item).
         stuck: Vec<usize>,
         stored: Vec<usize>,
+        discarded: Vec<usize>,
+        /// The output disk is full once this many items are stored.
+        full_from: Option<usize>,
         log: Vec<String>,
     }
 
@@ -293,9 +438,15 @@ mod tests {
             };
             Ok(Some(Event::Done { rank, item, secs: 1.0, outcome }))
         }
-        fn store(&mut self, item: usize, _: ()) -> Result<(), String> {
+        fn store(&mut self, item: usize, _: ()) -> Result<(), Failure> {
+            if self.full_from.is_some_and(|n| self.stored.len() >= n) {
+                return Err(Failure::DiskFull(format!("out/{item}.png: no space left on device")));
+            }
             self.stored.push(item);
             Ok(())
+        }
+        fn discard(&mut self, item: usize, _: ()) {
+            self.discarded.push(item);
         }
     }
 
@@ -315,7 +466,7 @@ mod tests {
     }
 
     fn scheduler(slots: Vec<usize>, items: std::ops::Range<usize>) -> Scheduler {
-        let mut s = Scheduler::new(slots);
+        let mut s = Scheduler::new(slots).with_stragglers(None);
         items.for_each(|i| s.push(i));
         s.close();
         s
@@ -349,13 +500,13 @@ mod tests {
     #[test]
     fn workers_are_served_first_and_a_rank_never_holds_more_than_its_slots() {
         let mut s = scheduler(vec![2, 1, 1], 0..10);
-        assert_eq!(s.next_action(), Some(Action::Assign { rank: 1, item: 0 }));
-        assert_eq!(s.next_action(), Some(Action::Assign { rank: 2, item: 1 }));
-        assert_eq!(s.next_action(), Some(Action::Assign { rank: 0, item: 2 }));
-        assert_eq!(s.next_action(), Some(Action::Assign { rank: 0, item: 3 }));
-        assert_eq!(s.next_action(), None, "every slot is taken");
-        s.completed(2, 1);
-        assert_eq!(s.next_action(), Some(Action::Assign { rank: 2, item: 4 }));
+        assert_eq!(s.next_action(0.0), Some(Action::Assign { rank: 1, item: 0 }));
+        assert_eq!(s.next_action(0.0), Some(Action::Assign { rank: 2, item: 1 }));
+        assert_eq!(s.next_action(0.0), Some(Action::Assign { rank: 0, item: 2 }));
+        assert_eq!(s.next_action(0.0), Some(Action::Assign { rank: 0, item: 3 }));
+        assert_eq!(s.next_action(0.0), None, "every slot is taken");
+        s.completed(2, 1, 1.0);
+        assert_eq!(s.next_action(0.0), Some(Action::Assign { rank: 2, item: 4 }));
     }
 
     #[test]
@@ -369,7 +520,7 @@ mod tests {
     #[test]
     fn resume_skips_what_the_journal_has_by_never_queueing_it() {
         // The caller pushes only what is not done; finished ranks still get Finish.
-        let mut s = Scheduler::new(vec![1, 1]);
+        let mut s = Scheduler::new(vec![1, 1]).with_stragglers(None);
         s.push(7);
         s.close();
         let mut fake = Fake::default();
@@ -426,18 +577,96 @@ mod tests {
 
     #[test]
     fn items_pushed_while_running_are_done_and_ranks_wait_until_the_source_closes() {
-        let mut s = Scheduler::new(vec![1, 1]);
+        let mut s = Scheduler::new(vec![1, 1]).with_stragglers(None);
         s.push(0);
-        assert_eq!(s.next_action(), Some(Action::Assign { rank: 1, item: 0 }));
-        assert_eq!(s.next_action(), None, "rank 0 waits: the source is open");
+        assert_eq!(s.next_action(0.0), Some(Action::Assign { rank: 1, item: 0 }));
+        assert_eq!(s.next_action(0.0), None, "rank 0 waits: the source is open");
         s.push(1);
-        assert_eq!(s.next_action(), Some(Action::Assign { rank: 0, item: 1 }));
-        s.completed(1, 0);
-        assert_eq!(s.next_action(), None, "still open: no Finish yet");
+        assert_eq!(s.next_action(0.0), Some(Action::Assign { rank: 0, item: 1 }));
+        s.completed(1, 0, 1.0);
+        assert_eq!(s.next_action(0.0), None, "still open: no Finish yet");
         s.close();
-        assert_eq!(s.next_action(), Some(Action::Finish { rank: 1 }));
-        assert_eq!(s.next_action(), None, "rank 0 still runs item 1");
-        s.completed(0, 1);
-        assert_eq!(s.next_action(), Some(Action::Finish { rank: 0 }));
+        assert_eq!(s.next_action(0.0), Some(Action::Finish { rank: 1 }));
+        assert_eq!(s.next_action(0.0), None, "rank 0 still runs item 1");
+        s.completed(0, 1, 1.0);
+        assert_eq!(s.next_action(0.0), Some(Action::Finish { rank: 0 }));
+    }
+
+    fn policy() -> Option<Stragglers> {
+        Some(Stragglers { factor: 3.0, floor_secs: 2.0 })
+    }
+
+    #[test]
+    fn a_straggler_gets_a_second_copy_on_an_idle_rank_and_only_the_first_result_counts() {
+        let mut s = Scheduler::new(vec![0, 1, 1, 1]).with_stragglers(policy());
+        (0..3).for_each(|i| s.push(i));
+        s.close();
+        let assigned: Vec<_> = std::iter::from_fn(|| s.next_action(0.0)).collect();
+        assert_eq!(assigned.len(), 3);
+        // Items 1 and 2 take a second each; item 0 on rank 1 hangs.
+        assert!(s.completed(2, 1, 1.0).keep);
+        assert!(s.completed(3, 2, 1.0).keep);
+        assert_eq!(s.next_action(2.5), None, "not yet a straggler: 3 × the median is 3 s");
+        assert_eq!(s.next_action(3.5), Some(Action::Assign { rank: 2, item: 0 }));
+        assert_eq!(s.next_action(3.5), None, "one second copy per item");
+        let first = s.completed(2, 0, 4.0);
+        assert_eq!(first, Completion { keep: true, stop: vec![(1, 0)] }, "the stalled copy is stopped");
+        assert_eq!(s.next_action(4.0), Some(Action::Finish { rank: 2 }));
+        assert_eq!(s.next_action(4.0), Some(Action::Finish { rank: 3 }));
+        assert_eq!(s.next_action(4.0), None, "the stalled rank is not told to finish: it must answer first");
+        assert!(!s.is_over(), "ranks 2 and 3 have not confirmed yet");
+        s.rank_finished(2);
+        s.rank_finished(3);
+        assert!(s.is_over(), "the stalled rank does not hold up the end");
+        assert_eq!(s.lingering(), vec![1]);
+        assert!(!s.completed(1, 0, 9.0).keep, "the late copy is discarded");
+    }
+
+    #[test]
+    fn short_batches_never_double_below_the_floor() {
+        let mut s = Scheduler::new(vec![0, 1, 1]).with_stragglers(policy());
+        (0..2).for_each(|i| s.push(i));
+        s.close();
+        while s.next_action(0.0).is_some() {}
+        s.completed(2, 1, 0.1);
+        assert_eq!(s.next_action(1.9), None, "0.3 s is 3 × the median, but the floor is 2 s");
+        assert_eq!(s.next_action(2.1), Some(Action::Assign { rank: 2, item: 0 }));
+    }
+
+    /// A transport where rank 1 stalls on its first item for ever.
+    #[test]
+    fn the_driver_ends_a_batch_whose_rank_stalled_and_stores_each_item_once() {
+        let mut s = Scheduler::new(vec![0, 1, 1]).with_stragglers(Some(Stragglers { factor: 2.0, floor_secs: 0.0 }));
+        (0..6).for_each(|i| s.push(i));
+        s.close();
+        let mut fake = Fake { stuck: vec![0], ..Default::default() };
+        // The fake answers at once, so "time" is what the driver's clock says: item 0 becomes a
+        // straggler as soon as it has run twice the (tiny) median.
+        let reports = run_all(&mut s, &mut fake, None);
+        assert_eq!(done_items(&reports), (0..6).collect::<Vec<_>>());
+        let mut stored = fake.stored.clone();
+        stored.sort();
+        assert_eq!(stored, (0..6).collect::<Vec<_>>(), "each item stored once");
+        assert!(fake.cancels.contains(&(1, 0)), "the stalled copy was asked to stop");
+    }
+
+    #[test]
+    fn a_full_disk_fails_its_item_and_stops_the_rest_instead_of_failing_each() {
+        let mut s = scheduler(vec![0, 1, 1], 0..20);
+        let mut fake = Fake { full_from: Some(3), ..Default::default() };
+        let mut end = RunEnd::default();
+        let mut reports = Vec::new();
+        run(&mut s, &mut fake, &mut || false, &mut |r| {
+            reports.push(r);
+            Ok(())
+        })
+        .map(|e| end = e)
+        .unwrap();
+        let failed: Vec<_> = reports.iter().filter(|r| matches!(r, Report::Failed { .. })).collect();
+        assert!(!failed.is_empty() && failed.len() <= 2, "one failure per rank at most, not one per item: {failed:?}");
+        assert!(matches!(failed[0], Report::Failed { reason, .. } if reason.contains("no space left")));
+        assert_eq!(fake.stored.len(), 3);
+        assert!(end.stopped.as_deref().is_some_and(|r| r.contains("no space left")));
+        assert!(done_items(&reports).len() == 3, "what was stored is done, the rest is left for the next run");
     }
 }

@@ -19,6 +19,12 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+/// A batch item's result on a worker: encoded bytes for rank 0, or the temporary file it wrote.
+enum Made {
+    Bytes(crate::codec::Encoded),
+    Temp(std::path::PathBuf),
+}
+
 /// A worker's state between messages: the cancels rank 0 sent that may still concern a job.
 struct Worker<'a> {
     world: &'a SimpleCommunicator,
@@ -139,9 +145,9 @@ impl Worker<'_> {
                 Some(b) => {
                     let name = item.input.display().to_string();
                     batch::process_bytes(b, &name, &chain, max_pixels, &item.format, cancel)
-                        .map(|e| (Some(e), batch::FileTimes::default()))
+                        .map(|e| (Made::Bytes(e), batch::FileTimes::default()))
                 }
-                None => batch::process_file(&item, &chain, max_pixels, cancel).map(|t| (None, t)),
+                None => batch::process_file(&item, &chain, max_pixels, cancel).map(|(tmp, t)| (Made::Temp(tmp), t)),
             };
             let result = self.in_background(job.id, index, work);
             let secs = started.elapsed().as_secs_f64();
@@ -153,13 +159,16 @@ impl Worker<'_> {
 
             let started = Instant::now();
             match result {
-                Ok((out, _)) => {
-                    let up = BatchUp::Done { index, outcome: Ok(out.as_ref().map(|e| e.len())), secs };
+                // Encoded bytes travel to rank 0, which writes them.
+                Ok((Made::Bytes(out), _)) => {
+                    let up = BatchUp::Done { index, outcome: Ok(Produced::Bytes(out.len())), secs };
                     send_json(&root, TAG_BATCH_UP, &up);
-                    if let Some(out) = out {
-                        send_bytes(&root, TAG_BATCH_UP_BYTES, &out);
-                        stats.bytes_sent += out.len() as u64;
-                    }
+                    send_bytes(&root, TAG_BATCH_UP_BYTES, &out);
+                    stats.bytes_sent += out.len() as u64;
+                }
+                // Written beside the shared output; rank 0 puts it in place.
+                Ok((Made::Temp(tmp), _)) => {
+                    send_json(&root, TAG_BATCH_UP, &BatchUp::Done { index, outcome: Ok(Produced::Temp(tmp)), secs })
                 }
                 Err(failure) => send_json(&root, TAG_BATCH_UP, &BatchUp::Done { index, outcome: Err(failure), secs }),
             }

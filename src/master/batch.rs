@@ -5,12 +5,14 @@ use super::lane::LocalLane;
 use super::Master;
 use crate::batch::BatchItem;
 use crate::chain::OpChain;
+use crate::exec::failure_of;
 use crate::journal::{now, BatchJournal, Entry};
-use crate::model::{BatchOptions, BatchOutcome, Progress, RankStats};
+use crate::model::{BatchOptions, BatchOutcome, Failure, Progress, RankStats};
 use crate::protocol::*;
 use crate::scheduler::{self, Event, Report, Scheduler, Transport};
 use anyhow::Result;
 use std::collections::VecDeque;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -18,8 +20,9 @@ use std::time::{Duration, Instant};
 pub enum Payload {
     /// Encoded output bytes, for rank 0 to write.
     Bytes(Vec<u8>),
-    /// The rank wrote the output itself (shared files, or rank 0's own lane).
-    Written,
+    /// The rank wrote the output under this temporary name beside it (shared files, or rank 0's
+    /// own lane): rank 0 renames it into place, so of two copies of an item only one is written.
+    Temp(PathBuf),
 }
 
 impl Master {
@@ -36,6 +39,7 @@ impl Master {
         on: &mut dyn FnMut(Progress),
         cancel: &AtomicBool,
     ) -> Result<BatchOutcome> {
+        self.settle()?;
         let n = self.size();
         let mut outcome = BatchOutcome::default();
         let local = n == 1 || !opts.coordinator_only;
@@ -122,11 +126,14 @@ impl Master {
             }
             Ok(())
         };
-        let mut stats =
-            scheduler::run(&mut sched, &mut transport, &mut || cancel.load(Ordering::Relaxed), &mut record)?;
+        let end = scheduler::run(&mut sched, &mut transport, &mut || cancel.load(Ordering::Relaxed), &mut record)?;
+        let mut stats = end.stats;
         // Rank 0 kept collecting and writing after its lane finished: its final totals.
         stats.retain(|s| s.rank != 0);
         stats.insert(0, transport.mine);
+        // A stalled rank still owes its last answer: the next command waits for it.
+        self.lingering.borrow_mut().extend(end.lingering.into_iter().filter(|&r| r > 0));
+        outcome.stopped = end.stopped;
         outcome.cancelled = cancel.load(Ordering::Relaxed) && outcome.done + outcome.failed.len() < pending;
         journal.record(Entry::Finish {
             time: now(),
@@ -137,6 +144,34 @@ impl Master {
         })?;
         outcome.stats = stats;
         Ok(outcome)
+    }
+}
+
+impl Master {
+    /// Waits for ranks that were still running a copy of an item done elsewhere when the last
+    /// batch ended (a stalled node): takes their late result and throws it away, then their
+    /// totals. Called before anything else is asked of the workers.
+    pub(super) fn settle(&self) -> Result<()> {
+        let lingering = std::mem::take(&mut *self.lingering.borrow_mut());
+        for rank in lingering {
+            let from = Some(rank as i32);
+            loop {
+                let (up, _) = receive_json::<BatchUp>(self.world(), from, TAG_BATCH_UP, &mut || {})?;
+                match up {
+                    BatchUp::Done { outcome: Ok(Produced::Bytes(len)), .. } => {
+                        let mut buf = vec![0u8; len];
+                        receive_bytes(&self.process(rank), TAG_BATCH_UP_BYTES, &mut buf);
+                    }
+                    BatchUp::Done { outcome: Ok(Produced::Temp(tmp)), .. } => {
+                        let _ = std::fs::remove_file(tmp);
+                    }
+                    BatchUp::Done { outcome: Err(_), .. } => {}
+                    BatchUp::Stats(_) => break,
+                }
+                send_json(&self.process(rank), TAG_BATCH_DOWN, &BatchDown::Finish);
+            }
+        }
+        Ok(())
     }
 }
 
@@ -160,12 +195,17 @@ impl MpiBatch<'_> {
             return Ok(Some(e));
         }
         if let Some((index, secs, result)) = self.lane.as_mut().and_then(LocalLane::try_recv) {
-            let io = result.as_ref().copied().unwrap_or_default();
+            let io = result.as_ref().map(|(_, t)| *t).unwrap_or_default();
             self.mine.read_secs += io.read_secs;
             self.mine.write_secs += io.write_secs;
             self.mine.compute_secs += secs - io.read_secs - io.write_secs;
             self.mine.images += usize::from(result.is_ok());
-            return Ok(Some(Event::Done { rank: 0, item: index, secs, outcome: result.map(|_| Payload::Written) }));
+            return Ok(Some(Event::Done {
+                rank: 0,
+                item: index,
+                secs,
+                outcome: result.map(|(tmp, _)| Payload::Temp(tmp)),
+            }));
         }
         if self.master.size() == 1 {
             return Ok(None);
@@ -177,14 +217,14 @@ impl MpiBatch<'_> {
         Ok(Some(match up {
             BatchUp::Done { index, outcome, secs } => {
                 let started = Instant::now();
-                let outcome = outcome.map(|len| match len {
-                    Some(len) => {
+                let outcome = outcome.map(|produced| match produced {
+                    Produced::Bytes(len) => {
                         let mut buf = vec![0u8; len];
                         receive_bytes(&self.master.process(rank), TAG_BATCH_UP_BYTES, &mut buf);
                         self.mine.bytes_received += len as u64;
                         Payload::Bytes(buf)
                     }
-                    None => Payload::Written,
+                    Produced::Temp(tmp) => Payload::Temp(tmp),
                 });
                 self.mine.collect_secs += started.elapsed().as_secs_f64();
                 Event::Done { rank, item: index, secs, outcome }
@@ -263,15 +303,20 @@ impl Transport for MpiBatch<'_> {
         }
     }
 
-    fn store(&mut self, index: usize, payload: Payload) -> Result<(), String> {
-        match payload {
-            Payload::Written => Ok(()),
-            Payload::Bytes(buf) => {
-                let started = Instant::now();
-                let result = crate::codec::write_atomic(&self.items[index].output, &buf).map_err(|e| format!("{e:#}"));
-                self.mine.write_secs += started.elapsed().as_secs_f64();
-                result
-            }
+    fn store(&mut self, index: usize, payload: Payload) -> Result<(), Failure> {
+        let output = &self.items[index].output;
+        let started = Instant::now();
+        let result = match payload {
+            Payload::Temp(tmp) => crate::codec::commit(&tmp, output),
+            Payload::Bytes(buf) => crate::codec::write_atomic(output, &buf),
+        };
+        self.mine.write_secs += started.elapsed().as_secs_f64();
+        result.map_err(|e| failure_of(&e))
+    }
+
+    fn discard(&mut self, _index: usize, payload: Payload) {
+        if let Payload::Temp(tmp) = payload {
+            let _ = std::fs::remove_file(tmp);
         }
     }
 }

@@ -7,24 +7,28 @@ use crate::chain::OpChain;
 use crate::exec::{failure_of, CancelFlag};
 use crate::model::Failure;
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::time::Instant;
 
-/// A finished item: its index, seconds, and read/write times or why it failed.
-pub type LaneResult = (usize, f64, Result<FileTimes, Failure>);
+/// A finished item: its index, seconds, and its temporary output with read/write times, or why
+/// it failed.
+pub type LaneResult = (usize, f64, Result<(PathBuf, FileTimes), Failure>);
 
 pub struct LocalLane {
-    work: mpsc::Sender<(usize, BatchItem, CancelFlag)>,
+    /// `None` once dropping: the thread then ends after its current item.
+    work: Option<mpsc::Sender<(usize, BatchItem, CancelFlag)>>,
     done: mpsc::Receiver<LaneResult>,
     flags: HashMap<usize, CancelFlag>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl LocalLane {
     pub fn spawn(chain: OpChain, max_pixels: u64) -> LocalLane {
         let (work, work_rx) = mpsc::channel::<(usize, BatchItem, CancelFlag)>();
         let (done_tx, done) = mpsc::channel();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("rank0-lane".into())
             .spawn(move || {
                 for (index, item, cancel) in work_rx {
@@ -36,13 +40,14 @@ impl LocalLane {
                 }
             })
             .expect("starting rank 0's batch lane");
-        LocalLane { work, done, flags: HashMap::new() }
+        LocalLane { work: Some(work), done, flags: HashMap::new(), thread: Some(thread) }
     }
 
     pub fn send(&mut self, index: usize, item: BatchItem) {
         let flag = CancelFlag::default();
         self.flags.insert(index, flag.clone());
-        self.work.send((index, item, flag)).expect("the local lane lives as long as the batch");
+        let work = self.work.as_ref().expect("the lane takes work until it is dropped");
+        work.send((index, item, flag)).expect("the local lane lives as long as the batch");
     }
 
     /// Stops item `index` at its next chunk of rows (or before it starts).
@@ -56,5 +61,22 @@ impl LocalLane {
         let result = self.done.try_recv().ok()?;
         self.flags.remove(&result.0);
         Some(result)
+    }
+}
+
+impl Drop for LocalLane {
+    /// Stops what the lane still holds (a copy of an item done elsewhere), waits for it, and
+    /// removes any output it wrote after all: nothing is left beside the outputs.
+    fn drop(&mut self) {
+        self.work = None;
+        self.flags.values().for_each(|f| f.store(true, Ordering::Relaxed));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        while let Ok((_, _, result)) = self.done.try_recv() {
+            if let Ok((tmp, _)) = result {
+                let _ = std::fs::remove_file(tmp);
+            }
+        }
     }
 }
