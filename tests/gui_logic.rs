@@ -703,3 +703,26 @@ fn batch_thumbnails_grow_with_the_window() {
     let large = pitch(&h);
     assert!(small >= 200.0 && large > small, "tiles {small} wide at 1280, {large} at 1600");
 }
+
+#[test]
+fn a_batch_stopped_by_a_full_output_disk_says_so_as_an_error_that_stays() {
+    use imgproc::gui::app::Running;
+    use imgproc::gui::coordinator::Event;
+    use imgproc::gui::progress::JobProgress;
+    let dir = tempfile::tempdir().unwrap();
+    make_batch(dir.path(), 2, 20, 20);
+    let mut h = gui(Settings::default(), &dir.path().join("work"));
+    app_mut(&mut h).open_batch(vec![dir.path().join("in")]);
+    let (tx, events) = std::sync::mpsc::channel();
+    let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let progress = JobProgress::new(&app(&h).ranks);
+    app_mut(&mut h).running = Some(Running { events, cancel, progress, batch: true, cancel_asked: None });
+    let stopped = Some("/out: no space left on device".to_string());
+    let outcome = imgproc::model::BatchOutcome { done: 1, stopped, ..Default::default() };
+    tx.send(Event::BatchFinished(Ok(outcome))).unwrap();
+    h.step();
+    let errs = errors(app(&h));
+    assert!(errs.len() == 1 && errs[0].contains("stopped before its end: /out: no space left"), "{errs:?}");
+    app_mut(&mut h).messages.fade(std::time::Instant::now() + Duration::from_secs(3600));
+    assert_eq!(errors(app(&h)).len(), 1, "an error stays until dismissed");
+}

@@ -601,6 +601,9 @@ impl GuiApp {
                 if outcome.cancelled {
                     summary.push_str(" — cancelled; Process again to finish the rest");
                 }
+                if let Some(why) = &outcome.stopped {
+                    self.error(format!("the batch stopped before its end: {why}; Process again to finish the rest"));
+                }
                 self.done(summary);
                 self.batch_outcome = Some(outcome);
             }
