@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's first command: installs what imgproc needs (Debian 12), builds it, and runs the main
-# job on the bundled sample under mpirun: 3 ranks filter samples/sample.jpg split by rows.
+# job on the bundled sample under mpirun: 3 ranks filter samples/astronaut.jpg split by rows.
 #
 #   bash scripts/setup.sh            # install, build, run the sample job
 #   bash scripts/setup.sh --build    # install and build only (cloud-init, CI)
@@ -21,12 +21,12 @@ fi
 
 mkdir -p out
 op=gray,gaussian,canny
-echo "setup: running '$op' on samples/sample.jpg with 3 ranks under mpirun" >&2
-mpirun --oversubscribe -np 3 target/release/imgproc run --op "$op" samples/sample.jpg -o out/sample-edges.png
+echo "setup: running '$op' on samples/astronaut.jpg with 3 ranks under mpirun" >&2
+mpirun --oversubscribe -np 3 target/release/imgproc run --op "$op" samples/astronaut.jpg -o out/astronaut-edges.png
 # The same chain in one process, to show the distributed result is the same bytes.
-target/release/imgproc run --reference --op "$op" samples/sample.jpg -o out/sample-edges-reference.png 2>/dev/null
-cmp out/sample-edges.png out/sample-edges-reference.png
+target/release/imgproc run --reference --op "$op" samples/astronaut.jpg -o out/astronaut-edges-reference.png 2>/dev/null
+cmp out/astronaut-edges.png out/astronaut-edges-reference.png
 echo
-echo "Output: $root/out/sample-edges.png (byte-identical to the one-process result)"
+echo "Output: $root/out/astronaut-edges.png (byte-identical to the one-process result)"
 echo "Next:   bash scripts/test.sh    # the tests"
 echo "        target/release/imgproc --help, or 'mpirun -np 3 target/release/imgproc' for the GUI"

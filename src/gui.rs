@@ -7,9 +7,14 @@
 pub mod app;
 pub mod batch_view;
 pub mod chain_editor;
+pub mod controls;
 pub mod coordinator;
+pub mod display_lost;
+pub mod history;
 pub mod layout;
+pub mod messages;
 pub mod progress;
+pub mod settings;
 pub mod viewer;
 
 use crate::chain::OpChain;
@@ -46,36 +51,62 @@ pub fn launch(args: GuiArgs) -> Result<()> {
         eframe::storage_dir("imgproc").unwrap_or_else(|| std::env::temp_dir().join("imgproc")).join("batches");
     let jobs = coordinator.requests().ok_or_else(|| anyhow!("the MPI thread has stopped"))?;
     let ranks = coordinator.ranks.clone();
+    let stopper = coordinator.stopper().ok_or_else(|| anyhow!("the MPI thread has stopped"))?;
+    display_lost::on_lost(move || stopper.stop(std::time::Duration::from_secs(30)));
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title(format!("imgproc — {} rank(s)", ranks.len()))
             .with_app_id("imgproc")
-            .with_inner_size([1280.0, 820.0])
+            // Fits a 1280×800 screen (a small remote desktop); maximised where a window manager is.
+            .with_inner_size([1280.0, 800.0])
+            .with_min_inner_size([800.0, 500.0])
+            .with_maximized(true)
             .with_drag_and_drop(true),
         ..Default::default()
     };
-    let result = eframe::run_native(
-        "imgproc",
-        options,
-        Box::new(move |cc| {
-            let mut settings: Settings =
-                cc.storage.and_then(|s| eframe::get_value(s, eframe::APP_KEY)).unwrap_or_default();
-            if let Some(chain) = preset {
-                settings.chain = chain.0;
-            }
-            if args.coordinator_only {
-                settings.coordinator_only = true;
-            }
-            if !args.inputs.is_empty() {
-                // Files named on the command line replace an interrupted job.
-                settings.interrupted = false;
-            }
-            let mut app = GuiApp::new(cc.egui_ctx.clone(), settings, ranks, jobs, work_dir);
-            app.open_paths(args.inputs);
-            Ok(Box::new(app))
-        }),
-    );
+    // winit panics when the window is destroyed under it or the X connection is lost (an RDP
+    // session that ends): caught here, so the job still ends cleanly and `mpirun` exits 0. The
+    // window's `Drop` has cancelled a running job; its `interrupted` setting stays on disk, so the
+    // next start resumes it.
+    let window = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        eframe::run_native(
+            "imgproc",
+            options,
+            Box::new(move |cc| {
+                // winit has opened the display (and loaded libX11) by now.
+                display_lost::install();
+                let mut settings: Settings =
+                    cc.storage.and_then(|s| eframe::get_value(s, eframe::APP_KEY)).unwrap_or_default();
+                // The chain given with --op replaces the saved one; Ctrl+Z brings that back.
+                let saved_chain = match preset {
+                    Some(chain) if chain.0 != settings.chain => Some(std::mem::replace(&mut settings.chain, chain.0)),
+                    _ => None,
+                };
+                if args.coordinator_only {
+                    settings.coordinator_only = true;
+                }
+                if !args.inputs.is_empty() {
+                    // Files named on the command line replace an interrupted job.
+                    settings.interrupted = false;
+                }
+                let mut app = GuiApp::new(cc.egui_ctx.clone(), settings, ranks, jobs, work_dir);
+                if let Some(saved) = saved_chain {
+                    app.history.record(saved, false);
+                }
+                app.open_paths(args.inputs);
+                Ok(Box::new(app))
+            }),
+        )
+    }));
     // Lets a running job end, shuts every worker down, finalises MPI.
     coordinator.shut_down();
-    result.map_err(|e| CommandError::CannotStart(anyhow!("cannot open the window: {e}")).into())
+    match window {
+        Ok(result) => result.map_err(|e| CommandError::CannotStart(anyhow!("cannot open the window: {e}")).into()),
+        Err(_) => {
+            eprintln!(
+                "imgproc gui: the window was lost (destroyed, or its display went away); every rank was shut down"
+            );
+            Ok(())
+        }
+    }
 }

@@ -1,11 +1,23 @@
 #!/usr/bin/env bash
-# The GUI end to end, in a real window under Xvfb, on a real 3-rank MPI job:
+# The GUI end to end, in a real window under Xvfb (1280x800), on a real 3-rank MPI job:
 #   1. `mpirun -np 3 imgproc gui --op gray,gaussian,canny` opens the window;
 #   2. Ctrl+O and the GTK file dialog open the bundled sample; Ctrl+Enter processes it on all ranks;
+#      the split line dragged on the image to its right edge shows only the original (the same
+#      pixels as before processing), to its left edge only the result (no colour left);
 #      Ctrl+S and the save dialog write the result; it must equal the CLI's output byte for byte;
 #   3. Ctrl+Q closes the window and mpirun must exit 0 (every rank shut down);
-#   4. a batch opened from the command line is processed and shown as a grid;
-#   5. without a display, `imgproc` says how to use the GUI or the CLI and exits 3.
+#   4. a batch with a broken file, opened from the command line: processed, its grid shows the
+#      results (the colour thumbnails turn gray), the bar is in the failure colour, and Save (a
+#      dialog whose button says Save) writes the outputs, equal to the CLI's;
+#   4b. an 8K image: Ctrl+Z restores the chain the command line replaced (bilateral:d=25), Process,
+#      then Esc mid-job: the window shows the cancel within 1 s and keeps the previous result;
+#   5. Ctrl+Q in the middle of a slow job cancels it: mpirun exits 0 within seconds, and the next
+#      start neither reopens nor re-runs it;
+#   6. the window destroyed under the app mid-job (xdotool windowclose): mpirun exits 0, no rank
+#      is left, and the next start resumes the interrupted job;
+#   7. the X server gone mid-job (an RDP session that ends), after a GTK dialog was used:
+#      mpirun exits 0 and no rank is left;
+#   8. without a display, `imgproc` says how to use the GUI or the CLI and exits 3.
 # Screenshots of the main states go to docs/screenshots/. Needs: Xvfb, xdotool, ImageMagick
 # (scripts/install-deps.sh installs them). Every wait has a deadline.
 set -euo pipefail
@@ -20,12 +32,14 @@ mkdir -p "$shots"
 work=$(mktemp -d)
 display=:$((90 + RANDOM % 9))
 xvfb_pid=
+xvfb2_pid=
 job_pid=
 
 cleanup() {
   if [ -n "$job_pid" ]; then kill "$job_pid" 2>/dev/null || true; fi
   pkill -f "$bin gui" 2>/dev/null || true
   if [ -n "$xvfb_pid" ]; then kill "$xvfb_pid" 2>/dev/null || true; fi
+  if [ -n "$xvfb2_pid" ]; then kill "$xvfb2_pid" 2>/dev/null || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -46,7 +60,41 @@ wait_for() {
 
 shot() {
   sleep 0.5 # let the frame that shows the new state reach the screen
-  import -window root -crop 1280x820+0+0 -quality 85 "$shots/$1.jpg"
+  import -window root -crop 1280x800+0+0 -quality 85 "$shots/$1.jpg"
+}
+
+# grab NAME: the screen, losslessly, for pixel checks.
+grab() {
+  sleep 0.5
+  import -window root "$work/$1.png"
+}
+
+# image_rect LOG: "X Y W H" of the image on screen, from the window's last fit.
+image_rect() {
+  grep "view: the image lies at" "$1" | tail -1 | sed -E 's/.* at ([0-9]+),([0-9]+) size ([0-9]+)x([0-9]+) px/\1 \2 \3 \4/'
+}
+
+# drag_split FROM_X TO_X Y: drags the split line with the primary button.
+drag_split() {
+  xdotool mousemove "$1" "$3" mousedown 1
+  local x
+  for x in $(seq "$1" $(((${2} - ${1}) / 10)) "$2") "$2"; do
+    xdotool mousemove "$x" "$3"
+    sleep 0.03
+  done
+  xdotool mouseup 1
+}
+
+# count_colour PNG GEOMETRY R,G,B: how many pixels of exactly that colour the region holds.
+count_colour() {
+  convert "$1" -crop "$2" +repage -fill black +opaque "rgb($3)" -fill white -opaque "rgb($3)" \
+    -format "%[fx:round(mean*w*h)]" info:
+}
+
+# colourful PNG GEOMETRY: how many pixels of the region have a saturation above 20 %.
+colourful() {
+  convert "$1" -crop "$2" +repage -colorspace HSL -channel G -separate +channel -threshold 20% \
+    -format "%[fx:round(mean*w*h)]" info:
 }
 
 # type_into_dialog TITLE PATH: focus the GTK dialog titled TITLE, type PATH into its location.
@@ -71,7 +119,7 @@ focus_main() {
   sleep 0.2
 }
 
-Xvfb "$display" -screen 0 1280x820x24 -nolisten tcp >"$work/xvfb.log" 2>&1 &
+Xvfb "$display" -screen 0 1280x800x24 -nolisten tcp >"$work/xvfb.log" 2>&1 &
 xvfb_pid=$!
 export DISPLAY=$display
 wait_for 10 "Xvfb" xdpyinfo
@@ -89,21 +137,45 @@ shot empty
 
 focus_main
 xdotool key ctrl+o
-type_into_dialog "Open image" "$root/samples/sample.jpg"
-wait_for 30 "the image to open" grep -q "opened .*sample.jpg" "$work/gui.log"
+type_into_dialog "Open image" "$root/samples/astronaut.jpg"
+wait_for 30 "the image to open" grep -q "opened .*astronaut.jpg" "$work/gui.log"
 focus_main
 shot opened
+grab before
+read -r ix iy iw ih <<<"$(image_rect "$work/gui.log")"
+[ -n "$ih" ] || fail "the window did not say where the image lies"
+# The image less a margin for the split line and its grip.
+inner="$((iw - 24))x$((ih - 24))+$((ix + 12))+$((iy + 12))"
 
 xdotool key ctrl+Return
 wait_for 60 "the result" grep -q "image processed on 3 rank" "$work/gui.log"
 focus_main
 shot result
 
+# The split line dragged to the image's right edge: only the original, pixel for pixel.
+mid_y=$((iy + ih / 2))
+drag_split $((ix + iw / 2)) $((ix + iw + 30)) "$mid_y"
+wait_for 5 "the line at the right edge" grep -q "split line at 100 %" "$work/gui.log"
+grab right
+convert "$work/before.png" -crop "$inner" +repage "$work/before-inner.png"
+convert "$work/right.png" -crop "$inner" +repage "$work/right-inner.png"
+compare -metric AE "$work/before-inner.png" "$work/right-inner.png" null: 2>"$work/ae.txt" ||
+  fail "the line at the right edge does not show only the original: $(cat "$work/ae.txt") pixels differ"
+# To the left edge: only the result (gray edges; the original is a colour photo).
+drag_split $((ix + iw / 2)) $((ix - 30)) "$mid_y"
+wait_for 5 "the line at the left edge" grep -q "split line at 0 %" "$work/gui.log"
+grab left
+[ "$(colourful "$work/before.png" "$inner")" -gt 10000 ] || fail "the sample should be a colour photo"
+n=$(colourful "$work/left.png" "$inner")
+[ "$n" -eq 0 ] || fail "the line at the left edge still shows $n pixels of the colour original"
+echo "gui_e2e: split line dragged to both image edges: only the original, then only the result" >&2
+drag_split $((ix + 5)) $((ix + iw / 2)) "$mid_y"
+
 xdotool key ctrl+s
 type_into_dialog "Save result" "$work/out/from-gui.png"
 wait_for 30 "the save" grep -q "Saved $work/out/from-gui.png" "$work/gui.log"
 
-"$bin" run --reference --op "$op" samples/sample.jpg -o "$work/out/from-cli.png" 2>/dev/null
+"$bin" run --reference --op "$op" samples/astronaut.jpg -o "$work/out/from-cli.png" 2>/dev/null
 cmp "$work/out/from-gui.png" "$work/out/from-cli.png" || fail "the GUI's result differs from the CLI's"
 echo "gui_e2e: saved result equals the CLI output" >&2
 
@@ -125,13 +197,31 @@ mpirun --oversubscribe -np 3 "$bin" gui "$work/batch" >"$work/batch.log" 2>&1 &
 job_pid=$!
 wait_for 60 "the batch window" xdotool search --name "^imgproc .* 3 rank"
 sleep 2
+grid="900x560+350+90" # the thumbnails, right of the controls
+grab batch-before
 focus_main
 xdotool key ctrl+Return
-wait_for 60 "the batch" grep -q "Batch: 6 done, 0 done earlier, 1 failed" "$work/batch.log"
+wait_for 60 "the batch" grep -q "Batch: 6 done, 1 failed" "$work/batch.log"
 grep -q "error: .*zz-broken.png" "$work/batch.log" || fail "the broken file was not reported by name"
 grep -q "opened" "$work/batch.log" && fail "a batch should not open as one image"
+grep -q "earlier" "$work/batch.log" && fail "nothing was done by an earlier run: it should not be mentioned"
+wait_for 30 "the result thumbnails" grep -q "the batch grid shows 6 result thumbnail" "$work/batch.log"
 sleep 1
 shot batch
+grab batch-after
+before=$(colourful "$work/batch-before.png" "$grid")
+after=$(colourful "$work/batch-after.png" "$grid")
+[ "$before" -gt 50000 ] || fail "the originals' thumbnails should be in colour ($before colour pixels)"
+[ "$after" -lt $((before / 20)) ] || fail "the grid still shows the originals: $after colour pixels, $before before"
+red=$(count_colour "$work/batch-after.png" "340x700+0+0" "255,0,0")
+[ "$red" -gt 2500 ] || fail "the progress bar is not in the failure colour ($red red pixels)"
+echo "gui_e2e: batch: result thumbnails shown, failure-coloured bar" >&2
+focus_main
+xdotool key ctrl+s
+type_into_dialog "Save the batch results as a folder" "$work/out/batch-saved"
+wait_for 30 "the batch save" grep -q "Saved 6 image(s) to $work/out/batch-saved" "$work/batch.log"
+"$bin" run --reference --op "$op" "$work/batch/photo-3.jpg" -o "$work/out/photo-3-cli.jpg" 2>/dev/null
+cmp "$work/out/batch-saved/photo-3.jpg" "$work/out/photo-3-cli.jpg" || fail "a saved batch output differs from the CLI's"
 focus_main
 xdotool key ctrl+q
 wait_for 30 "mpirun to exit" sh -c "! kill -0 $job_pid"
@@ -142,7 +232,127 @@ state=$XDG_DATA_HOME/imgproc/app.ron
 grep -qF 'chain:[(op:\"gray\")' "$state" || fail "the op chain was not persisted: $(head -c 300 "$state")"
 grep -qF "inputs:[\\\"$work/batch\\\"]" "$state" || fail "the last inputs were not persisted: $(head -c 300 "$state")"
 
-# --- 5: no display -------------------------------------------------------------
+# Helpers for the jobs below: one window on 3 ranks, its log, and how it must end.
+# start_gui LOG ARGS...: starts the job in the background and waits for its window.
+start_gui() {
+  local log=$1
+  shift
+  mpirun --oversubscribe -np 3 "$bin" gui "$@" >"$log" 2>&1 &
+  job_pid=$!
+  wait_for 60 "the window" xdotool search --name "^imgproc .* 3 rank"
+  sleep 1
+}
+
+# expect_clean_exit SECONDS WHAT: mpirun must exit 0 within SECONDS, with no rank left.
+expect_clean_exit() {
+  wait_for "$1" "mpirun to exit after $2" sh -c "! kill -0 $job_pid"
+  wait "$job_pid" || fail "mpirun exited $? after $2"
+  job_pid=
+  if pgrep -f "$bin gui" >/dev/null; then fail "a rank is left after $2: $(pgrep -af "$bin gui")"; fi
+  echo "gui_e2e: $2: mpirun exited 0, no rank left" >&2
+}
+
+# process_slowly LOG: Ctrl+Enter, and waits until the job runs.
+process_slowly() {
+  focus_main
+  xdotool key ctrl+Return
+  wait_for 30 "the job to start" grep -q "processing the image on 3 rank" "$1"
+  sleep 1
+}
+
+interrupted() { grep -qF 'interrupted:true' "$state"; }
+
+# A job that takes several seconds: bilateral d=31 on 3000x2000.
+"$root/target/release/examples/synth" 3000 2000 3 9 "$work/big.png"
+slow=bilateral:d=31
+
+# --- 4b: undo, then cancel an 8K bilateral:d=25 mid-job ------------------------
+"$root/target/release/examples/synth" 7680 4320 3 11 "$work/big8k.png"
+# The saved chain is bilateral:d=25; the next start replaces it with --op invert.
+start_gui "$work/chain.log" --op bilateral:d=25
+focus_main
+xdotool key ctrl+q
+expect_clean_exit 15 "Ctrl+Q after choosing bilateral:d=25"
+start_gui "$work/cancel.log" --op invert "$work/big8k.png"
+wait_for 60 "the 8K image to open" grep -q "opened .*big8k.png" "$work/cancel.log"
+focus_main
+xdotool key ctrl+Return
+wait_for 120 "the inverted 8K image" grep -q "image processed on 3 rank" "$work/cancel.log"
+focus_main
+xdotool key ctrl+z
+wait_for 5 "the undo" grep -q "undo: the chain is bilateral:d=25:" "$work/cancel.log"
+echo "gui_e2e: Ctrl+Z restored the previous chain" >&2
+xdotool key ctrl+Return
+wait_for 30 "the 8K bilateral to start" sh -c "[ \$(grep -c 'processing the image' '$work/cancel.log') -ge 2 ]"
+sleep 3 # the ranks report their rows: the bar shows a percentage and the time left
+shot running
+focus_main
+started=$(date +%s%N)
+xdotool key Escape
+deadline=$((SECONDS + 10))
+until grep -q "cancelled after" "$work/cancel.log"; do
+  [ $SECONDS -lt $deadline ] || fail "Esc did not cancel the 8K job"
+  sleep 0.01
+done
+took_ms=$((($(date +%s%N) - started) / 1000000))
+echo "gui_e2e: Esc to the cancelled state: $took_ms ms ($(grep -o "cancelled after .*" "$work/cancel.log"))" >&2
+[ "$took_ms" -lt 1000 ] || fail "cancelling the 8K bilateral:d=25 took $took_ms ms"
+grep -q "the previous result is still shown" "$work/cancel.log" || fail "the previous result was not kept"
+xdotool key ctrl+q
+expect_clean_exit 15 "Ctrl+Q after the cancel"
+
+# --- 5: quit mid-job; the next start does not run it again ---------------------
+start_gui "$work/quit.log" --op "$slow" "$work/big.png"
+wait_for 30 "the big image to open" grep -q "opened .*big.png" "$work/quit.log"
+process_slowly "$work/quit.log"
+interrupted || fail "a running job is not recorded as running: $(head -c 300 "$state")"
+focus_main
+xdotool key ctrl+q
+expect_clean_exit 15 "Ctrl+Q mid-job"
+interrupted && fail "a deliberate quit left the job marked interrupted"
+start_gui "$work/after-quit.log"
+sleep 2
+grep -q "interrupted\|processing\|opened" "$work/after-quit.log" &&
+  fail "the start after a quit reopened or re-ran the job: $(cat "$work/after-quit.log")"
+focus_main
+xdotool key ctrl+q
+expect_clean_exit 15 "Ctrl+Q when idle"
+
+# --- 6: the window destroyed mid-job; the next start resumes the job ----------
+start_gui "$work/destroyed.log" "$work/big.png"
+wait_for 30 "the big image to open" grep -q "opened .*big.png" "$work/destroyed.log"
+process_slowly "$work/destroyed.log"
+xdotool windowclose "$(xdotool search --name "^imgproc .* rank" | head -1)"
+expect_clean_exit 30 "the window was destroyed mid-job"
+grep -q "the window was lost" "$work/destroyed.log" || fail "no word of the lost window"
+interrupted || fail "a job cut short by a lost window is not marked interrupted"
+start_gui "$work/resumed.log"
+wait_for 30 "the interrupted job to run again" grep -q "processing the image on 3 rank" "$work/resumed.log"
+grep -q "was interrupted" "$work/resumed.log" || fail "the resumed job was not announced"
+focus_main
+xdotool key ctrl+q
+expect_clean_exit 15 "Ctrl+Q during the resumed job"
+
+# --- 7: the X server gone mid-job, after a GTK dialog --------------------------
+display2=:$((80 + RANDOM % 9))
+Xvfb "$display2" -screen 0 1280x800x24 -nolisten tcp >"$work/xvfb2.log" 2>&1 &
+xvfb2_pid=$!
+DISPLAY=$display2 wait_for 10 "the second Xvfb" xdpyinfo
+(
+  export DISPLAY=$display2
+  start_gui "$work/xlost.log"
+  focus_main
+  xdotool key ctrl+o
+  type_into_dialog "Open image" "$work/big.png"
+  wait_for 30 "the big image to open" grep -q "opened .*big.png" "$work/xlost.log"
+  process_slowly "$work/xlost.log"
+  kill "$xvfb2_pid"
+  expect_clean_exit 30 "the X server went away mid-job"
+  grep -q "display was lost" "$work/xlost.log" || fail "no word of the lost display"
+)
+xvfb2_pid=
+
+# --- 8: no display -------------------------------------------------------------
 set +e
 env -u DISPLAY timeout 60 mpirun --oversubscribe -np 2 "$bin" >"$work/nodisplay.log" 2>&1
 code=$?

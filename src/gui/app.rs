@@ -4,56 +4,24 @@
 
 use super::batch_view::BatchDoc;
 use super::coordinator::{BatchRequest, Event, Request, Wake};
+use super::history::ChainHistory;
+use super::messages::{Kind, Messages};
 use super::progress::{ItemState, JobProgress};
-use super::viewer::{Compare, Picture, Viewer};
+pub use super::settings::Settings;
+use super::viewer::{Picture, Viewer};
 use crate::batch::BatchItem;
 use crate::chain::OpChain;
 use crate::codec;
 use crate::image::Image;
-use crate::model::{BatchOutcome, RankInfo, RankStats};
-use crate::ops::Op;
+use crate::model::{BatchOutcome, Progress, RankInfo, RankStats};
 use anyhow::{Context as _, Result};
 use egui::Context;
-use serde::{Deserialize, Serialize};
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
-
-/// What survives a restart (eframe storage, saved at once whenever it changes).
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(default)]
-pub struct Settings {
-    pub chain: Vec<Op>,
-    pub open_dir: Option<PathBuf>,
-    pub save_dir: Option<PathBuf>,
-    /// The last opened files: one image, or a batch.
-    pub inputs: Vec<PathBuf>,
-    pub batch: bool,
-    pub coordinator_only: bool,
-    pub max_pixels: u64,
-    pub compare: Compare,
-    /// True from Process until the job ends: a relaunch after a crash runs the job again (a
-    /// batch resumes through its journal; one image is redone).
-    pub interrupted: bool,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            chain: vec![Op::default_for("blur").expect("blur exists")],
-            open_dir: None,
-            save_dir: None,
-            inputs: Vec::new(),
-            batch: false,
-            coordinator_only: false,
-            max_pixels: codec::DEFAULT_MAX_PIXELS,
-            compare: Compare::Split,
-            interrupted: false,
-        }
-    }
-}
+use std::time::Instant;
 
 /// One opened image and, once processed, its result.
 pub struct ImageDoc {
@@ -70,6 +38,19 @@ pub struct ImageResult {
     pub stats: Vec<RankStats>,
     /// The chain that made it, as the CLI spells it.
     pub chain: String,
+}
+
+/// Whether the result on screen was made with the chain as it is now.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Freshness {
+    /// Nothing processed yet.
+    NoResult,
+    Current,
+    /// Made with other parameters (named, as the CLI spells them): Process makes it again,
+    /// Save refuses it.
+    OutOfDate {
+        made_with: String,
+    },
 }
 
 pub enum Doc {
@@ -89,6 +70,16 @@ pub struct Selected {
 enum Loaded {
     Image(Result<ImageDoc>),
     Selected(Result<Selected>),
+    /// A file dialog closed, with what the user picked.
+    Picked(Option<Picked>),
+}
+
+/// What a file dialog was for, with the path(s) the user picked.
+pub enum Picked {
+    Image(PathBuf),
+    Batch(Vec<PathBuf>),
+    SaveImage(PathBuf),
+    SaveBatch(PathBuf),
 }
 
 pub struct Running {
@@ -96,12 +87,8 @@ pub struct Running {
     pub cancel: Arc<AtomicBool>,
     pub progress: JobProgress,
     pub batch: bool,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub enum Message {
-    Info(String),
-    Error(String),
+    /// When the user asked to cancel (to tell how long the ranks took to stop).
+    pub cancel_asked: Option<Instant>,
 }
 
 pub struct GuiApp {
@@ -119,13 +106,19 @@ pub struct GuiApp {
     loaded_rx: Receiver<Loaded>,
     /// Background loads under way.
     pub loading: usize,
+    /// A file dialog is open (on its own thread).
+    pub dialog_open: bool,
     pub running: Option<Running>,
     /// The last job's progress, kept for the live view after it ends.
     pub last_job: Option<JobProgress>,
     pub batch_items: Vec<BatchItem>,
     pub batch_outcome: Option<BatchOutcome>,
+    /// What the batch outputs on disk were made with (chain and format), as `recipe` spells it.
+    pub batch_made_with: Option<String>,
     pub viewer: Viewer,
-    pub messages: Vec<Message>,
+    pub messages: Messages,
+    /// Chain edits that Ctrl+Z undoes.
+    pub history: ChainHistory,
     /// Start processing as soon as the inputs are loaded (relaunch after a crash).
     resume: bool,
 }
@@ -155,17 +148,20 @@ impl GuiApp {
             loaded_tx,
             loaded_rx,
             loading: 0,
+            dialog_open: false,
             running: None,
             last_job: None,
             batch_items: Vec::new(),
             batch_outcome: None,
-            messages: Vec::new(),
+            batch_made_with: None,
+            messages: Messages::default(),
+            history: ChainHistory::default(),
             resume: false,
         };
         if app.settings.interrupted && !app.settings.inputs.is_empty() {
-            app.info(
-                "The last job was interrupted (a node failed or the window was killed): running it again; \
-                 batch images already finished are kept.",
+            app.done(
+                "The last job was interrupted (a node failed, or the process or its display was lost): \
+                 running it again; batch images already finished are kept.",
             );
             app.resume = true;
             let inputs = app.settings.inputs.clone();
@@ -183,17 +179,25 @@ impl GuiApp {
         Arc::new(move || ctx.request_repaint())
     }
 
-    /// Shows an error in the window (and logs it on stderr, for the terminal `mpirun` runs in).
+    /// Shows an error in the window until dismissed (and logs it on stderr, for the terminal
+    /// `mpirun` runs in).
     pub fn error(&mut self, e: impl std::fmt::Display) {
         eprintln!("imgproc gui: error: {e}");
-        self.messages.push(Message::Error(e.to_string()));
+        self.messages.push(Kind::Error, e.to_string());
     }
 
-    /// Shows a notice in the window and logs it.
-    pub fn info(&mut self, text: impl Into<String>) {
+    /// Shows what was done, for a while, and logs it.
+    pub fn done(&mut self, text: impl Into<String>) {
         let text = text.into();
         eprintln!("imgproc gui: {text}");
-        self.messages.push(Message::Info(text));
+        self.messages.push(Kind::Done, text);
+    }
+
+    /// Says why an action was refused, until the next action that works.
+    pub fn hint(&mut self, text: impl Into<String>) {
+        let text = text.into();
+        eprintln!("imgproc gui: {text}");
+        self.messages.push(Kind::Hint, text);
     }
 
     fn remember(&mut self) {
@@ -214,17 +218,13 @@ impl GuiApp {
         }
     }
 
-    /// Opens one image; it is decoded on a background thread.
+    /// Opens one image; it is decoded on a background thread. What is on screen (an image and
+    /// its result) stays until the new image has loaded, and stays if it fails to.
     pub fn open_image(&mut self, path: PathBuf) {
         if self.running.is_some() {
-            return self.error("a job is running: cancel it or wait before opening another image");
+            return self.hint("a job is running: cancel it or wait before opening another image");
         }
-        self.settings.open_dir = path.parent().map(Path::to_path_buf);
-        self.settings.inputs = vec![path.clone()];
-        self.settings.batch = false;
-        self.remember();
-        self.doc = Doc::Empty;
-        self.selected = None;
+        let path = absolute(path);
         self.loading += 1;
         let (tx, ctx, max_pixels) = (self.loaded_tx.clone(), self.ctx.clone(), self.settings.max_pixels);
         std::thread::spawn(move || {
@@ -239,23 +239,42 @@ impl GuiApp {
         });
     }
 
+    /// `inputs` are open now: remembered as the last inputs and on top of the recent list.
+    fn opened(&mut self, inputs: Vec<PathBuf>, batch: bool) {
+        self.settings.open_dir = inputs[0].parent().map(Path::to_path_buf);
+        self.settings.add_recent(inputs.clone());
+        self.settings.inputs = inputs;
+        self.settings.batch = batch;
+        self.messages.drop_hints();
+        self.remember();
+    }
+
+    /// Opens entry `index` of the recent list as it was opened (one image, or a batch).
+    pub fn open_recent(&mut self, index: usize) {
+        let Some(paths) = self.settings.recent.get(index).cloned() else { return };
+        if paths.len() == 1 && !paths[0].is_dir() {
+            self.open_image(paths[0].clone());
+        } else {
+            self.open_batch(paths);
+        }
+    }
+
     /// Opens a batch: files, and folders whose image files are taken.
     pub fn open_batch(&mut self, inputs: Vec<PathBuf>) {
         if self.running.is_some() {
-            return self.error("a job is running: cancel it or wait before opening a batch");
+            return self.hint("a job is running: cancel it or wait before opening a batch");
         }
+        let inputs: Vec<PathBuf> = inputs.into_iter().map(absolute).collect();
         let files = match crate::batch::expand_inputs(&inputs) {
             Ok(f) if f.is_empty() => return self.error("no image files in what was opened"),
             Ok(f) => f,
             Err(e) => return self.error(format!("{e:#}")),
         };
-        self.settings.open_dir = inputs[0].parent().map(Path::to_path_buf);
-        self.settings.inputs = inputs;
-        self.settings.batch = true;
-        self.remember();
+        self.opened(inputs, true);
         self.selected = None;
         self.batch_items.clear();
         self.batch_outcome = None;
+        self.batch_made_with = None;
         self.last_job = None;
         self.doc = Doc::Batch(BatchDoc::open(&self.ctx, files, self.settings.max_pixels));
         if std::mem::take(&mut self.resume) {
@@ -272,12 +291,88 @@ impl GuiApp {
         Ok(OpChain(self.settings.chain.clone()))
     }
 
-    /// Where this batch (these inputs, this chain) writes before the user saves: the same folder
-    /// on a relaunch, so its journal lets the batch resume.
-    fn batch_dir(&self, chain: &OpChain) -> PathBuf {
+    /// What a result is made with: the chain as the CLI spells it, and for a batch the output
+    /// format ("gray,canny:… → png").
+    pub fn recipe(&self, batch: bool) -> String {
+        let chain = OpChain(self.settings.chain.clone()).to_string();
+        match (batch, &self.settings.batch_format) {
+            (false, _) => chain,
+            (true, Some(ext)) => format!("{chain} → {ext}"),
+            (true, None) => format!("{chain} → same format"),
+        }
+    }
+
+    /// Whether the result shown (one image's, or the batch outputs) was made with the chain and
+    /// format as they are now.
+    pub fn freshness(&self) -> Freshness {
+        let made_with = match &self.doc {
+            Doc::Empty => None,
+            Doc::Image(d) => d.result.as_ref().map(|r| r.chain.clone()),
+            Doc::Batch(_) => self.batch_made_with.clone().filter(|_| !self.batch_items.is_empty()),
+        };
+        match made_with {
+            None => Freshness::NoResult,
+            Some(m) if m == self.recipe(matches!(self.doc, Doc::Batch(_))) => Freshness::Current,
+            Some(made_with) => Freshness::OutOfDate { made_with },
+        }
+    }
+
+    /// The chain was `before` and the user changed it; `continuing` while the same drag goes on.
+    pub fn chain_edited(&mut self, before: Vec<crate::ops::Op>, continuing: bool) {
+        self.history.record(before, continuing);
+        self.messages.drop_hints();
+        self.remember();
+    }
+
+    /// Ctrl+Z: the chain as it was before the last edit.
+    pub fn undo(&mut self) {
+        if self.running.is_none() && self.history.undo(&mut self.settings.chain) {
+            eprintln!("imgproc gui: undo: the chain is {}", OpChain(self.settings.chain.clone()));
+            self.remember();
+        }
+    }
+
+    /// Ctrl+Shift+Z: the edit undone last, again.
+    pub fn redo(&mut self) {
+        if self.running.is_none() && self.history.redo(&mut self.settings.chain) {
+            eprintln!("imgproc gui: redo: the chain is {}", OpChain(self.settings.chain.clone()));
+            self.remember();
+        }
+    }
+
+    /// Stores the chain under `name` (replacing a preset of that name).
+    pub fn save_preset(&mut self, name: &str) {
+        let name = name.trim();
+        if name.is_empty() {
+            return self.hint("name the preset first");
+        }
+        self.settings.presets.insert(name.to_string(), self.settings.chain.clone());
+        self.done(format!("Preset \"{name}\" saved: {}", OpChain(self.settings.chain.clone())));
+        self.remember();
+    }
+
+    /// Replaces the chain with preset `name`; undoable.
+    pub fn load_preset(&mut self, name: &str) {
+        let Some(chain) = self.settings.presets.get(name).cloned() else { return };
+        if self.running.is_some() || chain == self.settings.chain {
+            return;
+        }
+        let before = std::mem::replace(&mut self.settings.chain, chain);
+        self.chain_edited(before, false);
+    }
+
+    pub fn delete_preset(&mut self, name: &str) {
+        if self.settings.presets.remove(name).is_some() {
+            self.remember();
+        }
+    }
+
+    /// Where this batch (these inputs, this chain, this format) writes before the user saves: the
+    /// same folder on a relaunch, so its journal lets the batch resume.
+    fn batch_dir(&self) -> PathBuf {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         self.settings.inputs.hash(&mut h);
-        chain.to_string().hash(&mut h);
+        self.recipe(true).hash(&mut h);
         self.work_dir.join(format!("batch-{:016x}", h.finish()))
     }
 
@@ -288,14 +383,16 @@ impl GuiApp {
         }
         let chain = match self.chain() {
             Ok(c) => c,
-            Err(e) => return self.error(format!("{e:#}")),
+            Err(e) => return self.hint(format!("{e:#}")),
         };
+        let out_dir = self.batch_dir();
+        let recipe = self.recipe(true);
         let (reply, events) = mpsc::channel();
         let cancel = Arc::new(AtomicBool::new(false));
         let wake = self.wake();
         let coordinator_only = self.settings.coordinator_only;
         let (request, batch) = match &mut self.doc {
-            Doc::Empty => return self.error("open an image or a batch first"),
+            Doc::Empty => return self.hint("open an image or a batch first"),
             Doc::Image(doc) => {
                 // The previous result stays on screen until the new one replaces it (or a cancel).
                 let image = Arc::clone(&doc.image);
@@ -305,13 +402,16 @@ impl GuiApp {
             Doc::Batch(doc) => {
                 let job = BatchRequest {
                     inputs: doc.files.iter().map(|f| f.path.clone()).collect(),
-                    out_dir: self.batch_dir(&chain),
+                    out_dir,
                     chain,
+                    format: self.settings.batch_format.clone(),
                     max_pixels: self.settings.max_pixels,
                     coordinator_only,
                 };
+                doc.clear_results();
                 self.batch_items.clear();
                 self.batch_outcome = None;
+                self.batch_made_with = Some(recipe);
                 self.selected = None;
                 (Request::Batch { job, cancel: Arc::clone(&cancel), reply, wake }, true)
             }
@@ -319,7 +419,11 @@ impl GuiApp {
         if let Err(e) = self.jobs.send(request) {
             return self.error(format!("cannot start the job: {e}"));
         }
-        self.running = Some(Running { events, cancel, progress: JobProgress::new(&self.ranks), batch });
+        let what = if batch { "the batch" } else { "the image" };
+        eprintln!("imgproc gui: processing {what} on {} rank(s)", self.ranks.len());
+        let progress = JobProgress::new(&self.ranks);
+        self.running = Some(Running { events, cancel, progress, batch, cancel_asked: None });
+        self.messages.drop_hints();
         self.settings.interrupted = true;
         self.remember();
     }
@@ -327,9 +431,22 @@ impl GuiApp {
     /// Stops the job on every rank at its next chunk of rows. A batch keeps the images already
     /// finished; one image keeps the previous result on screen.
     pub fn cancel(&mut self) {
-        if let Some(r) = &self.running {
-            r.cancel.store(true, Ordering::SeqCst);
-            self.info("Cancelling…");
+        if let Some(r) = &mut self.running {
+            if !r.cancel.swap(true, Ordering::SeqCst) {
+                r.cancel_asked = Some(Instant::now());
+                eprintln!("imgproc gui: cancelling");
+            }
+        }
+    }
+
+    /// The user closes the window (its close button, Ctrl+Q, File ▸ Quit): a running job is
+    /// cancelled and will not run again at the next start. Only a job cut short by a crash or a
+    /// lost window (`interrupted` still set) is resumed.
+    pub fn quit(&mut self) {
+        self.cancel();
+        if self.settings.interrupted {
+            self.settings.interrupted = false;
+            self.remember();
         }
     }
 
@@ -337,14 +454,46 @@ impl GuiApp {
         self.running.as_ref().is_some_and(|r| r.cancel.load(Ordering::SeqCst))
     }
 
+    /// Shows a file dialog on its own thread, so the window keeps drawing (the progress, the
+    /// ranks) while it is open; what was picked arrives through [`GuiApp::poll`]. One at a time.
+    pub fn ask(&mut self, dialog: impl FnOnce() -> Option<Picked> + Send + 'static) {
+        if std::mem::replace(&mut self.dialog_open, true) {
+            return;
+        }
+        let (tx, ctx) = (self.loaded_tx.clone(), self.ctx.clone());
+        std::thread::spawn(move || {
+            let _ = tx.send(Loaded::Picked(dialog()));
+            ctx.request_repaint();
+        });
+    }
+
+    fn picked(&mut self, picked: Picked) {
+        match picked {
+            Picked::Image(path) => self.open_image(path),
+            Picked::Batch(paths) => self.open_batch(paths),
+            Picked::SaveImage(path) => self.save_image_to(path),
+            Picked::SaveBatch(dir) => self.save_batch_to(dir),
+        }
+    }
+
     /// Takes what background threads and the MPI thread sent since the last frame.
     pub fn poll(&mut self) {
         while let Ok(loaded) = self.loaded_rx.try_recv() {
-            self.loading -= 1;
+            if !matches!(loaded, Loaded::Picked(_)) {
+                self.loading -= 1;
+            }
             match loaded {
+                Loaded::Picked(picked) => {
+                    self.dialog_open = false;
+                    if let Some(p) = picked {
+                        self.picked(p);
+                    }
+                }
                 Loaded::Image(Ok(doc)) => {
                     eprintln!("imgproc gui: opened {} ({}x{})", doc.path.display(), doc.image.width, doc.image.height);
+                    self.opened(vec![doc.path.clone()], false);
                     self.doc = Doc::Image(doc);
+                    self.selected = None;
                     self.viewer.refit();
                     if std::mem::take(&mut self.resume) {
                         self.process();
@@ -352,7 +501,8 @@ impl GuiApp {
                 }
                 Loaded::Image(Err(e)) => {
                     self.resume = false;
-                    self.error(format!("{e:#}"));
+                    let kept = if matches!(self.doc, Doc::Empty) { "" } else { " (what was open stays open)" };
+                    self.error(format!("{e:#}{kept}"));
                 }
                 Loaded::Selected(Ok(s)) => {
                     self.selected = Some(s);
@@ -362,15 +512,34 @@ impl GuiApp {
             }
         }
         if let Doc::Batch(doc) = &mut self.doc {
+            let before = doc.result_count();
             doc.poll();
+            if doc.result_count() != before && self.running.is_none() {
+                eprintln!("imgproc gui: the batch grid shows {} result thumbnail(s)", doc.result_count());
+            }
+        }
+        if self.messages.fade(Instant::now()) {
+            self.ctx.request_repaint();
         }
         let Some(running) = &mut self.running else { return };
         let mut finished = None;
         while let Ok(event) = running.events.try_recv() {
             match event {
-                Event::Progress(p) => running.progress.apply(&p),
+                Event::Progress(p) => {
+                    running.progress.apply(&p);
+                    if let (Progress::ItemDone { index, error: None, .. }, Doc::Batch(doc)) = (&p, &mut self.doc) {
+                        if let Some(item) = self.batch_items.get(*index) {
+                            doc.show_result(*index, item.output.clone());
+                        }
+                    }
+                }
                 Event::BatchPlanned { items, already_done } => {
                     running.progress.planned(&already_done);
+                    if let Doc::Batch(doc) = &mut self.doc {
+                        for (i, item) in items.iter().enumerate().filter(|(i, _)| already_done[*i]) {
+                            doc.show_result(i, item.output.clone());
+                        }
+                    }
                     self.batch_items = items;
                 }
                 Event::ImageFinished(r) => finished = Some(Ok(r)),
@@ -381,6 +550,9 @@ impl GuiApp {
             let mut running = self.running.take().expect("running");
             running.progress.end();
             let cancelled = running.cancel.load(Ordering::SeqCst);
+            if let Some(asked) = running.cancel_asked {
+                eprintln!("imgproc gui: cancelled after {:.3} s", asked.elapsed().as_secs_f64());
+            }
             match f {
                 Ok(result) => self.image_finished(result, cancelled),
                 Err(result) => self.batch_finished(result),
@@ -395,9 +567,9 @@ impl GuiApp {
         let had_result = matches!(&self.doc, Doc::Image(d) if d.result.is_some());
         match result {
             Err(_) if cancelled && had_result => {
-                self.info("Cancelled: the job was stopped; the previous result is still shown.")
+                self.done("Cancelled: the job was stopped; the previous result is still shown.")
             }
-            Err(_) if cancelled => self.info("Cancelled: the job was stopped; nothing was processed."),
+            Err(_) if cancelled => self.done("Cancelled: the job was stopped; nothing was processed."),
             Err(e) => self.error(format!("processing failed: {e}")),
             Ok((image, stats)) => {
                 eprintln!("imgproc gui: image processed on {} rank(s)", stats.len());
@@ -419,16 +591,20 @@ impl GuiApp {
                     let text = if reason.contains(&path) { reason.clone() } else { format!("{path}: {reason}") };
                     self.error(text);
                 }
-                let mut summary = format!(
-                    "Batch: {} done, {} done earlier, {} failed",
-                    outcome.done,
-                    outcome.already_done,
-                    outcome.failed.len()
-                );
+                let mut summary = format!("Batch: {} done, {} failed", outcome.done, outcome.failed.len());
+                if outcome.already_done > 0 {
+                    summary.push_str(&format!(
+                        "; {} done by an earlier run and kept (already in the output folder)",
+                        outcome.already_done
+                    ));
+                }
                 if outcome.cancelled {
                     summary.push_str(" — cancelled; Process again to finish the rest");
                 }
-                self.info(summary);
+                if let Some(why) = &outcome.stopped {
+                    self.error(format!("the batch stopped before its end: {why}; Process again to finish the rest"));
+                }
+                self.done(summary);
                 self.batch_outcome = Some(outcome);
             }
         }
@@ -466,8 +642,11 @@ impl GuiApp {
 
     /// Saves the result image; the format follows the extension (PNG when there is none).
     pub fn save_image_to(&mut self, path: PathBuf) {
+        if let Some(why) = self.cannot_save() {
+            return self.hint(why);
+        }
         let Doc::Image(ImageDoc { path: input, result: Some(result), .. }) = &self.doc else {
-            return self.error("nothing to save yet: process the image first");
+            return self.hint("nothing to save yet: process the image first");
         };
         let path = if path.extension().is_none() { path.with_extension("png") } else { path };
         let saved = (|| -> Result<()> {
@@ -481,7 +660,7 @@ impl GuiApp {
         })();
         match saved {
             Ok(()) => {
-                self.info(format!("Saved {}", path.display()));
+                self.done(format!("Saved {}", path.display()));
                 self.settings.save_dir = path.parent().map(Path::to_path_buf);
                 self.remember();
             }
@@ -489,10 +668,29 @@ impl GuiApp {
         }
     }
 
-    /// Copies every finished batch output into `dir`, atomically, never over an input.
+    /// Why Save would save nothing or the wrong thing, if it would.
+    pub fn cannot_save(&self) -> Option<String> {
+        if self.running.is_some() {
+            return Some("a job is running: wait for it or cancel it before saving".into());
+        }
+        match self.freshness() {
+            Freshness::NoResult => Some("nothing to save yet: process first".into()),
+            Freshness::OutOfDate { made_with } => Some(format!(
+                "the result was made with {made_with}, not with the chain as it is now: Process to update it \
+                 (or Ctrl+Z back to that chain) before saving"
+            )),
+            Freshness::Current => None,
+        }
+    }
+
+    /// Copies every finished batch output into `dir` (created if needed), atomically, never over
+    /// an input.
     pub fn save_batch_to(&mut self, dir: PathBuf) {
-        if self.batch_items.is_empty() {
-            return self.error("nothing to save yet: process the batch first");
+        if let Some(why) = self.cannot_save() {
+            return self.hint(why);
+        }
+        if let Err(e) = std::fs::create_dir_all(&dir) {
+            return self.error(format!("{}: cannot create the folder: {e}", dir.display()));
         }
         let mut saved = 0;
         let mut errors = Vec::new();
@@ -515,8 +713,24 @@ impl GuiApp {
         for e in errors {
             self.error(e);
         }
-        self.info(format!("Saved {saved} image(s) to {}", dir.display()));
+        self.done(format!("Saved {saved} image(s) to {}", dir.display()));
         self.settings.save_dir = Some(dir);
         self.remember();
+    }
+}
+
+/// Opened paths are stored absolute (and without `..`), so the next start finds them from
+/// whatever directory it is in.
+fn absolute(path: PathBuf) -> PathBuf {
+    path.canonicalize().or_else(|_| std::path::absolute(&path)).unwrap_or(path)
+}
+
+impl Drop for GuiApp {
+    /// However the window goes (closed, or lost with its display), the job it started stops at
+    /// the ranks' next chunk of rows, so the coordinator can shut every rank down at once.
+    fn drop(&mut self) {
+        if let Some(r) = &self.running {
+            r.cancel.store(true, Ordering::SeqCst);
+        }
     }
 }

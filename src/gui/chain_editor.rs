@@ -8,6 +8,9 @@
 use crate::ops::{Op, OpKind, ParamKind, ParamSpec, ParamValue};
 use egui::{DragValue, RichText, Ui};
 
+/// The button that opens the list of ops.
+pub const ADD: &str = "+ Add operation";
+
 /// Shows the chain editor; returns true when the chain changed.
 pub fn show(ui: &mut Ui, chain: &mut Vec<Op>) -> bool {
     let mut changed = false;
@@ -18,7 +21,7 @@ pub fn show(ui: &mut Ui, chain: &mut Vec<Op>) -> bool {
         ui.push_id(i, |ui| {
             ui.group(|ui| {
                 ui.horizontal(|ui| {
-                    ui.strong(format!("{}. {}", i + 1, op.name())).on_hover_text(op.spec().description);
+                    ui.strong(format!("{}. {}", i + 1, op.name()));
                     ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                         if ui.small_button("Remove").on_hover_text("Remove this operation").clicked() {
                             remove = Some(i);
@@ -31,6 +34,7 @@ pub fn show(ui: &mut Ui, chain: &mut Vec<Op>) -> bool {
                         }
                     });
                 });
+                ui.label(RichText::new(op.spec().description).small().weak());
                 changed |= params(ui, op);
             });
         });
@@ -45,23 +49,24 @@ pub fn show(ui: &mut Ui, chain: &mut Vec<Op>) -> bool {
     }
     ui.horizontal(|ui| {
         let mut picked = None;
-        // Tall enough for every op: a list that scrolls hides ops nobody then finds.
-        let row = ui.spacing().interact_size.y + ui.spacing().item_spacing.y;
-        egui::ComboBox::from_label("Add operation")
-            .selected_text("choose…")
-            .height(row * (OpKind::ALL.len() as f32 + 1.0))
-            .show_ui(ui, |ui| {
-                for &kind in OpKind::ALL {
-                    if ui.selectable_label(false, kind.name()).on_hover_text(kind.spec().description).clicked() {
-                        picked = Some(kind);
-                    }
+        // A menu, not a drop-down list: every op in view, each with what it does.
+        ui.menu_button(RichText::new(ADD).strong(), |ui| {
+            ui.set_width(360.0);
+            for &kind in OpKind::ALL {
+                if ui.add(egui::Button::new(RichText::new(kind.name()).strong()).frame(false)).clicked() {
+                    picked = Some(kind);
                 }
-            });
+                ui.label(RichText::new(kind.spec().description).small().weak());
+                ui.add_space(2.0);
+            }
+        })
+        .response
+        .on_hover_text("Append an operation to the chain");
         if let Some(kind) = picked {
             chain.push(kind.default_op());
             changed = true;
         }
-        if !chain.is_empty() && ui.button("Clear").clicked() {
+        if !chain.is_empty() && ui.button("Clear").on_hover_text("Remove every operation (Ctrl+Z undoes)").clicked() {
             chain.clear();
             changed = true;
         }
@@ -251,7 +256,7 @@ mod tests {
     fn every_op_can_be_added_from_the_list() {
         for &kind in OpKind::ALL {
             let mut h = editor(vec![]);
-            h.get_by_label("Add operation").click();
+            h.get_by_label(ADD).click();
             h.run();
             h.get_by_label(kind.name()).click();
             h.run();

@@ -12,10 +12,11 @@ use crate::master::{self, Master};
 use crate::model::{BatchOptions, BatchOutcome, Progress, RankInfo, RankStats};
 use anyhow::{Context, Result};
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 /// Wakes the window after an event was sent (`egui::Context::request_repaint` in the app).
 pub type Wake = Arc<dyn Fn() + Send + Sync>;
@@ -36,6 +37,10 @@ pub enum Request {
         reply: Sender<Event>,
         wake: Wake,
     },
+    /// Shut every rank down now (see [`Stopper`]); `done` hears when MPI is finalised.
+    Shutdown {
+        done: Sender<()>,
+    },
 }
 
 /// A batch as the GUI describes it; the coordinator plans it and opens the journal in `out_dir`.
@@ -44,6 +49,8 @@ pub struct BatchRequest {
     pub inputs: Vec<PathBuf>,
     pub out_dir: PathBuf,
     pub chain: OpChain,
+    /// The outputs' extension; `None` keeps each input's format.
+    pub format: Option<String>,
     pub max_pixels: u64,
     pub coordinator_only: bool,
 }
@@ -69,6 +76,32 @@ pub struct Coordinator {
     /// Every rank of the job, in rank order.
     pub ranks: Vec<RankInfo>,
     thread: Option<JoinHandle<()>>,
+    /// The cancel flag of the job running now, for [`Stopper`].
+    running: RunningJob,
+}
+
+type RunningJob = Arc<Mutex<Option<Arc<AtomicBool>>>>;
+
+/// Ends the job from anywhere, even while the window still holds its request sender: when the
+/// display is lost, rank 0 must shut the ranks down before Xlib ends the process.
+#[derive(Clone)]
+pub struct Stopper {
+    requests: Sender<Request>,
+    running: RunningJob,
+}
+
+impl Stopper {
+    /// Cancels the running job, shuts every rank down and waits (at most `timeout`) until MPI is
+    /// finalised.
+    pub fn stop(&self, timeout: Duration) {
+        if let Some(cancel) = self.running.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            cancel.store(true, Ordering::SeqCst);
+        }
+        let (done, finalised) = mpsc::channel();
+        if self.requests.send(Request::Shutdown { done }).is_ok() {
+            let _ = finalised.recv_timeout(timeout);
+        }
+    }
 }
 
 impl Coordinator {
@@ -76,6 +109,8 @@ impl Coordinator {
     /// worker until rank 0 shuts the job down, then returns `None`.
     pub fn start() -> Result<Option<Coordinator>> {
         let (ready_tx, ready_rx) = mpsc::channel::<Result<Option<(Sender<Request>, Vec<RankInfo>)>>>();
+        let running = RunningJob::default();
+        let serving = Arc::clone(&running);
         let thread = std::thread::Builder::new()
             .name("mpi-coordinator".into())
             .spawn(move || {
@@ -91,15 +126,20 @@ impl Coordinator {
                     }
                 };
                 let (tx, rx) = mpsc::channel();
+                let mut finalised = None;
                 if ready_tx.send(Ok(Some((tx, master.ranks.clone())))).is_ok() {
-                    serve(&master, rx);
+                    finalised = serve(&master, rx, &serving);
                 }
-                // `master` drops here: Shutdown to every worker, then MPI_Finalize.
+                // Shutdown to every worker, then MPI_Finalize.
+                drop(master);
+                if let Some(done) = finalised {
+                    let _ = done.send(());
+                }
             })
             .context("starting the MPI thread")?;
         match ready_rx.recv().context("the MPI thread ended before MPI started")? {
             Ok(Some((requests, ranks))) => {
-                Ok(Some(Coordinator { requests: Some(requests), ranks, thread: Some(thread) }))
+                Ok(Some(Coordinator { requests: Some(requests), ranks, thread: Some(thread), running }))
             }
             Ok(None) => {
                 let _ = thread.join();
@@ -123,7 +163,10 @@ impl Coordinator {
 
     /// Lets a running job finish, shuts every rank down and waits for MPI to finalise.
     pub fn shut_down(&mut self) {
-        self.requests = None;
+        // Said, not left to the channel closing: a window or a `Stopper` may still hold a sender.
+        if let Some(requests) = self.requests.take() {
+            let _ = requests.send(Request::Shutdown { done: mpsc::channel().0 });
+        }
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -133,6 +176,12 @@ impl Coordinator {
     pub fn requests(&self) -> Option<Sender<Request>> {
         self.requests.clone()
     }
+
+    /// A handle that can end the job from another place (see [`Stopper`]).
+    pub fn stopper(&self) -> Option<Stopper> {
+        let requests = self.requests.clone()?;
+        Some(Stopper { requests, running: Arc::clone(&self.running) })
+    }
 }
 
 impl Drop for Coordinator {
@@ -141,9 +190,19 @@ impl Drop for Coordinator {
     }
 }
 
-fn serve(master: &Master, requests: Receiver<Request>) {
+/// Runs the jobs asked for until every sender is gone (returns `None`) or a [`Request::Shutdown`]
+/// comes (returns its `done`).
+fn serve(master: &Master, requests: Receiver<Request>, running: &RunningJob) -> Option<Sender<()>> {
+    let set_running = |cancel: Option<&Arc<AtomicBool>>| {
+        *running.lock().unwrap_or_else(|e| e.into_inner()) = cancel.map(Arc::clone);
+    };
     for request in requests {
+        match &request {
+            Request::Image { cancel, .. } | Request::Batch { cancel, .. } => set_running(Some(cancel)),
+            Request::Shutdown { .. } => {}
+        }
         match request {
+            Request::Shutdown { done } => return Some(done),
             Request::Image { image, chain, coordinator_only, cancel, reply, wake } => {
                 let mut on = |p: Progress| {
                     let _ = reply.send(Event::Progress(p));
@@ -161,7 +220,9 @@ fn serve(master: &Master, requests: Receiver<Request>) {
                 wake();
             }
         }
+        set_running(None);
     }
+    None
 }
 
 fn run_batch(
@@ -171,7 +232,7 @@ fn run_batch(
     reply: &Sender<Event>,
     wake: &Wake,
 ) -> Result<BatchOutcome> {
-    let (items, mut journal) = batch::open_job(&job.inputs, &job.out_dir, None, &job.chain)?;
+    let (items, mut journal) = batch::open_job(&job.inputs, &job.out_dir, job.format.as_deref(), &job.chain)?;
     let already_done = items.iter().map(|i| journal.is_done(&i.input)).collect();
     let _ = reply.send(Event::BatchPlanned { items: items.clone(), already_done });
     let opts = BatchOptions { max_pixels: job.max_pixels, shared_files: false, coordinator_only: job.coordinator_only };

@@ -1,23 +1,35 @@
-//! How the window looks: menu bar, controls on the left (operations, Process, Cancel, progress,
-//! the live view of the ranks), the image or batch in the middle, the status bar below. Reads
-//! and calls `GuiApp`; holds no state of its own.
+//! How the window looks: the menu bar, the controls on the left (`controls`), the messages and
+//! the status bar below, the image or batch in the middle; and the keys. Every area keeps its
+//! size whatever it shows, so the image never jumps. Reads and calls `GuiApp`; holds no state of
+//! its own.
 
-use super::app::{Doc, GuiApp, Message};
-use super::chain_editor;
-use super::progress::JobProgress;
+use super::app::{Doc, Freshness, GuiApp, Picked};
+use super::display_lost;
+use super::messages::Kind;
+use super::settings::describe_recent;
+use super::viewer::{Compare, ViewEvents};
 use crate::chain::OpChain;
 use egui::{Color32, Key, KeyboardShortcut, Modifiers, RichText, Ui};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const OPEN: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::O);
 const SAVE: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::S);
 const PROCESS: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::Enter);
 const QUIT: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::Q);
+const UNDO: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::Z);
+const REDO: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND.plus(Modifiers::SHIFT), Key::Z);
+const REDO_Y: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::Y);
+
+/// Height of the message area: always there, so a message never moves the image.
+const MESSAGES_HEIGHT: f32 = 66.0;
 
 impl eframe::App for GuiApp {
     fn ui(&mut self, ui: &mut Ui, frame: &mut eframe::Frame) {
+        // GTK sets its own handler for a lost display when its first file dialog opens: ours
+        // again, every frame (a call into Xlib, no more).
+        display_lost::install();
         self.draw(ui);
         if self.settings_dirty {
             if let Some(storage) = frame.storage_mut() {
@@ -32,39 +44,45 @@ impl eframe::App for GuiApp {
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         eframe::set_value(storage, eframe::APP_KEY, &self.settings);
     }
-
-    fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
-        // Closing the window ends the job: a batch stops after the images in progress, which
-        // its journal keeps. The settings keep `interrupted` so a relaunch would finish it.
-        self.cancel();
-    }
 }
 
 impl GuiApp {
     /// The whole window, one frame. Public for the headless tests.
     pub fn draw(&mut self, ui: &mut Ui) {
         self.poll();
+        if ui.ctx().input(|i| i.viewport().close_requested()) {
+            // The close button, Ctrl+Q and File ▸ Quit all arrive here; `ui` stores the settings
+            // right after, before eframe ends the event loop.
+            self.quit();
+        }
         self.keys_and_drops(ui.ctx());
         egui::Panel::top("menu").show(ui, |ui| self.menu_bar(ui));
         egui::Panel::bottom("status").show(ui, |ui| self.status_bar(ui));
-        egui::Panel::left("controls").default_size(330.0).show(ui, |ui| {
-            egui::ScrollArea::vertical().show(ui, |ui| self.controls(ui));
-        });
+        egui::Panel::bottom("messages")
+            .exact_size(MESSAGES_HEIGHT)
+            .resizable(false)
+            .show(ui, |ui| self.messages_view(ui));
+        egui::Panel::left("controls").exact_size(340.0).resizable(false).show(ui, |ui| self.controls(ui));
         egui::CentralPanel::default().show(ui, |ui| self.central(ui));
         if self.is_busy() {
             // Elapsed times in the live view move even between events.
             ui.ctx().request_repaint_after(Duration::from_millis(200));
+        } else if let Some(at) = self.messages.next_fade() {
+            ui.ctx().request_repaint_after(at.saturating_duration_since(Instant::now()));
         }
     }
 
     fn keys_and_drops(&mut self, ctx: &egui::Context) {
-        let (open, save, process, cancel, quit) = ctx.input_mut(|i| {
+        let (open, save, process, cancel, quit, redo, undo) = ctx.input_mut(|i| {
             (
                 i.consume_shortcut(&OPEN),
                 i.consume_shortcut(&SAVE),
                 i.consume_shortcut(&PROCESS),
                 i.consume_key(Modifiers::NONE, Key::Escape),
                 i.consume_shortcut(&QUIT),
+                // Before Ctrl+Z, which would match Ctrl+Shift+Z too.
+                i.consume_shortcut(&REDO) || i.consume_shortcut(&REDO_Y),
+                i.consume_shortcut(&UNDO),
             )
         });
         if quit {
@@ -74,16 +92,23 @@ impl GuiApp {
             self.dialog_open_image();
         }
         if save {
-            match self.doc {
-                Doc::Batch(_) => self.dialog_save_batch(),
-                _ => self.dialog_save_image(),
-            }
+            self.dialog_save();
         }
         if process {
             self.process();
         }
         if cancel {
             self.cancel();
+        }
+        if undo {
+            self.undo();
+        }
+        if redo {
+            self.redo();
+        }
+        // +, −, 0 and 1 are zoom keys unless a number is being typed.
+        if !ctx.egui_wants_keyboard_input() {
+            self.viewer.keys(ctx);
         }
         let dropped: Vec<PathBuf> = ctx.input(|i| i.raw.dropped_files.iter().map(|f| f.path().to_path_buf()).collect());
         self.open_paths(dropped);
@@ -97,9 +122,7 @@ impl GuiApp {
         if let Some(dir) = &self.settings.open_dir {
             d = d.set_directory(dir);
         }
-        if let Some(path) = d.pick_file() {
-            self.open_image(path);
-        }
+        self.ask(move || d.pick_file().map(Picked::Image));
     }
 
     fn dialog_open_batch(&mut self, folder: bool) {
@@ -111,23 +134,38 @@ impl GuiApp {
         if let Some(dir) = &self.settings.open_dir {
             d = d.set_directory(dir);
         }
-        let picked = if folder {
-            d.pick_folder().map(|f| vec![f])
-        } else {
-            d.add_filter("Images", &crate::batch::IMAGE_EXTENSIONS).pick_files()
-        };
-        if let Some(paths) = picked {
-            self.open_batch(paths);
+        self.ask(move || {
+            let picked = if folder {
+                d.pick_folder().map(|f| vec![f])
+            } else {
+                d.add_filter("Images", &crate::batch::IMAGE_EXTENSIONS).pick_files()
+            };
+            picked.map(Picked::Batch)
+        });
+    }
+
+    /// Save (Ctrl+S): the image's result, or the batch's outputs; refused with the reason when
+    /// there is nothing current to save.
+    pub fn dialog_save(&mut self) {
+        if let Some(why) = self.cannot_save() {
+            return self.hint(why);
         }
+        match self.doc {
+            Doc::Batch(_) => self.dialog_save_batch(),
+            _ => self.dialog_save_image(),
+        }
+    }
+
+    /// "astronaut-gray-canny": the input's name and the ops.
+    fn output_stem(&self, input: &std::path::Path) -> String {
+        let stem = input.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "image".into());
+        let ops: Vec<&str> = self.settings.chain.iter().map(|o| o.name()).collect();
+        format!("{stem}-{}", ops.join("-"))
     }
 
     fn dialog_save_image(&mut self) {
         let Doc::Image(doc) = &self.doc else { return };
-        let Some(result) = &doc.result else {
-            return self.error("nothing to save yet: process the image first");
-        };
-        let stem = doc.path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "image".into());
-        let ops: Vec<&str> = self.settings.chain.iter().map(|o| o.name()).collect();
+        let Some(result) = &doc.result else { return };
         let ext = if result.image.channels == 1 || doc.path.extension().is_none() {
             "png".to_string()
         } else {
@@ -135,7 +173,7 @@ impl GuiApp {
         };
         let mut d = rfd::FileDialog::new()
             .set_title("Save result")
-            .set_file_name(format!("{stem}-{}.{ext}", ops.join("-")))
+            .set_file_name(format!("{}.{ext}", self.output_stem(&doc.path)))
             .add_filter("PNG", &["png"])
             .add_filter("JPEG", &["jpg", "jpeg"])
             .add_filter("TIFF", &["tif", "tiff"])
@@ -144,25 +182,26 @@ impl GuiApp {
         if let Some(dir) = self.settings.save_dir.as_ref().or(self.settings.open_dir.as_ref()) {
             d = d.set_directory(dir);
         }
-        if let Some(path) = d.save_file() {
-            self.save_image_to(path);
-        }
+        self.ask(move || d.save_file().map(Picked::SaveImage));
     }
 
+    /// A save dialog (its button says Save) for a new folder the outputs go into; naming an
+    /// existing folder writes into it.
     fn dialog_save_batch(&mut self) {
-        let mut d = rfd::FileDialog::new().set_title("Save the batch results into a folder");
+        let folder = self.settings.inputs.first().cloned().unwrap_or_else(|| PathBuf::from("batch"));
+        let mut d = rfd::FileDialog::new()
+            .set_title("Save the batch results as a folder")
+            .set_file_name(self.output_stem(&folder));
         if let Some(dir) = self.settings.save_dir.as_ref().or(self.settings.open_dir.as_ref()) {
             d = d.set_directory(dir);
         }
-        if let Some(dir) = d.pick_folder() {
-            self.save_batch_to(dir);
-        }
+        self.ask(move || d.save_file().map(Picked::SaveBatch));
     }
 
     fn menu_bar(&mut self, ui: &mut Ui) {
         egui::MenuBar::new().ui(ui, |ui| {
+            let idle = self.running.is_none();
             ui.menu_button("File", |ui| {
-                let idle = self.running.is_none();
                 if ui.add_enabled(idle, egui::Button::new("Open image…").shortcut_text("Ctrl+O")).clicked() {
                     self.dialog_open_image();
                 }
@@ -172,124 +211,61 @@ impl GuiApp {
                 if ui.add_enabled(idle, egui::Button::new("Open batch (folder)…")).clicked() {
                     self.dialog_open_batch(true);
                 }
+                ui.add_enabled_ui(idle && !self.settings.recent.is_empty(), |ui| {
+                    ui.menu_button("Open recent", |ui| {
+                        let mut open = None;
+                        for (i, paths) in self.settings.recent.iter().enumerate() {
+                            let hover = paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join("\n");
+                            if ui.button(describe_recent(paths)).on_hover_text(hover).clicked() {
+                                open = Some(i);
+                            }
+                        }
+                        if let Some(i) = open {
+                            self.open_recent(i);
+                        }
+                    });
+                });
                 ui.separator();
-                let has_image = matches!(&self.doc, Doc::Image(d) if d.result.is_some());
-                if ui.add_enabled(has_image, egui::Button::new("Save image…").shortcut_text("Ctrl+S")).clicked() {
-                    self.dialog_save_image();
-                }
-                let has_batch = !self.batch_items.is_empty() && self.running.is_none();
-                if ui.add_enabled(has_batch, egui::Button::new("Save batch…")).clicked() {
-                    self.dialog_save_batch();
+                let save = if matches!(self.doc, Doc::Batch(_)) { "Save batch…" } else { "Save image…" };
+                let why_not = self.cannot_save();
+                let response = ui.add_enabled(why_not.is_none(), egui::Button::new(save).shortcut_text("Ctrl+S"));
+                if let Some(why) = why_not {
+                    response.on_disabled_hover_text(why);
+                } else if response.clicked() {
+                    self.dialog_save();
                 }
                 ui.separator();
                 if ui.add(egui::Button::new("Quit").shortcut_text("Ctrl+Q")).clicked() {
                     ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
                 }
             });
-        });
-    }
-
-    fn controls(&mut self, ui: &mut Ui) {
-        ui.heading("Operations");
-        ui.add_enabled_ui(self.running.is_none(), |ui| {
-            if chain_editor::show(ui, &mut self.settings.chain) {
-                self.settings_dirty = true;
-            }
-        });
-        let chain = self.chain();
-        match &chain {
-            Ok(c) => {
-                ui.label(RichText::new(format!("CLI: --op {c}")).monospace().small())
-                    .on_hover_text("The same job from the CLI");
-            }
-            Err(e) => {
-                ui.colored_label(Color32::LIGHT_RED, format!("{e:#}"));
-            }
-        }
-        let mut rank0_works = !self.settings.coordinator_only;
-        if ui
-            .checkbox(&mut rank0_works, "Rank 0 takes a share of the work")
-            .on_hover_text("Off: rank 0 only coordinates (when there are other ranks)")
-            .changed()
-        {
-            self.settings.coordinator_only = !rank0_works;
-            self.settings_dirty = true;
-        }
-        ui.add_space(8.0);
-        ui.horizontal(|ui| {
-            let can_process = self.running.is_none() && chain.is_ok() && !matches!(self.doc, Doc::Empty);
-            let process = egui::Button::new(RichText::new("Process").strong().size(16.0));
-            if ui.add_enabled(can_process, process).on_hover_text("Ctrl+Enter").clicked() {
-                self.process();
-            }
-            let can_cancel = self.running.is_some() && !self.cancelling();
-            if ui.add_enabled(can_cancel, egui::Button::new("Cancel")).on_hover_text("Esc").clicked() {
-                self.cancel();
-            }
-            let save_label = if matches!(self.doc, Doc::Batch(_)) { "Save batch…" } else { "Save image…" };
-            let can_save = self.running.is_none()
-                && match &self.doc {
-                    Doc::Image(d) => d.result.is_some(),
-                    Doc::Batch(_) => !self.batch_items.is_empty(),
-                    Doc::Empty => false,
-                };
-            if ui.add_enabled(can_save, egui::Button::new(save_label)).on_hover_text("Ctrl+S").clicked() {
-                match self.doc {
-                    Doc::Batch(_) => self.dialog_save_batch(),
-                    _ => self.dialog_save_image(),
+            ui.menu_button("Edit", |ui| {
+                let undo = egui::Button::new("Undo chain edit").shortcut_text("Ctrl+Z");
+                if ui.add_enabled(idle && self.history.can_undo(), undo).clicked() {
+                    self.undo();
                 }
-            }
+                let redo = egui::Button::new("Redo chain edit").shortcut_text("Ctrl+Shift+Z");
+                if ui.add_enabled(idle && self.history.can_redo(), redo).clicked() {
+                    self.redo();
+                }
+            });
+            ui.menu_button("View", |ui| {
+                ui.radio_value(&mut self.viewer.compare, Compare::Split, "Split view");
+                ui.radio_value(&mut self.viewer.compare, Compare::SideBySide, "Side by side");
+                ui.separator();
+                ui.label(RichText::new("Zoom: + and − keys, 0 fits, 1 is 1:1, or the wheel").small());
+                ui.label(RichText::new("Pan: right or middle button, or Space+drag").small());
+            });
         });
-        if let Some(r) = &self.running {
-            let p = &r.progress;
-            let what = if r.batch { "images" } else { "strips" };
-            let text = format!("{}/{} {what}, {:.1} s", p.finished, p.total, p.started.elapsed().as_secs_f32());
-            ui.add(egui::ProgressBar::new(p.fraction()).text(text).animate(true));
-            if self.cancelling() {
-                ui.label("Cancelling…");
-            }
-        } else if let Some(p) = &self.last_job {
-            let secs = p.elapsed.unwrap_or_default().as_secs_f32();
-            ui.add(egui::ProgressBar::new(p.fraction()).text(format!("{}/{} in {secs:.2} s", p.finished, p.total)));
-        }
-        let live = self.running.as_ref().map(|r| &r.progress).or(self.last_job.as_ref());
-        if let Some(p) = live {
-            ui.add_space(8.0);
-            ui.strong("Ranks");
-            rank_table(ui, p);
-        }
-        if let Doc::Image(doc) = &self.doc {
-            if let Some(r) = &doc.result {
-                ui.add_space(8.0);
-                ui.strong(format!("Last result: {}", r.chain));
-                egui::Grid::new("phases").striped(true).show(ui, |ui| {
-                    for h in ["rank", "send s", "compute s", "global s", "wait s", "collect s"] {
-                        ui.label(RichText::new(h).small());
-                    }
-                    ui.end_row();
-                    for s in &r.stats {
-                        ui.label(s.rank.to_string());
-                        for v in [s.send_secs, s.compute_secs, s.global_secs, s.wait_secs, s.collect_secs] {
-                            ui.label(format!("{v:.3}"));
-                        }
-                        ui.end_row();
-                    }
-                });
-            }
-        }
     }
 
     fn central(&mut self, ui: &mut Ui) {
-        self.messages_view(ui);
-        if self.loading > 0 {
-            ui.horizontal(|ui| {
-                ui.spinner();
-                ui.label("Loading…");
-            });
-        }
         let mut clicked = None;
         let mut back = false;
-        match &self.doc {
+        let freshness = self.freshness();
+        let mut events = ViewEvents::default();
+        let states = self.item_states().to_vec();
+        match &mut self.doc {
             Doc::Empty => {
                 ui.vertical_centered(|ui| {
                     ui.add_space(ui.available_height() / 3.0);
@@ -300,20 +276,24 @@ impl GuiApp {
             Doc::Image(doc) => {
                 let file = doc.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
                 let format = doc.path.extension().map(|e| e.to_string_lossy().to_uppercase()).unwrap_or_default();
-                ui.label(format!(
-                    "{file} — {}×{}, {} channel(s), {format}, {:.1} MB",
-                    doc.image.width,
-                    doc.image.height,
-                    doc.image.channels,
-                    doc.file_bytes as f64 / 1e6
-                ));
+                ui.horizontal(|ui| {
+                    ui.label(format!(
+                        "{file} — {}×{}, {} channel(s), {format}, {:.1} MB",
+                        doc.image.width,
+                        doc.image.height,
+                        doc.image.channels,
+                        doc.file_bytes as f64 / 1e6
+                    ))
+                    .on_hover_text(doc.path.display().to_string());
+                    freshness_badge(ui, &freshness);
+                });
                 self.viewer.toolbar(ui, doc.result.is_some());
-                self.viewer.show(ui, &doc.picture, doc.result.as_ref().map(|r| &r.picture));
+                events = self.viewer.show(ui, &doc.picture, doc.result.as_ref().map(|r| &r.picture));
             }
             Doc::Batch(doc) => match &self.selected {
                 Some(sel) => {
                     ui.horizontal(|ui| {
-                        back = ui.button("← All images").clicked();
+                        back = ui.button("Back to all images").clicked();
                         let f = &doc.files[sel.index];
                         ui.label(format!("{} — {}", f.path.display(), f.describe()));
                         if sel.after.is_none() {
@@ -321,13 +301,34 @@ impl GuiApp {
                         }
                     });
                     self.viewer.toolbar(ui, sel.after.is_some());
-                    self.viewer.show(ui, &sel.before, sel.after.as_ref());
+                    events = self.viewer.show(ui, &sel.before, sel.after.as_ref());
                 }
                 None => {
-                    ui.label(format!("{} images — click one to compare before and after", doc.files.len()));
-                    clicked = doc.grid(ui, self.item_states());
+                    ui.horizontal(|ui| {
+                        ui.label(format!("{} images — click one to compare before and after", doc.files.len()));
+                        freshness_badge(ui, &freshness);
+                        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                            ui.selectable_value(&mut doc.show_originals, true, "Originals");
+                            ui.selectable_value(&mut doc.show_originals, false, "Results");
+                            ui.label("Thumbnails:");
+                        });
+                    });
+                    clicked = doc.grid(ui, &states);
                 }
             },
+        }
+        if let Some(r) = events.fitted {
+            let ppp = ui.ctx().pixels_per_point();
+            eprintln!(
+                "imgproc gui: view: the image lies at {:.0},{:.0} size {:.0}x{:.0} px",
+                r.min.x * ppp,
+                r.min.y * ppp,
+                r.width() * ppp,
+                r.height() * ppp
+            );
+        }
+        if let Some(split) = events.split_released {
+            eprintln!("imgproc gui: view: split line at {:.0} % of the image's width", split * 100.0);
         }
         if back {
             self.selected = None;
@@ -341,31 +342,44 @@ impl GuiApp {
         }
     }
 
+    /// Newest first; errors stay until dismissed, the rest fade. A fixed height: more scroll.
     fn messages_view(&mut self, ui: &mut Ui) {
         let mut dismiss = None;
-        let errors = self.messages.iter().filter(|m| matches!(m, Message::Error(_))).count();
-        egui::ScrollArea::vertical().id_salt("messages").max_height(140.0).show(ui, |ui| {
+        let mut dismiss_all = false;
+        if self.messages.is_empty() {
+            ui.weak("No messages.");
+            return;
+        }
+        egui::ScrollArea::vertical().id_salt("messages").auto_shrink(false).show(ui, |ui| {
             for (i, m) in self.messages.iter().enumerate() {
-                let (text, colour) = match m {
-                    Message::Error(t) => (t, Color32::from_rgb(255, 120, 120)),
-                    Message::Info(t) => (t, Color32::from_rgb(150, 200, 255)),
+                let colour = match m.kind {
+                    Kind::Error => ui.visuals().error_fg_color,
+                    Kind::Done => Color32::from_rgb(150, 220, 150),
+                    Kind::Hint => Color32::from_rgb(150, 200, 255),
                 };
                 ui.horizontal(|ui| {
-                    if ui.small_button("x").on_hover_text("Dismiss").clicked() {
+                    if ui.small_button("Dismiss").clicked() {
                         dismiss = Some(i);
                     }
-                    ui.colored_label(colour, text);
+                    if i == 0 && self.messages.len() > 1 {
+                        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                            dismiss_all = ui.small_button(format!("Dismiss all {}", self.messages.len())).clicked();
+                            ui.with_layout(egui::Layout::left_to_right(egui::Align::Center), |ui| {
+                                ui.add(egui::Label::new(RichText::new(&m.text).color(colour)).truncate())
+                                    .on_hover_text(&m.text);
+                            });
+                        });
+                    } else {
+                        ui.add(egui::Label::new(RichText::new(&m.text).color(colour)).truncate())
+                            .on_hover_text(&m.text);
+                    }
                 });
             }
         });
-        if errors > 1 && ui.small_button(format!("Dismiss all {} messages", self.messages.len())).clicked() {
-            self.messages.clear();
-        }
-        if let Some(i) = dismiss {
-            self.messages.remove(i);
-        }
-        if !self.messages.is_empty() {
-            ui.separator();
+        if dismiss_all {
+            self.messages.dismiss_all();
+        } else if let Some(i) = dismiss {
+            self.messages.dismiss(i);
         }
     }
 
@@ -393,30 +407,23 @@ impl GuiApp {
                     None => "ready",
                 };
                 ui.label(state);
+                ui.separator();
                 let halo = OpChain(self.settings.chain.clone()).total_halo();
-                ui.weak(format!("halo {halo} rows"));
+                ui.weak(format!("strips overlap by {halo} rows")).on_hover_text(
+                    "The halo: each rank also reads this many rows above and below its strip, which the \
+                     chain's filters need, so the joined result has no seams.",
+                );
             });
         });
     }
 }
 
-fn rank_table(ui: &mut Ui, p: &JobProgress) {
-    egui::Grid::new("ranks").striped(true).show(ui, |ui| {
-        for h in ["rank", "host", "doing", "took"] {
-            ui.label(RichText::new(h).small());
-        }
-        ui.end_row();
-        for r in &p.ranks {
-            ui.label(r.rank.to_string());
-            ui.label(&r.host);
-            match r.busy_since {
-                Some(t) => {
-                    ui.colored_label(Color32::LIGHT_BLUE, format!("{} ({:.1} s)", r.work, t.elapsed().as_secs_f32()))
-                }
-                None => ui.label(format!("{} · {} done", r.work, r.finished)),
-            };
-            ui.label(r.last_secs.map(|s| format!("{s:.2} s")).unwrap_or_default());
-            ui.end_row();
-        }
-    });
+/// Says next to the file's name whether the result on screen still matches the chain.
+fn freshness_badge(ui: &mut Ui, freshness: &Freshness) {
+    if let Freshness::OutOfDate { made_with } = freshness {
+        ui.label(
+            RichText::new("Result out of date: Process to update").strong().color(Color32::from_rgb(255, 190, 90)),
+        )
+        .on_hover_text(format!("Made with {made_with}; the chain has changed since. Save is off until it matches."));
+    }
 }

@@ -1,6 +1,6 @@
-//! What the window knows of a running job: overall progress, what each rank (and host) is doing
-//! and how long its last piece took, and the state of each batch item. Pure: fed with the
-//! master's [`Progress`] events, drawn by the app.
+//! What the window knows of a running job: overall progress, what each rank (and host) is doing,
+//! how far into its strip it is and how long its last piece took, and the state of each batch
+//! item. Pure: fed with the master's [`Progress`] events, drawn by the app.
 
 use crate::model::{Progress, RankInfo};
 use std::time::{Duration, Instant};
@@ -17,6 +17,11 @@ pub struct RankActivity {
     pub last_secs: Option<f64>,
     /// Pieces (strips or images) it finished in this job.
     pub finished: usize,
+    /// How much of its current strip is done (0 to 1), once the master has reported it
+    /// ([`Progress::StripProgress`]); `None` before the first report and between pieces.
+    pub strip_fraction: Option<f32>,
+    /// Rows of its current strip (0 in a batch).
+    strip_rows: usize,
 }
 
 /// The state of one batch image.
@@ -40,6 +45,12 @@ pub struct JobProgress {
     /// Pieces to do in this run (strips with rows, or images not already done).
     pub total: usize,
     pub finished: usize,
+    /// Pieces (strips or images) that failed.
+    pub failed: usize,
+    /// One image: rows handed out, and rows delivered; the overall fraction counts rows, so a
+    /// rank half-way through its strip moves the bar.
+    rows_total: usize,
+    rows_finished: usize,
     pub ranks: Vec<RankActivity>,
     /// Batch items, by index; empty for one image.
     pub items: Vec<ItemState>,
@@ -54,6 +65,7 @@ impl JobProgress {
         JobProgress {
             total: 0,
             finished: 0,
+            failed: 0,
             ranks: ranks
                 .iter()
                 .map(|r| RankActivity {
@@ -63,8 +75,12 @@ impl JobProgress {
                     busy_since: None,
                     last_secs: None,
                     finished: 0,
+                    strip_fraction: None,
+                    strip_rows: 0,
                 })
                 .collect(),
+            rows_total: 0,
+            rows_finished: 0,
             items: Vec::new(),
             started: Instant::now(),
             elapsed: None,
@@ -83,14 +99,25 @@ impl JobProgress {
         match event {
             Progress::RowsAssigned { rank, start, end } => {
                 self.total += 1;
+                self.rows_total += end - start;
                 if let Some(r) = self.ranks.get_mut(*rank) {
                     r.work = format!("rows {start}..{end}");
                     r.busy_since = Some(now);
+                    r.strip_rows = end - start;
+                    r.strip_fraction = None;
+                }
+            }
+            Progress::StripProgress { rank, fraction } => {
+                if let Some(r) = self.ranks.get_mut(*rank).filter(|r| r.busy_since.is_some()) {
+                    r.strip_fraction = Some(fraction.clamp(0.0, 1.0) as f32);
                 }
             }
             Progress::RowsDone { rank, secs, error } => {
                 self.finished += 1;
+                self.failed += usize::from(error.is_some());
                 if let Some(r) = self.ranks.get_mut(*rank) {
+                    self.rows_finished += std::mem::take(&mut r.strip_rows);
+                    r.strip_fraction = None;
                     r.busy_since = None;
                     r.last_secs = Some(*secs);
                     r.finished += 1;
@@ -99,8 +126,6 @@ impl JobProgress {
                     }
                 }
             }
-            // Shown by the GUI rework (issue 12); the rank table keeps its last state meanwhile.
-            Progress::StripProgress { .. } => {}
             Progress::ItemAssigned { rank, index } => {
                 if let Some(item) = self.items.get_mut(*index) {
                     *item = ItemState::Running { rank: *rank };
@@ -112,6 +137,7 @@ impl JobProgress {
             }
             Progress::ItemDone { rank, index, secs, error } => {
                 self.finished += 1;
+                self.failed += usize::from(error.is_some());
                 if let Some(item) = self.items.get_mut(*index) {
                     *item = match error {
                         Some(e) => ItemState::Failed(e.clone()),
@@ -135,23 +161,98 @@ impl JobProgress {
         }
     }
 
-    /// 0 to 1.
+    /// 0 to 1. One image: rows delivered plus each busy rank's reported share of its strip, over
+    /// all rows (without reports it moves strip by strip). A batch: images finished.
     pub fn fraction(&self) -> f32 {
-        if self.total == 0 {
+        if self.rows_total > 0 {
+            let partial: f32 = self
+                .ranks
+                .iter()
+                .filter(|r| r.busy_since.is_some())
+                .map(|r| r.strip_rows as f32 * r.strip_fraction.unwrap_or(0.0))
+                .sum();
+            ((self.rows_finished as f32 + partial) / self.rows_total as f32).min(1.0)
+        } else if self.total == 0 {
             0.0
         } else {
             self.finished as f32 / self.total as f32
         }
     }
 
-    pub fn failures(&self) -> usize {
-        self.items.iter().filter(|i| matches!(i, ItemState::Failed(_))).count()
+    /// Time left, from the pace so far: known once the job has run half a second and done 2 %.
+    pub fn eta(&self) -> Option<Duration> {
+        let (f, elapsed) = (self.fraction() as f64, self.started.elapsed());
+        (self.elapsed.is_none() && elapsed >= Duration::from_millis(500) && (0.02..1.0).contains(&f))
+            .then(|| elapsed.mul_f64((1.0 - f) / f))
+    }
+
+    /// The bar's text: "47 % · 1/3 strips · 2.1 s · about 3 s left" while it runs, "7/7 images,
+    /// 1 failed, in 0.39 s" once it ended.
+    pub fn summary(&self, batch: bool) -> String {
+        let what = if batch { "images" } else { "strips" };
+        let failed = if self.failed > 0 { format!(", {} failed", self.failed) } else { String::new() };
+        match self.elapsed {
+            Some(d) => format!("{}/{} {what}{failed}, in {:.2} s", self.finished, self.total, d.as_secs_f32()),
+            None => {
+                let mut text = format!(
+                    "{:.0} % · {}/{} {what}{failed} · {:.1} s",
+                    self.fraction() * 100.0,
+                    self.finished,
+                    self.total,
+                    self.started.elapsed().as_secs_f32()
+                );
+                if let Some(left) = self.eta() {
+                    text.push_str(&format!(" · about {} left", words_for(left)));
+                }
+                text
+            }
+        }
+    }
+}
+
+impl RankActivity {
+    /// The rank's line in the live view: "rows 0..540: 270 done · 1.2 s" (rows of its strip done,
+    /// as it reports them), "image 3 (0.4 s)", "rows 0..540 · 1 done".
+    pub fn describe(&self) -> String {
+        match (self.busy_since, self.strip_fraction) {
+            (Some(t), Some(f)) => {
+                let done = (self.strip_rows as f32 * f).round() as usize;
+                format!("{}: {done} done · {:.1} s", self.work, t.elapsed().as_secs_f32())
+            }
+            (Some(t), None) => format!("{} ({:.1} s)", self.work, t.elapsed().as_secs_f32()),
+            (None, _) => format!("{} · {} done", self.work, self.finished),
+        }
+    }
+}
+
+/// "4 s", "2 min 5 s".
+fn words_for(d: Duration) -> String {
+    let s = d.as_secs_f64().round().max(1.0) as u64;
+    if s < 60 {
+        format!("{s} s")
+    } else {
+        format!("{} min {} s", s / 60, s % 60)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn time_left_follows_the_pace_so_far_and_shows_once_it_means_something() {
+        let mut p = JobProgress::new(&ranks(1));
+        p.apply(&Progress::RowsAssigned { rank: 0, start: 0, end: 100 });
+        p.apply(&Progress::StripProgress { rank: 0, fraction: 0.25 });
+        assert_eq!(p.eta(), None, "too early to tell");
+        p.started -= Duration::from_secs(3);
+        let left = p.eta().unwrap().as_secs_f64();
+        assert!((8.9..9.2).contains(&left), "3 s for 25 %: about 9 s left, not {left}");
+        assert!(p.summary(false).starts_with("25 % · 0/1 strips · 3.0 s · about 9 s left"), "{}", p.summary(false));
+        assert_eq!(p.ranks[0].describe(), "rows 0..100: 25 done · 0.0 s");
+        p.end();
+        assert_eq!(p.eta(), None);
+    }
 
     fn ranks(n: usize) -> Vec<RankInfo> {
         (0..n).map(|rank| RankInfo { rank, host: format!("h{rank}"), cores: 2 }).collect()
@@ -171,6 +272,24 @@ mod tests {
     }
 
     #[test]
+    fn strip_progress_moves_the_bar_inside_one_image_and_is_forgotten_when_the_strip_ends() {
+        let mut p = JobProgress::new(&ranks(2));
+        p.apply(&Progress::RowsAssigned { rank: 0, start: 0, end: 100 });
+        p.apply(&Progress::RowsAssigned { rank: 1, start: 100, end: 300 });
+        p.apply(&Progress::StripProgress { rank: 1, fraction: 0.5 });
+        assert_eq!(p.ranks[1].strip_fraction, Some(0.5));
+        assert_eq!(p.ranks[0].strip_fraction, None, "no report yet: unknown, not 0 %");
+        assert_eq!(p.fraction(), 100.0 / 300.0);
+        p.apply(&Progress::RowsDone { rank: 0, secs: 0.1, error: None });
+        assert_eq!(p.fraction(), 200.0 / 300.0);
+        p.apply(&Progress::RowsDone { rank: 1, secs: 0.2, error: None });
+        assert_eq!((p.fraction(), p.ranks[1].strip_fraction), (1.0, None));
+        // A late report after the strip was delivered changes nothing.
+        p.apply(&Progress::StripProgress { rank: 1, fraction: 0.9 });
+        assert_eq!((p.fraction(), p.ranks[1].strip_fraction), (1.0, None));
+    }
+
+    #[test]
     fn batch_progress_skips_already_done_items_and_lists_failures() {
         let mut p = JobProgress::new(&ranks(2));
         p.planned(&[true, false, false]);
@@ -180,7 +299,9 @@ mod tests {
         p.apply(&Progress::ItemDone { rank: 1, index: 1, secs: 1.0, error: None });
         p.apply(&Progress::ItemDone { rank: 0, index: 2, secs: 0.1, error: Some("b.png: corrupt".into()) });
         assert_eq!(p.items[0], ItemState::AlreadyDone);
-        assert_eq!((p.fraction(), p.failures()), (1.0, 1));
+        assert_eq!((p.fraction(), p.failed), (1.0, 1));
+        p.end();
+        assert_eq!(p.summary(true), format!("2/2 images, 1 failed, in {:.2} s", p.elapsed.unwrap().as_secs_f32()));
         assert_eq!(p.ranks[1].finished, 1);
     }
 }

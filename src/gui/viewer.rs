@@ -3,7 +3,10 @@
 //! comparison side by side or with a split line. Knows nothing of jobs or files.
 
 use crate::image::Image;
-use egui::{pos2, vec2, Color32, ColorImage, Context, Rect, Sense, Stroke, TextureHandle, TextureOptions, Ui, Vec2};
+use egui::{
+    pos2, vec2, Color32, ColorImage, Context, CursorIcon, Key, PointerButton, Rect, Sense, Stroke, TextureHandle,
+    TextureOptions, Ui, Vec2,
+};
 
 /// Side of a texture tile, in image pixels; below every GPU's texture limit.
 const TILE: usize = 2048;
@@ -89,7 +92,7 @@ pub fn thumbnail(img: &Image, side: usize) -> ColorImage {
 pub enum Compare {
     /// Original left, result right, panned and zoomed together.
     SideBySide,
-    /// One view: the original left of a movable line, the result right of it.
+    /// One view: the original left of a line on the image, the result right of it.
     Split,
 }
 
@@ -97,15 +100,27 @@ pub enum Compare {
 pub struct Viewer {
     /// Screen points per image pixel.
     pub zoom: f32,
-    /// Screen offset of image pixel (0, 0) from the view's corner.
+    /// Screen offset of image pixel (0, 0) from the pane's corner.
     offset: Vec2,
     pub compare: Compare,
-    /// Where the split line sits, 0 (all result) to 1 (all original).
+    /// Where the split line sits, as a fraction of the image's width: the original left of it,
+    /// the result right. 0.5 is the image's centre whatever the zoom and pan; 0 shows only the
+    /// result, 1 only the original.
     pub split: f32,
     /// Fit the next picture shown to the view.
     fit_pending: bool,
     /// Size of one pane at the last frame, the anchor of button zooms.
     last_view_size: Vec2,
+}
+
+/// What happened in the view this frame, for the app to tell (the e2e test reads the log).
+#[derive(Debug, Default)]
+pub struct ViewEvents {
+    /// The picture was fitted to the view: where it lies on screen (the left pane's copy in side
+    /// by side).
+    pub fitted: Option<Rect>,
+    /// The split line was let go at this fraction of the image's width.
+    pub split_released: Option<f32>,
 }
 
 impl Default for Viewer {
@@ -131,27 +146,60 @@ impl Viewer {
     pub fn toolbar(&mut self, ui: &mut Ui, has_result: bool) {
         ui.horizontal(|ui| {
             ui.add_enabled_ui(has_result, |ui| {
-                ui.selectable_value(&mut self.compare, Compare::Split, "Split view");
+                let before = self.compare;
+                ui.selectable_value(&mut self.compare, Compare::Split, "Split view")
+                    .on_hover_text("Drag the line on the image; pan with the right or middle button, or Space+drag");
                 ui.selectable_value(&mut self.compare, Compare::SideBySide, "Side by side");
+                if self.compare != before {
+                    // Panes change size: each mode starts with the whole picture in view.
+                    self.fit_pending = true;
+                }
                 if self.compare == Compare::Split {
-                    ui.add(egui::Slider::new(&mut self.split, 0.0..=1.0).show_value(false).text("before | after"));
+                    ui.add(egui::Slider::new(&mut self.split, 0.0..=1.0).show_value(false).text("original | result"))
+                        .on_hover_text("Where the line crosses the image, from its left edge to its right");
                 }
             });
             ui.separator();
-            if ui.button("Fit").clicked() {
+            if ui.button("Fit").on_hover_text("0").clicked() {
                 self.fit_pending = true;
             }
-            if ui.button("1:1").on_hover_text("One image pixel per screen pixel").clicked() {
-                self.zoom_about(1.0 / ui.ctx().pixels_per_point(), None);
+            if ui.button("1:1").on_hover_text("One image pixel per screen pixel (1)").clicked() {
+                self.one_to_one(ui.ctx());
             }
-            if ui.button("−").clicked() {
+            if ui.button(" − ").on_hover_text("Zoom out (−)").clicked() {
                 self.zoom_about(self.zoom / 1.5, None);
             }
-            if ui.button("+").clicked() {
+            if ui.button(" + ").on_hover_text("Zoom in (+)").clicked() {
                 self.zoom_about(self.zoom * 1.5, None);
             }
             ui.label(format!("{:.0} %", self.zoom * ui.ctx().pixels_per_point() * 100.0));
         });
+    }
+
+    /// The zoom keys: + (or =) and − zoom about the view's centre, 0 fits, 1 shows 1:1. The caller
+    /// skips this while a text field has the keyboard.
+    pub fn keys(&mut self, ctx: &egui::Context) {
+        let (zoom_in, zoom_out, fit, one) = ctx.input_mut(|i| {
+            let mut take =
+                |key| i.consume_key(egui::Modifiers::NONE, key) || i.consume_key(egui::Modifiers::SHIFT, key);
+            (take(Key::Plus) | take(Key::Equals), take(Key::Minus), take(Key::Num0), take(Key::Num1))
+        });
+        if zoom_in {
+            self.zoom_about(self.zoom * 1.5, None);
+        }
+        if zoom_out {
+            self.zoom_about(self.zoom / 1.5, None);
+        }
+        if fit {
+            self.fit_pending = true;
+        }
+        if one {
+            self.one_to_one(ctx);
+        }
+    }
+
+    fn one_to_one(&mut self, ctx: &egui::Context) {
+        self.zoom_about(1.0 / ctx.pixels_per_point(), None);
     }
 
     /// Keeps the image point under `anchor` (view coordinates; the view's centre when `None`)
@@ -164,20 +212,42 @@ impl Viewer {
         self.offset = anchor - image_point * new_zoom;
     }
 
-    /// Shows `before` and, when there is one, `after`, filling the rest of `ui`.
-    pub fn show(&mut self, ui: &mut Ui, before: &Picture, after: Option<&Picture>) {
+    /// Shows `before` and, when there is one, `after`, filling the rest of `ui`. In the split
+    /// view the primary button moves the line (it follows the pointer on the image); the
+    /// secondary or middle button, or Space with the primary, pans. Elsewhere any drag pans.
+    pub fn show(&mut self, ui: &mut Ui, before: &Picture, after: Option<&Picture>) -> ViewEvents {
+        let mut events = ViewEvents::default();
         let (rect, response) = ui.allocate_exact_size(ui.available_size(), Sense::click_and_drag());
         let side_by_side = after.is_some() && self.compare == Compare::SideBySide;
+        let splitting = after.is_some() && !side_by_side;
         let pane = if side_by_side { vec2(rect.width() / 2.0, rect.height()) } else { rect.size() };
         self.last_view_size = pane;
+        let size = before.size();
         if self.fit_pending {
-            let s = before.size();
-            self.zoom = (pane.x / s.x).min(pane.y / s.y).clamp(0.01, 64.0);
-            self.offset = (pane - s * self.zoom) * 0.5;
+            self.zoom = (pane.x / size.x).min(pane.y / size.y).clamp(0.01, 64.0);
+            self.offset = (pane - size * self.zoom) * 0.5;
             self.fit_pending = false;
+            events.fitted = Some(Rect::from_min_size(rect.min + self.offset, size * self.zoom));
         }
-        if response.dragged() {
+        let space = ui.input(|i| i.key_down(Key::Space));
+        let primary_pans = space || !splitting;
+        let panning = response.dragged_by(PointerButton::Secondary)
+            || response.dragged_by(PointerButton::Middle)
+            || (response.dragged_by(PointerButton::Primary) && primary_pans);
+        if panning {
             self.offset += response.drag_delta();
+            ui.ctx().set_cursor_icon(CursorIcon::Grabbing);
+        } else if splitting && !primary_pans {
+            let moving = response.dragged_by(PointerButton::Primary) || response.clicked();
+            if let (true, Some(p)) = (moving, response.interact_pointer_pos()) {
+                self.split = ((p.x - rect.min.x - self.offset.x) / (size.x * self.zoom)).clamp(0.0, 1.0);
+            }
+            if response.drag_stopped_by(PointerButton::Primary) || response.clicked() {
+                events.split_released = Some(self.split);
+            }
+            if response.hovered() {
+                ui.ctx().set_cursor_icon(CursorIcon::ResizeHorizontal);
+            }
         }
         if let Some(pointer) = response.hover_pos() {
             let (scroll, pinch) = ui.input(|i| (i.smooth_scroll_delta.y, i.zoom_delta()));
@@ -200,13 +270,102 @@ impl Viewer {
                 ui.painter().vline(right.min.x, rect.y_range(), Stroke::new(2.0, Color32::WHITE));
             }
             Some(after) => {
-                let x = rect.min.x + rect.width() * self.split;
-                let (left, right) = (rect.with_max_x(x), rect.with_min_x(x));
+                let x = rect.min.x + self.offset.x + size.x * self.zoom * self.split;
+                let (left, right) = (rect.intersect(rect.with_max_x(x)), rect.intersect(rect.with_min_x(x)));
                 before.paint(ui, rect.min + self.offset, self.zoom, left);
                 after.paint(ui, rect.min + self.offset, self.zoom, right);
-                ui.painter().vline(x, rect.y_range(), Stroke::new(2.0, Color32::YELLOW));
+                if rect.x_range().contains(x) {
+                    let line = Stroke::new(2.0, Color32::YELLOW);
+                    let image_top = (rect.min.y + self.offset.y).max(rect.min.y);
+                    let image_bottom = (rect.min.y + self.offset.y + size.y * self.zoom).min(rect.max.y);
+                    ui.painter().vline(x, image_top..=image_bottom, line);
+                    let grip = pos2(x, (image_top + image_bottom) / 2.0);
+                    ui.painter().circle(grip, 7.0, Color32::from_black_alpha(160), line);
+                }
             }
             None => before.paint(ui, rect.min + self.offset, self.zoom, rect),
         }
+        events
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use egui_kittest::Harness;
+
+    struct View {
+        viewer: Viewer,
+        pictures: Option<(Picture, Picture)>,
+    }
+
+    /// A 100×100 picture and its result in a view of about 400×300 (less the harness's margin):
+    /// fitted, centred on x = 200, its edges well inside the view.
+    fn view() -> Harness<'static, View> {
+        let mut h = Harness::builder().with_size([400.0, 300.0]).build_ui_state(
+            |ui, v: &mut View| {
+                let pics = v.pictures.get_or_insert_with(|| {
+                    let img = crate::synth::picture(100, 100, 3, 1);
+                    (Picture::upload(ui.ctx(), "b", &img), Picture::upload(ui.ctx(), "a", &img))
+                });
+                ui.spacing_mut().item_spacing = Vec2::ZERO;
+                v.viewer.show(ui, &pics.0, Some(&pics.1));
+            },
+            View { viewer: Viewer::default(), pictures: None },
+        );
+        h.run();
+        h
+    }
+
+    fn drag(h: &mut Harness<'static, View>, button: PointerButton, from: egui::Pos2, to: egui::Pos2) {
+        let at = |pos| egui::Event::PointerButton { pos, button, pressed: true, modifiers: Default::default() };
+        h.event(egui::Event::PointerMoved(from));
+        h.event(at(from));
+        h.run();
+        for step in 1..=10 {
+            h.event(egui::Event::PointerMoved(from + (to - from) * step as f32 / 10.0));
+            h.run();
+        }
+        h.event(egui::Event::PointerButton { pos: to, button, pressed: false, modifiers: Default::default() });
+        h.run();
+    }
+
+    #[test]
+    fn the_split_line_is_in_image_coordinates_and_dragged_on_the_image_to_either_edge() {
+        let mut h = view();
+        assert_eq!(h.state().viewer.split, 0.5, "the image's centre");
+        drag(&mut h, PointerButton::Primary, pos2(200.0, 150.0), pos2(395.0, 150.0));
+        assert_eq!(h.state().viewer.split, 1.0, "at the right edge: only the original");
+        drag(&mut h, PointerButton::Primary, pos2(395.0, 150.0), pos2(2.0, 150.0));
+        assert_eq!(h.state().viewer.split, 0.0, "at the left edge: only the result");
+        // The line jumps to where the image is pressed (its centre here), then follows the pointer
+        // in image pixels, whatever the zoom.
+        drag(&mut h, PointerButton::Primary, pos2(200.0, 150.0), pos2(125.0, 150.0));
+        let v = &h.state().viewer;
+        let expected = 0.5 - 75.0 / (100.0 * v.zoom);
+        assert!((v.split - expected).abs() < 0.01, "{} instead of {expected}", v.split);
+    }
+
+    #[test]
+    fn switching_to_side_by_side_refits_so_both_halves_show_the_whole_picture() {
+        let mut h = view();
+        let split_zoom = h.state().viewer.zoom;
+        h.state_mut().viewer.compare = Compare::SideBySide;
+        h.state_mut().viewer.refit(); // what the toolbar does on a mode change
+        h.run();
+        let v = &h.state().viewer;
+        let pane = v.last_view_size;
+        assert!(v.zoom < split_zoom, "{split_zoom} then {}", v.zoom);
+        assert_eq!(v.zoom, (pane.x / 100.0).min(pane.y / 100.0), "fitted to one half: {pane:?}");
+        assert!(v.offset.x >= 0.0 && v.offset.y >= 0.0, "the whole picture in each half: {:?}", v.offset);
+    }
+
+    #[test]
+    fn the_other_button_pans_and_leaves_the_line_on_the_same_image_column() {
+        let mut h = view();
+        drag(&mut h, PointerButton::Secondary, pos2(200.0, 150.0), pos2(100.0, 150.0));
+        let v = &h.state().viewer;
+        assert_eq!(v.split, 0.5);
+        assert!((v.offset.x + 50.0).abs() < 1.0, "panned by the drag: {:?}", v.offset);
     }
 }

@@ -1,0 +1,113 @@
+//! What the window remembers across starts (eframe storage, `~/.local/share/imgproc/app.ron`):
+//! the chain, folders, the last inputs (absolute), recent files, named presets, the batch output
+//! format, the comparison mode, and whether a job was running when the process ended.
+
+use super::viewer::Compare;
+use crate::codec;
+use crate::ops::Op;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// How many recent files the File menu lists.
+pub const RECENT: usize = 10;
+
+/// Output formats a batch can be written in: (label, extension; `None` keeps each input's).
+pub const BATCH_FORMATS: [(&str, Option<&str>); 6] = [
+    ("same as each input", None),
+    ("PNG (lossless)", Some("png")),
+    ("JPEG (lossy)", Some("jpg")),
+    ("TIFF (lossless)", Some("tif")),
+    ("WebP", Some("webp")),
+    ("BMP", Some("bmp")),
+];
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Settings {
+    pub chain: Vec<Op>,
+    pub open_dir: Option<PathBuf>,
+    pub save_dir: Option<PathBuf>,
+    /// The last opened files, absolute: one image, or a batch.
+    pub inputs: Vec<PathBuf>,
+    pub batch: bool,
+    pub coordinator_only: bool,
+    pub max_pixels: u64,
+    pub compare: Compare,
+    /// True from Process until the job ends, and cleared by a deliberate quit: only a job that was
+    /// running when the process died is run again at the next start (a batch resumes through its
+    /// journal; one image is redone).
+    pub interrupted: bool,
+    /// What was opened lately, newest first: each entry opens as it was (one image, or a batch).
+    pub recent: Vec<Vec<PathBuf>>,
+    /// Named op chains.
+    pub presets: BTreeMap<String, Vec<Op>>,
+    /// The extension batch outputs are written with; `None` keeps each input's format.
+    pub batch_format: Option<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            chain: vec![Op::default_for("blur").expect("blur exists")],
+            open_dir: None,
+            save_dir: None,
+            inputs: Vec::new(),
+            batch: false,
+            coordinator_only: false,
+            max_pixels: codec::DEFAULT_MAX_PIXELS,
+            compare: Compare::Split,
+            interrupted: false,
+            recent: Vec::new(),
+            presets: BTreeMap::new(),
+            batch_format: None,
+        }
+    }
+}
+
+impl Settings {
+    /// `paths` were opened: they go on top of the recent list, once.
+    pub fn add_recent(&mut self, paths: Vec<PathBuf>) {
+        self.recent.retain(|r| *r != paths);
+        self.recent.insert(0, paths);
+        self.recent.truncate(RECENT);
+    }
+}
+
+/// "photo.jpg", "photos/ (folder)", "a.png and 3 more".
+pub fn describe_recent(paths: &[PathBuf]) -> String {
+    let name = |p: &PathBuf| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    match paths {
+        [] => String::new(),
+        [one] if one.is_dir() => format!("{}/ (folder)", name(one)),
+        [one] => name(one),
+        [first, rest @ ..] => format!("{} and {} more", name(first), rest.len()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recent_files_are_newest_first_without_repeats_and_bounded() {
+        let mut s = Settings::default();
+        for i in 0..12 {
+            s.add_recent(vec![PathBuf::from(format!("/p/{i}.png"))]);
+        }
+        s.add_recent(vec![PathBuf::from("/p/5.png")]);
+        assert_eq!(s.recent.len(), RECENT);
+        assert_eq!(s.recent[0], vec![PathBuf::from("/p/5.png")]);
+        assert_eq!(s.recent.iter().filter(|r| r[0].ends_with("5.png")).count(), 1);
+        assert_eq!(s.recent[1], vec![PathBuf::from("/p/11.png")]);
+    }
+
+    #[test]
+    fn every_batch_format_can_be_written() {
+        for (label, ext) in BATCH_FORMATS {
+            if let Some(ext) = ext {
+                codec::check_format(ext).unwrap_or_else(|e| panic!("{label}: {e:#}"));
+            }
+        }
+    }
+}
