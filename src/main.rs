@@ -15,9 +15,8 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            match e.downcast_ref::<CommandError>() {
-                Some(CommandError::ImagesFailed(_)) => {} // already listed one by one
-                _ => eprintln!("imgproc: {e:#}"),
+            if e.downcast_ref::<Printed>().is_none() {
+                print_error(&e);
             }
             ExitCode::from(exit_code(&e))
         }
@@ -36,7 +35,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             args.job.chain()?;
             let cancel = cancel_on_signals()?;
             match imgproc::master::start(args.job.threads)? {
-                Some(master) => commands::run_image(&master, &args, &cancel),
+                Some(master) => printed_before_shutdown(commands::run_image(&master, &args, &cancel), master),
                 None => Ok(()),
             }
         }
@@ -44,7 +43,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             args.job.chain()?;
             let cancel = cancel_on_signals()?;
             match imgproc::master::start(args.job.threads)? {
-                Some(master) => commands::run_batch(&master, &args, &cancel),
+                Some(master) => printed_before_shutdown(commands::run_batch(&master, &args, &cancel), master),
                 None => Ok(()),
             }
         }
@@ -52,13 +51,41 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             args.job.chain()?;
             let cancel = cancel_on_signals()?;
             match imgproc::master::start(args.job.threads)? {
-                Some(master) => commands::video(&master, &args, &cancel),
+                Some(master) => printed_before_shutdown(commands::video(&master, &args, &cancel), master),
                 None => Ok(()),
             }
         }
         Some(Command::Gui(args)) => imgproc::gui::launch(args),
         None => imgproc::gui::launch(Default::default()),
     }
+}
+
+fn print_error(e: &anyhow::Error) {
+    match e.downcast_ref::<CommandError>() {
+        Some(CommandError::ImagesFailed(_)) => {} // already listed one by one
+        _ => eprintln!("imgproc: {e:#}"),
+    }
+}
+
+/// Marks an error already shown to the user.
+#[derive(Debug)]
+struct Printed;
+
+impl std::fmt::Display for Printed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("(reported above)")
+    }
+}
+
+/// Shows the job's error while every rank is still up, then shuts the ranks down. Once rank 0
+/// exits non-zero, mpirun aborts the job and may drop output it has not forwarded yet: the
+/// reason must reach it first.
+fn printed_before_shutdown(result: anyhow::Result<()>, master: imgproc::master::Master) -> anyhow::Result<()> {
+    if let Err(e) = &result {
+        print_error(e);
+    }
+    drop(master);
+    result.map_err(|e| e.context(Printed))
 }
 
 /// A flag that Ctrl+C (SIGINT) or SIGTERM sets. On rank 0 it cancels the job; workers ignore it

@@ -228,7 +228,13 @@ impl Master {
         // Keep only our own rows, in place: the rest of the input is not needed any more.
         let mut own_input = img;
         own_input.retain_rows(own.input.start, own.input.end);
-        let run = StripRun::new(chain.clone(), h, own.owned.clone(), own_input, own.input.clone());
+        let run = StripRun::new(chain.clone(), h, own.owned.clone(), own_input, own.input.clone()).and_then(|run| {
+            if n == 1 {
+                run.alone()
+            } else {
+                Ok(run)
+            }
+        });
         let mut times = DriveTimes::default();
         let started = Instant::now();
         let result = drive(

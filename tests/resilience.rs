@@ -43,7 +43,8 @@ fn a_stopped_rank_does_not_hold_up_the_batch_and_nothing_is_written_twice() {
     for shared in [false, true] {
         let dir = tempfile::tempdir().unwrap();
         let in_dir = dir.path().join("in");
-        let names = make_inputs(&in_dir, 10, 500, 400);
+        // About a second per image on one thread: a stop almost always lands mid-computation.
+        let names = make_inputs(&in_dir, 14, 900, 700);
         let op = "bilateral:d=15";
         let out_dir = dir.path().join(format!("straggler-out-{shared}"));
         let mut args = vec!["batch", "--threads", "1", "--op", op, s(&in_dir), "-o", s(&out_dir)];
@@ -60,6 +61,12 @@ fn a_stopped_rank_does_not_hold_up_the_batch_and_nothing_is_written_twice() {
                 && pids.iter().any(|&p| rank_of(p) == Some(2) && cpu_secs(p) > 0.3)
         });
         let stalled = *pids.iter().find(|&&p| rank_of(p) == Some(2)).unwrap();
+        // Stop it while it computes (not while it sends a result: see the limits in RECOVERY.md).
+        wait_until(Duration::from_secs(60), "rank 2 busy computing", || {
+            let before = cpu_secs(stalled);
+            std::thread::sleep(Duration::from_millis(150));
+            cpu_secs(stalled) - before > 0.03
+        });
         signal(stalled, libc::SIGSTOP);
         // The batch ends while rank 2 is still stopped.
         let ended = std::panic::catch_unwind(|| {
