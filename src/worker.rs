@@ -75,6 +75,13 @@ impl Worker<'_> {
         }
     }
 
+    /// Waits (sleeping) for rank 0's next message with `tag`, reading cancels meanwhile.
+    fn next_from_root<T: serde::de::DeserializeOwned>(&mut self, tag: mpi::Tag) -> Result<T> {
+        let world = self.world;
+        let mut collect = || self.collect_cancels();
+        Ok(receive_json::<T>(world, Some(0), tag, &mut collect)?.0)
+    }
+
     fn forget_cancels_before(&mut self, job: u64) {
         self.cancels.retain(|c| c.job >= job);
     }
@@ -127,11 +134,7 @@ impl Worker<'_> {
         let mut stats = self.stats();
         loop {
             let started = Instant::now();
-            let world = self.world;
-            let (down, _) = {
-                let mut collect = || self.collect_cancels();
-                receive_json::<BatchDown>(world, Some(0), TAG_BATCH_DOWN, &mut collect)?
-            };
+            let down: BatchDown = self.next_from_root(TAG_BATCH_DOWN)?;
             let BatchDown::Work { index, input, output, format, bytes } = down else {
                 send_json(&root, TAG_BATCH_UP, &BatchUp::Stats(stats));
                 return Ok(());

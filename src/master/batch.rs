@@ -148,6 +148,11 @@ impl Master {
 }
 
 impl Master {
+    /// Asks worker `rank` to stop item `item` of job `job` at its next chunk.
+    pub(super) fn cancel_item(&self, rank: usize, job: u64, item: usize) {
+        send_json(&self.process(rank), TAG_CANCEL, &Cancel { job, item: Some(item) });
+    }
+
     /// Waits for ranks that were still running a copy of an item done elsewhere when the last
     /// batch ended (a stalled node): takes their late result and throws it away, then their
     /// totals. Called before anything else is asked of the workers.
@@ -285,7 +290,7 @@ impl Transport for MpiBatch<'_> {
                 lane.cancel(item);
             }
         } else {
-            send_json(&self.master.process(rank), TAG_CANCEL, &Cancel { job: self.job, item: Some(item) });
+            self.master.cancel_item(rank, self.job, item);
         }
     }
 

@@ -263,7 +263,7 @@ impl Transport for MpiVideo<'_> {
                 lane.cancel(item);
             }
         } else {
-            send_json(&self.master.process(rank), TAG_CANCEL, &Cancel { job: self.job, item: Some(item) });
+            self.master.cancel_item(rank, self.job, item);
         }
     }
 

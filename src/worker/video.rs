@@ -29,11 +29,7 @@ impl Worker<'_> {
         let mut stats = self.stats();
         loop {
             let started = Instant::now();
-            let world = self.world;
-            let (down, _) = {
-                let mut collect = || self.collect_cancels();
-                receive_json::<VideoDown>(world, Some(0), TAG_VIDEO_DOWN, &mut collect)?
-            };
+            let down: VideoDown = self.next_from_root(TAG_VIDEO_DOWN)?;
             let VideoDown::Work { chunk, bytes } = down else {
                 let _ = std::fs::remove_dir_all(&local);
                 send_json(&root, TAG_VIDEO_UP, &VideoUp::Stats(stats));
