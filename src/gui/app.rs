@@ -514,7 +514,8 @@ impl GuiApp {
         if let Doc::Batch(doc) = &mut self.doc {
             let before = doc.result_count();
             doc.poll();
-            if doc.result_count() != before && self.running.is_none() {
+            // Every change is logged: the last thumbnails may decode before or after the run's end.
+            if doc.result_count() != before {
                 eprintln!("imgproc gui: the batch grid shows {} result thumbnail(s)", doc.result_count());
             }
         }
