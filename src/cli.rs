@@ -65,6 +65,10 @@ pub struct RunArgs {
     /// the reference that distributed results must equal.
     #[arg(long)]
     pub reference: bool,
+    /// Decode the whole input on rank 0 and encode the whole output there, as before the
+    /// streamed pipeline (for comparisons; the output is the same).
+    #[arg(long)]
+    pub whole_io: bool,
 }
 
 #[derive(Args, Debug)]

@@ -224,7 +224,8 @@ pub fn is_disk_full(e: &anyhow::Error) -> bool {
     })
 }
 
-fn temp_name(path: &Path) -> PathBuf {
+/// A temporary name beside `path`, unique to this process and call (see [`write_temp`]).
+pub fn temp_name(path: &Path) -> PathBuf {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     // Process id, host and a counter: ranks on several hosts may write beside one shared output.

@@ -7,6 +7,7 @@ use crate::codec;
 use crate::exec::Cancelled;
 use crate::master::Master;
 use crate::model::{BatchOptions, RankStats};
+use crate::pieces::PieceFormat;
 use crate::report::{on_progress, progress_bar, rss_bytes, Failure, Summary};
 use anyhow::{ensure, Context, Result};
 use std::path::Path;
@@ -91,18 +92,24 @@ pub fn run_reference(args: &RunArgs) -> Result<()> {
         startup_secs: 0.0,
         rank0_peak_rss_bytes: rss_bytes().0,
         plan: None,
+        io: None,
     }
     .print(args.job.json);
     Ok(())
 }
 
 /// `imgproc run`: one image split by rows over all ranks. Once `cancel` is set the ranks stop
-/// and nothing is written.
+/// and nothing is written. The rows stream from the file to the ranks and each rank encodes its
+/// own rows ([`Master::run_file`]) unless the output format is encoded whole (webp...), the chain
+/// resizes (it needs the whole image between stages), or `--whole-io` asks for the old way.
 pub fn run_image(master: &Master, args: &RunArgs, cancel: &AtomicBool) -> Result<()> {
     let chain = args.job.chain()?;
     let started = Instant::now();
     let start_rss = rss_bytes().1;
     let format = check_output_file(&args.input, &args.output).map_err(cannot_start)?;
+    if let Some(pieces) = PieceFormat::from_ext(&format).filter(|_| !args.whole_io && !chain.has_whole_image_steps()) {
+        return run_file(master, args, pieces, cancel, started, start_rss);
+    }
 
     let t = Instant::now();
     let img = codec::read_image(&args.input, args.job.max_pixels)?;
@@ -147,6 +154,62 @@ pub fn run_image(master: &Master, args: &RunArgs, cancel: &AtomicBool) -> Result
         startup_secs: master.startup_secs,
         rank0_peak_rss_bytes: rss_bytes().0,
         plan: Some(chain.plan(master.size())),
+        io: Some("whole".into()),
+    }
+    .print(args.job.json);
+    Ok(())
+}
+
+/// `imgproc run` through [`Master::run_file`]: streamed rows, encoded in pieces by every rank.
+fn run_file(
+    master: &Master,
+    args: &RunArgs,
+    format: PieceFormat,
+    cancel: &AtomicBool,
+    started: Instant,
+    start_rss: u64,
+) -> Result<()> {
+    let chain = args.job.chain()?;
+    let bar = progress_bar(0, "rows");
+    let result = master.run_file(
+        &args.input,
+        &args.output,
+        format,
+        &chain,
+        args.job.max_pixels,
+        args.job.coordinator_only,
+        &mut on_progress(&bar),
+        cancel,
+    );
+    bar.finish_and_clear();
+    let run = match result {
+        Err(e) if e.is::<Cancelled>() => {
+            return Err(CommandError::Cancelled(format!("{} was not written", args.output.display())).into())
+        }
+        r => r.with_context(|| format!("{}: filtering", args.input.display()))?,
+    };
+    Summary {
+        mode: "image",
+        ok: true,
+        op: chain.to_string(),
+        ranks: master.size(),
+        hosts: master.ranks.iter().map(|r| r.host.clone()).collect(),
+        wall_secs: started.elapsed().as_secs_f64(),
+        output: args.output.clone(),
+        width: Some(run.width),
+        height: Some(run.height),
+        channels: Some(run.channels),
+        done: 1,
+        already_done: 0,
+        failed: vec![],
+        cancelled: false,
+        stopped: None,
+        per_rank: run.stats,
+        rank0_start_rss_bytes: start_rss,
+        startup_secs: master.startup_secs,
+        rank0_peak_rss_bytes: rss_bytes().0,
+        plan: Some(chain.plan(master.size())),
+        io: Some(format!("streamed pieces: input {}, {} worker(s) read their own rows", run.reader, run.self_readers)),
     }
     .print(args.job.json);
     Ok(())
@@ -203,6 +266,7 @@ pub fn run_batch(master: &Master, args: &BatchArgs, cancel: &AtomicBool) -> Resu
         startup_secs: master.startup_secs,
         rank0_peak_rss_bytes: rss_bytes().0,
         plan: None,
+        io: None,
     }
     .print(args.job.json);
     if let Some(reason) = &outcome.stopped {

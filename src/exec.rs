@@ -13,7 +13,7 @@ use crate::chain::{OpChain, Stage};
 use crate::global::{self, HysteresisReply, HysteresisRequest};
 use crate::image::Image;
 use crate::model::Failure;
-use crate::ops::{canny_local_rows, in_row_chunks, GlobalNeed, Op};
+use crate::ops::{canny_local_rows, in_row_chunks, in_row_chunks_in_place, GlobalNeed, Op};
 use crate::split::{plan, widen};
 use anyhow::{bail, ensure, Result};
 use ndarray::Array2;
@@ -159,16 +159,29 @@ impl StripRun {
                     // Only the rows the rest of the chain needs; ops with a large scratch a chunk at a time.
                     let needed = self.rows_needed_after(self.next_op);
                     let rows = needed.start - self.cur_rows.start..needed.end - self.cur_rows.start;
-                    let chunk = if op.needs_large_scratch() { self.chunk_rows() } else { usize::MAX };
                     let out_ch = op.out_channels(self.cur.channels);
-                    let (cur, cancel, done) = (&self.cur, &self.cancel, &self.done_rows);
+                    let (cancel, done) = (&self.cancel, &self.done_rows);
                     let before = done.load(Ordering::Relaxed);
-                    self.cur = in_row_chunks(cur, rows, op.halo(), chunk, out_ch, |r| {
-                        Self::check_cancel(cancel)?;
-                        let part = op.apply_local_rows(cur, r);
-                        done.fetch_add(part.as_ref().map_or(0, |p| p.height), Ordering::Relaxed);
-                        part
-                    })?;
+                    self.cur = if out_ch <= self.cur.channels {
+                        // Each chunk's result over its own input: the strip is held once.
+                        let chunk = self.chunk_rows();
+                        let cur = std::mem::replace(&mut self.cur, Image::zeros(0, 0, 1));
+                        in_row_chunks_in_place(cur, rows, op.halo(), chunk, out_ch, |window, r| {
+                            Self::check_cancel(cancel)?;
+                            let part = op.apply_local_rows(window, r);
+                            done.fetch_add(part.as_ref().map_or(0, |p| p.height), Ordering::Relaxed);
+                            part
+                        })?
+                    } else {
+                        let chunk = if op.needs_large_scratch() { self.chunk_rows() } else { usize::MAX };
+                        let cur = &self.cur;
+                        in_row_chunks(cur, rows, op.halo(), chunk, out_ch, |r| {
+                            Self::check_cancel(cancel)?;
+                            let part = op.apply_local_rows(cur, r);
+                            done.fetch_add(part.as_ref().map_or(0, |p| p.height), Ordering::Relaxed);
+                            part
+                        })?
+                    };
                     // Chunks also computed context rows: count each needed row once.
                     done.store(before + needed.len(), Ordering::Relaxed);
                     self.cur_rows = needed;
@@ -203,7 +216,7 @@ impl StripRun {
     /// Resumes after [`Step::Histogram`] with the sum over all strips.
     pub fn resume_histogram(&mut self, total: &[u64; 256]) -> Result<()> {
         ensure!(self.current_need() == Some(GlobalNeed::Histogram), "no histogram step is pending");
-        self.cur = global::apply_lut(&self.cur, &global::stretch_lut(total));
+        global::apply_lut_in_place(&mut self.cur, &global::stretch_lut(total));
         self.done_rows.fetch_add(self.rows_needed_after(self.next_op).len(), Ordering::Relaxed);
         self.next_op += 1;
         self.keep_needed_rows();

@@ -52,6 +52,11 @@ pub fn stretch_lut(hist: &[u64; 256]) -> [u8; 256] {
     lut
 }
 
+/// [`apply_lut`] over the image's own bytes: a strip is not held twice for a lookup.
+pub fn apply_lut_in_place(img: &mut Image, lut: &[u8; 256]) {
+    img.data.iter_mut().for_each(|v| *v = lut[*v as usize]);
+}
+
 /// Maps every byte through the table.
 pub fn apply_lut(img: &Image, lut: &[u8; 256]) -> Image {
     let data = img.data.iter().map(|&v| lut[v as usize]).collect();

@@ -11,8 +11,10 @@
 
 mod batch;
 mod lane;
+mod stream;
 mod video;
 
+pub use stream::FileRun;
 pub use video::VideoRun;
 
 use crate::chain::{OpChain, Stage};
@@ -204,14 +206,24 @@ impl Master {
         let (w, h, c) = (img.width, img.height, img.channels);
         let strips = plan(h, n, chain.total_halo(), coordinator_only);
         let id = self.new_job_id();
-        let job = ImageJob { id, chain: chain.clone(), width: w, height: h, channels: c, strips: strips.clone() };
+        let job = ImageJob {
+            id,
+            chain: chain.clone(),
+            width: w,
+            height: h,
+            channels: c,
+            strips: strips.clone(),
+            input: StripInput::Sent,
+            output: StripOutput::Rows,
+            t0: crate::model::unix_now(),
+        };
         for rank in 1..n {
             send_command(self.world(), rank, &Command::Image(job.clone()));
         }
         let mut mine = self.stats(0);
         mine.rows = Some((strips[0].owned.start, strips[0].owned.end));
 
-        let mut relay = CancelRelay { master: self, job: id, flag: cancel, sent: false, on };
+        let mut relay = CancelRelay { master: self, job: id, flag: cancel, sent: false, on, collector: None };
         let started = Instant::now();
         for (r, s) in strips.iter().enumerate().skip(1) {
             (relay.on)(Progress::RowsAssigned { rank: r, start: s.owned.start, end: s.owned.end });
@@ -343,16 +355,18 @@ struct CancelRelay<'a> {
     flag: &'a AtomicBool,
     sent: bool,
     on: &'a mut dyn FnMut(Progress),
+    /// A streamed job's pieces, taken and written whenever rank 0 waits (see `stream`).
+    collector: Option<stream::Collector>,
 }
 
 impl CancelRelay<'_> {
-    /// True once the job is cancelled (and the workers were told).
+    /// True once the job is cancelled or aborted (and the workers were told).
     fn poll(&mut self) -> bool {
-        if !self.sent && self.flag.load(Ordering::Relaxed) {
-            for rank in 1..self.master.size() {
-                send_json(&self.master.process(rank), TAG_CANCEL, &Cancel { job: self.job, item: None });
-            }
-            self.sent = true;
+        if self.flag.load(Ordering::Relaxed) {
+            self.abort();
+        }
+        if let Some(c) = &mut self.collector {
+            c.poll(self.master, self.on);
         }
         if self.master.size() > 1 {
             // Reports of an earlier job still in the queue are read and dropped here.
@@ -363,6 +377,16 @@ impl CancelRelay<'_> {
             }
         }
         self.sent
+    }
+
+    /// Tells every worker to stop this job (once): the user cancelled, or rank 0 cannot go on.
+    fn abort(&mut self) {
+        if !self.sent {
+            for rank in 1..self.master.size() {
+                send_json(&self.master.process(rank), TAG_CANCEL, &Cancel { job: self.job, item: None });
+            }
+            self.sent = true;
+        }
     }
 }
 

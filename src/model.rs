@@ -40,9 +40,40 @@ pub struct RankStats {
     pub write_secs: f64,
     pub bytes_sent: u64,
     pub bytes_received: u64,
+    /// Encoding this rank's piece of the output file (streamed image jobs).
+    #[serde(default)]
+    pub encode_secs: f64,
+    /// This process's peak resident memory (VmHWM) at the end of the job, in bytes.
+    #[serde(default)]
+    pub peak_rss_bytes: u64,
+    /// What the rank did when, in seconds from the job's start on rank 0's clock (one image).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timeline: Vec<Span>,
+}
+
+/// One phase of a rank's work in a job: decode, read, send, receive, filter, encode, write.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Span {
+    pub phase: String,
+    pub start: f64,
+    pub end: f64,
+}
+
+/// Seconds since the Unix epoch: ranks on one host share this clock (hosts agree to NTP's
+/// precision), so their timelines line up.
+pub fn unix_now() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
 }
 
 impl RankStats {
+    /// Records that `phase` ran from `started` (see [`unix_now`]) until now, on a job that
+    /// started at `t0`; returns the seconds it took.
+    pub fn record(&mut self, phase: &str, t0: f64, started: f64) -> f64 {
+        let end = unix_now();
+        self.timeline.push(Span { phase: phase.into(), start: started - t0, end: end - t0 });
+        end - started
+    }
+
     /// Adds another job's times, volumes and images (a staged image, the chunks of a video);
     /// `rows` becomes the other's when it has some.
     pub fn add(&mut self, other: &RankStats) {
@@ -56,6 +87,9 @@ impl RankStats {
         self.write_secs += other.write_secs;
         self.bytes_sent += other.bytes_sent;
         self.bytes_received += other.bytes_received;
+        self.encode_secs += other.encode_secs;
+        self.peak_rss_bytes = self.peak_rss_bytes.max(other.peak_rss_bytes);
+        self.timeline.extend(other.timeline.iter().cloned());
         if other.rows.is_some() {
             self.rows = other.rows;
         }

@@ -100,7 +100,50 @@ pub struct ImageJob {
     pub channels: usize,
     /// Indexed by rank.
     pub strips: Vec<Strip>,
+    /// Where a worker's input rows come from.
+    #[serde(default)]
+    pub input: StripInput,
+    /// What a worker sends back.
+    #[serde(default)]
+    pub output: StripOutput,
+    /// Rank 0's clock at the job's start (seconds since the Unix epoch): every rank's timeline
+    /// is measured from it.
+    #[serde(default)]
+    pub t0: f64,
 }
+
+/// Where a worker's input rows come from in an image job.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub enum StripInput {
+    /// Rank 0 sends them in one buffer.
+    #[default]
+    Sent,
+    /// Rank 0 sends them as it decodes them, `chunk_rows` rows a message.
+    Streamed { chunk_rows: usize },
+    /// The worker reads them itself from `path` when it sees the same file there (it answers
+    /// [`TAG_SOURCE`] with whether it does); otherwise rank 0 streams them as above.
+    File { path: PathBuf, fingerprint: crate::feed::Fingerprint, max_pixels: u64, chunk_rows: usize },
+}
+
+/// What a worker sends back from an image job.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub enum StripOutput {
+    /// Its result rows, as pixels.
+    #[default]
+    Rows,
+    /// Its result rows encoded as its piece of the output file.
+    Piece(crate::pieces::PieceFormat),
+}
+
+/// An encoded piece announced in a [`StripResult`]: `len` bytes follow with [`TAG_RESULT_ROWS`].
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PieceHead {
+    pub meta: crate::pieces::PieceMeta,
+    pub len: usize,
+}
+
+/// Worker → rank 0 at the start of a [`StripInput::File`] job: whether it reads its rows itself.
+pub const TAG_SOURCE: Tag = 16;
 
 /// A batch: the chain and how images travel.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -118,6 +161,9 @@ pub struct BatchJob {
 pub struct StripResult {
     pub outcome: Result<(), Failure>,
     pub stats: RankStats,
+    /// With [`StripOutput::Piece`] and a non-empty strip: the encoded piece that follows.
+    #[serde(default)]
+    pub piece: Option<PieceHead>,
 }
 
 /// Rank 0 → worker in a batch.
@@ -227,6 +273,22 @@ pub fn receive_bytes(from: &Process<'_>, tag: Tag, buf: &mut [u8]) {
         }
         from.receive_into_with_tag(chunk, tag);
     }
+}
+
+/// Receives a buffer sent by [`send_bytes`] like [`receive_bytes`], but gives up when `abort`
+/// says so between polls (the sender failed or the job was cancelled); false when it gave up.
+pub fn receive_bytes_unless(from: &Process<'_>, tag: Tag, buf: &mut [u8], abort: &mut dyn FnMut() -> bool) -> bool {
+    for chunk in buf.chunks_mut(CHUNK) {
+        let mut backoff = Backoff::new(BUSY_WAIT);
+        while from.immediate_probe_with_tag(tag).is_none() {
+            if abort() {
+                return false;
+            }
+            backoff.pause();
+        }
+        from.receive_into_with_tag(chunk, tag);
+    }
+    true
 }
 
 /// A JSON message that has arrived: decodes it and names the sender.

@@ -37,6 +37,10 @@ pub struct Summary {
     /// whole image on rank 0 (see `chain::Stage`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub plan: Option<String>,
+    /// One image: how its rows were read and written ("streamed pieces: input ranged, 2
+    /// worker(s) read their own rows" or "whole").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub io: Option<String>,
     /// Seconds from this process's start until every rank was ready (MPI start-up), not part of
     /// `wall_secs`.
     pub startup_secs: f64,
@@ -134,6 +138,11 @@ pub fn on_progress(bar: &ProgressBar) -> impl FnMut(Progress) + '_ {
                 strips[rank].0 = rows;
             }
             strips[rank].1 = fraction;
+            // A streamed image's size is known only once its header is read: grow to the rows assigned.
+            let assigned: u64 = strips.iter().map(|&(rows, _)| rows as u64).sum();
+            if bar.length().is_some_and(|len| len < assigned) {
+                bar.set_length(assigned);
+            }
             bar.set_position(strips.iter().map(|&(rows, f)| (rows as f64 * f) as u64).sum());
         };
         match p {

@@ -7,12 +7,13 @@
 
 use crate::batch::{self, BatchItem};
 use crate::exec::{drive, failure_of, CancelFlag, DriveTimes, GlobalExchange, ProgressThrottle, StripRun};
+use crate::feed::Fingerprint;
 use crate::global::{HysteresisReply, HysteresisRequest};
 use crate::image::Image;
-use crate::model::{Failure, RankInfo, RankStats};
+use crate::model::{unix_now, Failure, RankInfo, RankStats};
 use crate::protocol::*;
 use crate::threads;
-use anyhow::Result;
+use anyhow::{Context, Result};
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
 use std::sync::atomic::Ordering;
@@ -101,32 +102,108 @@ impl Worker<'_> {
         let strip = &job.strips[self.rank];
         let mut stats = RankStats { rows: Some((strip.owned.start, strip.owned.end)), ..self.stats() };
 
-        let started = Instant::now();
-        let mut input = vec![0u8; strip.input.len() * job.width * job.channels];
-        if !input.is_empty() {
-            receive_bytes(&root, TAG_STRIP, &mut input);
-        }
-        stats.bytes_received = input.len() as u64;
-        stats.send_secs = started.elapsed().as_secs_f64();
-
-        let run = Image::from_vec(job.width, strip.input.len(), job.channels, input).and_then(|img| {
+        let input = self.strip_input(job, &mut stats);
+        let run = input.and_then(|img| {
             StripRun::new(job.chain.clone(), job.height, strip.owned.clone(), img, strip.input.clone())
         });
         let mut times = DriveTimes::default();
+        let started = unix_now();
         let mut exchange = WorkerExchange { worker: self, job: job.id, throttle: ProgressThrottle::default() };
         let result = drive(&job.chain, run, &mut exchange, &mut times);
+        stats.record("filter", job.t0, started);
         (stats.compute_secs, stats.global_secs) = (times.compute_secs, times.global_secs);
 
-        match result {
-            Ok(rows) => {
+        match (result, &job.output) {
+            (Ok(rows), StripOutput::Rows) => {
                 stats.bytes_sent = rows.byte_len() as u64;
-                send_json(&root, TAG_RESULT, &StripResult { outcome: Ok(()), stats });
+                stats.peak_rss_bytes = crate::report::rss_bytes().0;
+                send_json(&root, TAG_RESULT, &StripResult { outcome: Ok(()), stats, piece: None });
                 if rows.byte_len() > 0 {
                     send_bytes(&root, TAG_RESULT_ROWS, &rows.data);
                 }
             }
-            Err(failure) => send_json(&root, TAG_RESULT, &StripResult { outcome: Err(failure), stats }),
+            (Ok(rows), StripOutput::Piece(format)) => {
+                let piece = if strip.owned.is_empty() {
+                    Ok(None)
+                } else {
+                    let started = unix_now();
+                    let piece = crate::pieces::encode_piece(*format, &rows, strip.owned.start, job.height);
+                    stats.encode_secs = stats.record("encode", job.t0, started);
+                    drop(rows);
+                    piece.map(Some)
+                };
+                stats.peak_rss_bytes = crate::report::rss_bytes().0;
+                match piece {
+                    Ok(piece) => {
+                        let head = piece.as_ref().map(|p| PieceHead { meta: p.meta.clone(), len: p.bytes.len() });
+                        stats.bytes_sent = head.as_ref().map_or(0, |h| h.len as u64);
+                        send_json(&root, TAG_RESULT, &StripResult { outcome: Ok(()), stats, piece: head });
+                        if let Some(p) = piece {
+                            send_bytes(&root, TAG_RESULT_ROWS, &p.bytes);
+                        }
+                    }
+                    Err(e) => {
+                        let outcome = Err(failure_of(&e.context(format!("rank {}: encoding its rows", self.rank))));
+                        send_json(&root, TAG_RESULT, &StripResult { outcome, stats, piece: None });
+                    }
+                }
+            }
+            (Err(failure), _) => {
+                stats.peak_rss_bytes = crate::report::rss_bytes().0;
+                send_json(&root, TAG_RESULT, &StripResult { outcome: Err(failure), stats, piece: None })
+            }
         }
+    }
+
+    /// This rank's input rows: received in one buffer, streamed by rank 0 as it decodes, or read
+    /// from the file itself when it sees the same file as rank 0 (it tells rank 0 which).
+    fn strip_input(&mut self, job: &ImageJob, stats: &mut RankStats) -> Result<Image> {
+        let strip = &job.strips[self.rank];
+        let root = self.world.process_at_rank(0);
+        let started = unix_now();
+        let row_bytes = job.width * job.channels;
+        let mut input = vec![0u8; strip.input.len() * row_bytes];
+        match &job.input {
+            StripInput::Sent => {
+                if !input.is_empty() {
+                    receive_bytes(&root, TAG_STRIP, &mut input);
+                }
+            }
+            StripInput::Streamed { chunk_rows } => self.receive_streamed(job, *chunk_rows, &mut input)?,
+            StripInput::File { path, fingerprint, max_pixels, chunk_rows } => {
+                let reader = (|| -> Result<_> {
+                    anyhow::ensure!(Fingerprint::of(path)? == *fingerprint, "not the same file as rank 0's");
+                    crate::rows::open_range(path, *max_pixels)?.context("no row reader")
+                })();
+                send_json(&root, TAG_SOURCE, &reader.is_ok());
+                match reader {
+                    Ok(mut r) => {
+                        if !input.is_empty() {
+                            r.read_rows(strip.input.start, strip.input.end, &mut input)?;
+                        }
+                        stats.read_secs = stats.record("read", job.t0, started);
+                        return Image::from_vec(job.width, strip.input.len(), job.channels, input);
+                    }
+                    Err(_) => self.receive_streamed(job, *chunk_rows, &mut input)?,
+                }
+            }
+        }
+        stats.bytes_received = input.len() as u64;
+        stats.send_secs = stats.record("receive", job.t0, started);
+        Image::from_vec(job.width, strip.input.len(), job.channels, input)
+    }
+
+    /// Receives rows streamed by rank 0, `chunk_rows` a message, until `buf` is full; stops with
+    /// [`crate::exec::Cancelled`] when rank 0 cancels the job (it could not read on, or the user).
+    fn receive_streamed(&mut self, job: &ImageJob, chunk_rows: usize, buf: &mut [u8]) -> Result<()> {
+        let root = self.world.process_at_rank(0);
+        let chunk = chunk_rows.max(1) * job.width * job.channels;
+        for part in buf.chunks_mut(chunk.max(1)) {
+            if !receive_bytes_unless(&root, TAG_STRIP, part, &mut || self.is_cancelled(job.id, None)) {
+                return Err(crate::exec::Cancelled.into());
+            }
+        }
+        Ok(())
     }
 
     fn batch_job(&mut self, job: &BatchJob) -> Result<()> {

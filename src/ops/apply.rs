@@ -171,6 +171,61 @@ pub fn in_row_chunks(
     Image::from_vec(img.width, rows.len(), out_ch, out)
 }
 
+/// [`in_row_chunks`] that writes each chunk's result over its own input, so a strip is held
+/// once, not twice (input and result), plus a chunk: what keeps a rank's memory near its strip's
+/// size. Output row `i` of `rows` goes to the buffer's row `i` (its bytes at `i × out_row_bytes`),
+/// never past input rows a later chunk still reads: before a chunk's result is written, the input
+/// rows it overwrites that the next chunk reads (its halo above) are kept aside. `compute` gets a
+/// window holding the chunk's context rows and the range of the whole window. Needs
+/// `out_ch <= img.channels` (a result row is never wider than an input row).
+pub fn in_row_chunks_in_place(
+    mut img: Image,
+    rows: Range<usize>,
+    halo: usize,
+    chunk_rows: usize,
+    out_ch: usize,
+    mut compute: impl FnMut(&Image, Range<usize>) -> Result<Image>,
+) -> Result<Image> {
+    ensure!(rows.end <= img.height && chunk_rows > 0, "rows {rows:?} of a {}-row image", img.height);
+    ensure!(out_ch <= img.channels, "a result with more channels than its input is not made in place");
+    let (in_rb, out_rb, height) = (img.row_bytes(), img.width * out_ch, img.height);
+    let context = |start: usize, end: usize| start.saturating_sub(halo)..(end + halo).min(height);
+    // Input rows [kept_from, ..) whose bytes in `img` were overwritten: their original values.
+    let mut kept: Vec<u8> = Vec::new();
+    let mut kept_from = 0;
+    let mut written = 0; // bytes of results at the start of the buffer
+    let mut start = rows.start;
+    while start < rows.end {
+        let end = (start + chunk_rows).min(rows.end);
+        let ctx = context(start, end);
+        let mut window = Image::zeros(img.width, ctx.len(), img.channels);
+        for (i, r) in ctx.clone().enumerate() {
+            let dst = &mut window.data[i * in_rb..(i + 1) * in_rb];
+            if r * in_rb < written {
+                ensure!(r >= kept_from, "input row {r} was overwritten before it was kept");
+                dst.copy_from_slice(&kept[(r - kept_from) * in_rb..(r - kept_from + 1) * in_rb]);
+            } else {
+                dst.copy_from_slice(&img.data[r * in_rb..(r + 1) * in_rb]);
+            }
+        }
+        let part = compute(&window, 0..window.height)?;
+        ensure!(part.width == img.width && part.channels == out_ch, "a chunk came out as {part:?}");
+        let result = part.rows(start - ctx.start, end - ctx.start);
+        let new_written = (end - rows.start) * out_rb;
+        // The next chunk reads input rows from `next`: keep those this write covers.
+        let next = context(end, end + 1).start.max(ctx.start);
+        let covered_end = new_written.div_ceil(in_rb).min(ctx.end);
+        kept_from = next;
+        kept = window.data[(next - ctx.start) * in_rb..(covered_end.max(next) - ctx.start) * in_rb].to_vec();
+        img.data[written..new_written].copy_from_slice(result);
+        written = new_written;
+        start = end;
+    }
+    img.data.truncate(written);
+    img.data.shrink_to_fit();
+    Image::from_vec(img.width, rows.len(), out_ch, img.data)
+}
+
 /// Runs an OpenCV call on rows `rows` of `src` that writes into a new image of as many rows with
 /// `out_ch` channels.
 ///

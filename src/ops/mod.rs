@@ -13,7 +13,10 @@
 mod apply;
 mod registry;
 
-pub use apply::{canny_local_rows, cv_canny, cv_resize, in_row_chunks, mat_view, mat_view_mut, MatMut, MatRef};
+pub use apply::{
+    canny_local_rows, cv_canny, cv_resize, in_row_chunks, in_row_chunks_in_place, mat_view, mat_view_mut, MatMut,
+    MatRef,
+};
 pub use registry::{OpKind, OpSpec, OutChannels, ParamKind, ParamSpec, ParamValue, Rule};
 
 use anyhow::{anyhow, bail, Result};
@@ -341,6 +344,24 @@ impl Op {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// Results written over their own input, any chunk size against any halo, colour to
+        /// gray included, equal the op on the rows in one call.
+        #[test]
+        fn results_written_in_place_equal_one_call(h in 1usize..40, chunk in 1usize..9, start in 0usize..6,
+                len in 0usize..40, which in 0usize..3, gray_input in proptest::bool::ANY) {
+            let channels = if gray_input { 1 } else { 3 };
+            let img = crate::synth::picture(13, h, channels, h as u64);
+            let op = [Op::Median { ksize: 5 }, Op::Gray, Op::Bilateral { d: 7, sigma_color: 50.0, sigma_space: 50.0 }][which].clone();
+            let start = start.min(h);
+            let rows = start..(start + len).min(h);
+            let out_ch = op.out_channels(channels);
+            let want = in_row_chunks(&img, rows.clone(), op.halo(), usize::MAX, out_ch, |r| op.apply_local_rows(&img, r)).unwrap();
+            let got = in_row_chunks_in_place(img, rows, op.halo(), chunk, out_ch, |w, r| op.apply_local_rows(w, r)).unwrap();
+            proptest::prop_assert!(got == want, "{:?}", op);
+        }
+    }
 
     #[test]
     fn every_kind_maps_to_its_op_and_back() {

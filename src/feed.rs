@@ -1,0 +1,218 @@
+//! The input image's rows as rank 0 hands them out, top to bottom, from the cheapest reader the
+//! file allows: a range reader (TIFF, BMP, PPM/PGM: any rows without the ones before), a streaming
+//! decoder (PNG rows) or, for other formats, one whole decode.
+//!
+//! A streamed strip is sent as soon as its rows are decoded, so the workers filter while rank 0 is
+//! still decoding, and rank 0 never holds more than a message of rows plus the halo rows that two
+//! neighbouring strips share. Pure: no MPI.
+
+use crate::codec;
+use crate::image::Image;
+use crate::rows::{open_range, open_stream, RowRange, RowStream, Shape};
+use anyhow::{ensure, Context, Result};
+use serde::{Deserialize, Serialize};
+use std::hash::Hasher;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+
+/// Bytes of rows per message when rank 0 streams a strip: large enough that a message costs
+/// nothing next to its transfer, small enough that rank 0 holds little of a worker's strip.
+pub const STREAM_MESSAGE_BYTES: usize = 8 << 20;
+
+/// Rows per streamed message for rows of `row_bytes` bytes.
+pub fn chunk_rows(row_bytes: usize) -> usize {
+    (STREAM_MESSAGE_BYTES / row_bytes.max(1)).max(1)
+}
+
+/// The rows of an input file, read in row order.
+pub enum Rows {
+    /// Any range of rows, read where it lies.
+    Range(Box<dyn RowRange>),
+    /// Rows decoded in order; `carry` holds rows `[carry_start, next)` that a later request may
+    /// still ask for (the halo two strips share).
+    Stream { stream: Box<dyn RowStream>, next: usize, carry: Vec<u8>, carry_start: usize },
+    /// The whole image, decoded at once (formats without a row reader).
+    Whole(Image),
+}
+
+impl Rows {
+    /// Opens `path` with the best reader for its format; only the header is read yet, except for
+    /// a whole decode. Errors name the file and the reason.
+    pub fn open(path: &Path, max_pixels: u64) -> Result<Rows> {
+        if let Some(range) = open_range(path, max_pixels)? {
+            return Ok(Rows::Range(range));
+        }
+        if let Some(stream) = open_stream(path, max_pixels)? {
+            return Ok(Rows::Stream { stream, next: 0, carry: Vec::new(), carry_start: 0 });
+        }
+        Ok(Rows::Whole(codec::read_image(path, max_pixels)?))
+    }
+
+    pub fn shape(&self) -> Shape {
+        match self {
+            Rows::Range(r) => r.shape(),
+            Rows::Stream { stream, .. } => stream.shape(),
+            Rows::Whole(img) => Shape { width: img.width, height: img.height, channels: img.channels },
+        }
+    }
+
+    /// How the rows are read, for the `--json` summary.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Rows::Range(_) => "ranged",
+            Rows::Stream { .. } => "streamed",
+            Rows::Whole(_) => "whole",
+        }
+    }
+
+    /// Whether another process could read any rows of the same file by itself.
+    pub fn random_access(&self) -> bool {
+        matches!(self, Rows::Range(_))
+    }
+
+    fn row_bytes(&self) -> usize {
+        let s = self.shape();
+        s.width * s.channels
+    }
+
+    /// Fills `buf` with rows `[start, end)`. Requests come in row order: a stream can only give
+    /// rows at or after `keep_from` of the previous request, and after this one it forgets the
+    /// rows before `keep_from` (the first row a later request will ask for).
+    pub fn rows(&mut self, start: usize, end: usize, buf: &mut [u8], keep_from: usize) -> Result<()> {
+        let rb = self.row_bytes();
+        ensure!(buf.len() == (end - start) * rb, "a buffer of {} bytes for rows {start}..{end}", buf.len());
+        match self {
+            Rows::Range(r) => r.read_rows(start, end, buf),
+            Rows::Whole(img) => {
+                buf.copy_from_slice(img.rows(start, end));
+                Ok(())
+            }
+            Rows::Stream { stream, next, carry, carry_start } => {
+                ensure!(start >= *carry_start, "rows {start}.. were already handed out and forgotten");
+                // Rows already decoded come from the carry, the rest straight from the decoder.
+                let from_carry = start.min(*next)..end.min(*next);
+                buf[..from_carry.len() * rb].copy_from_slice(
+                    &carry[(from_carry.start - *carry_start) * rb..(from_carry.end - *carry_start) * rb],
+                );
+                if end > *next {
+                    ensure!(start <= *next, "rows {}..{start} would be skipped", *next);
+                    stream.next_rows(&mut buf[(*next - start) * rb..])?;
+                    *next = end;
+                }
+                // Keep rows [keep_from, next) for the next request.
+                let keep = keep_from.clamp(*carry_start, *next);
+                let mut kept = Vec::with_capacity((*next - keep) * rb);
+                for row in keep..*next {
+                    let src = if row >= start && row < end {
+                        &buf[(row - start) * rb..(row - start + 1) * rb]
+                    } else {
+                        &carry[(row - *carry_start) * rb..(row - *carry_start + 1) * rb]
+                    };
+                    kept.extend_from_slice(src);
+                }
+                *carry = kept;
+                *carry_start = keep;
+                Ok(())
+            }
+        }
+    }
+
+    /// Rows `[start, end)` as an image (see [`Rows::rows`]).
+    pub fn image(&mut self, start: usize, end: usize, keep_from: usize) -> Result<Image> {
+        let s = self.shape();
+        let mut img = Image::zeros(s.width, end - start, s.channels);
+        self.rows(start, end, &mut img.data, keep_from)?;
+        Ok(img)
+    }
+}
+
+/// What identifies a file across hosts without reading it all: its length and a hash of its
+/// first and last 64 KB. Another rank that finds the same fingerprint at the same path reads the
+/// same image (a copy on each host counts as the same file, as it should).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fingerprint {
+    pub len: u64,
+    pub hash: u64,
+}
+
+impl Fingerprint {
+    pub fn of(path: &Path) -> Result<Fingerprint> {
+        let mut f = std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
+        let len = f.metadata()?.len();
+        const PART: u64 = 64 << 10;
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        let mut buf = vec![0u8; PART.min(len) as usize];
+        f.read_exact(&mut buf)?;
+        hasher.write(&buf);
+        f.seek(SeekFrom::Start(len.saturating_sub(PART)))?;
+        f.read_exact(&mut buf)?;
+        hasher.write(&buf);
+        hasher.write_u64(len);
+        Ok(Fingerprint { len, hash: hasher.finish() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stream over an image, one row at a time, that counts the rows it decoded.
+    struct FakeStream(Image, usize);
+
+    impl RowStream for FakeStream {
+        fn shape(&self) -> Shape {
+            Shape { width: self.0.width, height: self.0.height, channels: self.0.channels }
+        }
+        fn next_rows(&mut self, buf: &mut [u8]) -> Result<()> {
+            let n = buf.len() / self.0.row_bytes();
+            buf.copy_from_slice(self.0.rows(self.1, self.1 + n));
+            self.1 += n;
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn overlapping_strips_in_chunks_read_each_row_once_and_exactly() {
+        let img = crate::synth::picture(23, 41, 3, 7);
+        let mut rows =
+            Rows::Stream { stream: Box::new(FakeStream(img.clone(), 0)), next: 0, carry: vec![], carry_start: 0 };
+        // Three strips with a halo of 3 rows, each sent in chunks of 4 rows.
+        let strips = [0..17, 11..31, 25..41];
+        for (i, s) in strips.iter().enumerate() {
+            let next_start = strips.get(i + 1).map_or(41, |n| n.start);
+            let mut at = s.start;
+            while at < s.end {
+                let to = (at + 4).min(s.end);
+                let got = rows.image(at, to, next_start.min(to)).unwrap();
+                assert_eq!(got, img.crop_rows(at, to), "rows {at}..{to}");
+                at = to;
+            }
+            if let Rows::Stream { carry, .. } = &rows {
+                assert!(carry.len() <= 6 * img.row_bytes(), "only the shared halo is kept");
+            }
+        }
+        let Rows::Stream { stream, .. } = rows else { unreachable!() };
+        assert_eq!(stream.shape().height, 41);
+    }
+
+    #[test]
+    fn a_row_already_forgotten_is_an_error_not_a_wrong_pixel() {
+        let img = crate::synth::picture(5, 10, 1, 1);
+        let mut rows = Rows::Stream { stream: Box::new(FakeStream(img, 0)), next: 0, carry: vec![], carry_start: 0 };
+        rows.image(0, 6, 6).unwrap();
+        assert!(rows.image(4, 8, 8).is_err());
+    }
+
+    #[test]
+    fn fingerprints_tell_files_apart_by_content_and_length() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b, c) = (dir.path().join("a"), dir.path().join("b"), dir.path().join("c"));
+        std::fs::write(&a, vec![7u8; 200_000]).unwrap();
+        std::fs::write(&b, vec![7u8; 200_000]).unwrap();
+        let mut other = vec![7u8; 200_000];
+        other[199_999] = 8;
+        std::fs::write(&c, other).unwrap();
+        assert_eq!(Fingerprint::of(&a).unwrap(), Fingerprint::of(&b).unwrap());
+        assert_ne!(Fingerprint::of(&a).unwrap(), Fingerprint::of(&c).unwrap());
+    }
+}

@@ -1,0 +1,363 @@
+//! Rank 0's side of an image job from a file to a file, with nothing of the whole image on one
+//! rank: the input is read row by row (or each worker reads its own rows), each rank filters and
+//! encodes its own rows as a piece of the output file, and rank 0 writes the pieces as they arrive.
+//!
+//! Rows go top to bottom: workers own the first strips in rank order and rank 0 the last, so a
+//! worker's rows are decoded (and its piece is due) first, and rank 0 writes the workers' pieces
+//! while it filters its own rows. On any failure or cancel every rank is told, every worker's
+//! answer is still received (none is left blocked in a send), and the temporary file is removed.
+
+use super::{CancelRelay, Master, RootExchange};
+use crate::chain::OpChain;
+use crate::codec;
+use crate::exec::{drive, Cancelled, DriveTimes, ProgressThrottle, StripRun};
+use crate::feed::{chunk_rows, Fingerprint, Rows};
+use crate::image::Image;
+use crate::model::{unix_now, Failure, Progress, RankStats};
+use crate::pieces::{encode_piece, Assembler, Piece, PieceFormat};
+use crate::protocol::*;
+use crate::split::{plan_streamed, Strip};
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+/// Rank 0's share of rows relative to a worker's when it also decodes the input for everyone:
+/// decoding a PNG takes about a third of an 8K gaussian job, so rank 0 filters less.
+const STREAMING_RANK0_WEIGHT: f64 = 0.7;
+
+/// What a file-to-file job did.
+pub struct FileRun {
+    pub stats: Vec<RankStats>,
+    /// How rank 0 read the input: "ranged", "streamed" or "whole" (see [`Rows::kind`]).
+    pub reader: &'static str,
+    /// Workers that read their own rows from the file.
+    pub self_readers: usize,
+    pub width: usize,
+    pub height: usize,
+    pub channels: usize,
+}
+
+/// What rank 0 knows of the job while it waits: which worker's piece comes next (row order),
+/// and the file those pieces go to. Polled whenever rank 0 waits for anything.
+pub(super) struct Collector {
+    strips: Vec<Strip>,
+    /// Workers in row order, and how many of them answered.
+    order: Vec<usize>,
+    next: usize,
+    file: Option<Assembler>,
+    write_secs: f64,
+    write_span: Option<(f64, f64)>,
+    pub(super) failures: Vec<(usize, Failure)>,
+    stats: Vec<RankStats>,
+    error: Option<anyhow::Error>,
+}
+
+impl Collector {
+    fn done(&self) -> bool {
+        self.next == self.order.len()
+    }
+
+    /// Takes every worker answer that has arrived, in row order, and writes its piece.
+    pub(super) fn poll(&mut self, master: &Master, on: &mut dyn FnMut(Progress)) {
+        while let Some(&rank) = self.order.get(self.next) {
+            let Ok(Some((result, _))) = try_receive_json::<StripResult>(master.world(), Some(rank as i32), TAG_RESULT)
+            else {
+                return;
+            };
+            self.next += 1;
+            let mut error = None;
+            match (result.outcome, result.piece) {
+                (Ok(()), Some(head)) => {
+                    let mut bytes = vec![0u8; head.len];
+                    receive_bytes(&master.process(rank), TAG_RESULT_ROWS, &mut bytes);
+                    let started = unix_now();
+                    if let (Some(file), None) = (&mut self.file, &self.error) {
+                        if let Err(e) = file.add(&head.meta, &bytes) {
+                            self.error = Some(e);
+                        }
+                    }
+                    let end = unix_now();
+                    self.write_secs += end - started;
+                    self.write_span = Some((self.write_span.map_or(started, |s| s.0), end));
+                }
+                (Ok(()), None) if self.strips[rank].owned.is_empty() => {}
+                (Ok(()), None) => {
+                    let f = Failure::Failed(format!("rank {rank} sent no piece for its rows"));
+                    error = Some(f.to_string());
+                    self.failures.push((rank, f));
+                }
+                (Err(f), _) => {
+                    error = Some(f.to_string());
+                    self.failures.push((rank, f));
+                }
+            }
+            on(Progress::RowsDone { rank, secs: result.stats.compute_secs, error });
+            self.stats.push(result.stats);
+        }
+    }
+}
+
+impl Master {
+    /// Filters the image in `input` split by rows over all ranks and writes it to `output` in
+    /// `format`, each rank encoding its own rows; the file appears only when complete. Once
+    /// `cancel` is set every rank stops and this returns the error [`Cancelled`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn run_file(
+        &self,
+        input: &Path,
+        output: &Path,
+        format: PieceFormat,
+        chain: &OpChain,
+        max_pixels: u64,
+        coordinator_only: bool,
+        on: &mut dyn FnMut(Progress),
+        cancel: &AtomicBool,
+    ) -> Result<FileRun> {
+        self.settle()?;
+        let t0 = unix_now();
+        let mut mine = self.stats(0);
+        let opened = unix_now();
+        let mut rows = Rows::open(input, max_pixels)?;
+        let reader = rows.kind();
+        mine.read_secs += mine.record(if reader == "whole" { "decode" } else { "open" }, t0, opened);
+        let shape = rows.shape();
+        let (w, h, c) = (shape.width, shape.height, shape.channels);
+        let n = self.size();
+        let weight = if rows.random_access() { 1.0 } else { STREAMING_RANK0_WEIGHT };
+        let strips = plan_streamed(h, n, chain.total_halo(), coordinator_only, format.row_align(), weight);
+        let chunk = chunk_rows(w * c);
+        let strip_input = if rows.random_access() && n > 1 {
+            let path = std::path::absolute(input).with_context(|| format!("{}: no absolute path", input.display()))?;
+            StripInput::File { path, fingerprint: Fingerprint::of(input)?, max_pixels, chunk_rows: chunk }
+        } else {
+            StripInput::Streamed { chunk_rows: chunk }
+        };
+        let tmp = codec::temp_name(output);
+        let file = Assembler::new(&tmp, format, w, h, chain.out_channels(c))
+            .with_context(|| format!("{}: cannot write", output.display()))?;
+        let _cleanup = RemoveOnDrop(tmp.clone());
+
+        let id = self.new_job_id();
+        let job = ImageJob {
+            id,
+            chain: chain.clone(),
+            width: w,
+            height: h,
+            channels: c,
+            strips: strips.clone(),
+            input: strip_input.clone(),
+            output: StripOutput::Piece(format),
+            t0,
+        };
+        for rank in 1..n {
+            send_command(self.world(), rank, &Command::Image(job.clone()));
+        }
+        mine.rows = Some((strips[0].owned.start, strips[0].owned.end));
+        let collector = Collector {
+            strips: strips.clone(),
+            order: (1..n).collect(),
+            next: 0,
+            file: Some(file),
+            write_secs: 0.0,
+            write_span: None,
+            failures: Vec::new(),
+            stats: Vec::new(),
+            error: None,
+        };
+        let mut relay =
+            CancelRelay { master: self, job: id, flag: cancel, sent: false, on, collector: Some(collector) };
+
+        // Who reads their own rows: every worker says whether it sees the same file.
+        let mut needs_rows = vec![n > 1; n];
+        needs_rows[0] = false;
+        if matches!(strip_input, StripInput::File { .. }) {
+            for (rank, needs) in needs_rows.iter_mut().enumerate().skip(1) {
+                let reads: bool = receive_json(self.world(), Some(rank as i32), TAG_SOURCE, &mut || {
+                    relay.poll();
+                })?
+                .0;
+                *needs = !reads;
+            }
+        }
+        let self_readers = needs_rows.iter().skip(1).filter(|n| !**n).count();
+
+        // Hand out the workers' rows in row order, as they are read.
+        let mut read_error: Option<anyhow::Error> = None;
+        for r in 1..n {
+            let s = &strips[r];
+            (relay.on)(Progress::RowsAssigned { rank: r, start: s.owned.start, end: s.owned.end });
+            if !needs_rows[r] || s.input.is_empty() || read_error.is_some() || relay.poll() {
+                continue;
+            }
+            // Rows a later strip still needs stay with the reader (the halo they share).
+            let keep_from = strips[r + 1..].iter().chain([&strips[0]]).map(|s| s.input.start).min().unwrap_or(h);
+            let started = unix_now();
+            if let Err(e) = self.stream_rows(&mut rows, r, &s.input, chunk, keep_from, &mut relay, &mut mine) {
+                read_error = Some(e);
+                relay.abort();
+            }
+            mine.record(&format!("read+send to {r}"), t0, started);
+        }
+
+        // Rank 0's own rows: the last ones.
+        let own = &strips[0];
+        (relay.on)(Progress::RowsAssigned { rank: 0, start: own.owned.start, end: own.owned.end });
+        let started = unix_now();
+        let run = match read_error.take() {
+            Some(e) => Err(e),
+            None if relay.poll() => Err(Cancelled.into()),
+            None => rows.image(own.input.start, own.input.end, h).and_then(|img| {
+                let run = StripRun::new(chain.clone(), h, own.owned.clone(), img, own.input.clone())?;
+                if n == 1 {
+                    run.alone()
+                } else {
+                    Ok(run)
+                }
+            }),
+        };
+        drop(rows);
+        mine.read_secs += mine.record("read", t0, started);
+        // A reading error is the job's error; the strips that stop because of it say nothing new.
+        let read_failed = run.as_ref().err().filter(|e| !e.is::<Cancelled>()).map(|e| anyhow::anyhow!("{e:#}"));
+
+        let mut times = DriveTimes::default();
+        let started = unix_now();
+        let mut exchange =
+            RootExchange { relay: &mut relay, width: w, height: h, throttle: ProgressThrottle::default() };
+        let result = drive(chain, run, &mut exchange, &mut times);
+        mine.record("filter", t0, started);
+        (mine.compute_secs, mine.global_secs) = (times.compute_secs, times.global_secs);
+        (relay.on)(Progress::RowsDone {
+            rank: 0,
+            secs: times.compute_secs,
+            error: result.as_ref().err().map(|f| f.to_string()),
+        });
+
+        let mut own_failure = None;
+        let own_piece = match result {
+            Ok(rows) if !own.owned.is_empty() => {
+                let started = unix_now();
+                let piece = encode_while_polling(format, rows, own.owned.start, h, &mut relay);
+                mine.encode_secs = mine.record("encode", t0, started);
+                match piece {
+                    Ok(p) => Some(p),
+                    Err(e) => {
+                        own_failure = Some(crate::exec::failure_of(&e));
+                        relay.abort();
+                        None
+                    }
+                }
+            }
+            Ok(_) => None,
+            Err(f) => {
+                own_failure = Some(f);
+                None
+            }
+        };
+
+        // Every worker's answer, then rank 0's piece last.
+        let started = unix_now();
+        let mut backoff = Backoff::new(BUSY_WAIT);
+        while !relay.collector.as_ref().is_some_and(Collector::done) {
+            relay.poll();
+            backoff.pause();
+        }
+        mine.wait_secs = unix_now() - started;
+        let cancelled = relay.poll();
+        let mut collector = relay.collector.take().expect("the collector lives until the end of the job");
+        if let Some(f) = own_failure {
+            collector.failures.insert(0, (0, f));
+        }
+        if let Some(e) = read_failed {
+            return Err(e);
+        }
+        if cancelled && collector.failures.iter().any(|(_, f)| *f == Failure::Cancelled) {
+            return Err(Cancelled.into());
+        }
+        if let Some((rank, e)) = collector.failures.iter().find(|(_, f)| matches!(f, Failure::Failed(_))) {
+            bail!("rank {rank} ({}) failed: {e}", self.ranks[*rank].host);
+        }
+        if let Some((rank, e)) = collector.failures.first() {
+            bail!("rank {rank} ({}) stopped: {e}", self.ranks[*rank].host);
+        }
+        if let Some(e) = collector.error.take() {
+            return Err(e.context(format!("{}: writing", output.display())));
+        }
+        let started = unix_now();
+        let mut file = collector.file.take().expect("the output file is open until the end");
+        if let Some(piece) = own_piece {
+            file.add(&piece.meta, &piece.bytes).with_context(|| format!("{}: writing", output.display()))?;
+        }
+        file.finish().with_context(|| format!("{}: writing", output.display()))?;
+        codec::commit(&tmp, output)?;
+        mine.write_secs = collector.write_secs + mine.record("write", t0, started);
+        if let Some((from, to)) = collector.write_span {
+            mine.timeline.push(crate::model::Span { phase: "write".into(), start: from - t0, end: to - t0 });
+        }
+        mine.peak_rss_bytes = crate::report::rss_bytes().0;
+
+        let mut stats = collector.stats;
+        stats.insert(0, mine);
+        stats.sort_by_key(|s| s.rank);
+        Ok(FileRun { stats, reader, self_readers, width: w, height: h, channels: c })
+    }
+
+    /// Sends worker `rank` its input rows as they are read, a message of `chunk` rows at a time;
+    /// stops early (the worker is told by a cancel) when the job is cancelled.
+    #[allow(clippy::too_many_arguments)]
+    fn stream_rows(
+        &self,
+        rows: &mut Rows,
+        rank: usize,
+        input: &std::ops::Range<usize>,
+        chunk: usize,
+        keep_from: usize,
+        relay: &mut CancelRelay<'_>,
+        mine: &mut RankStats,
+    ) -> Result<()> {
+        let row_bytes = rows.shape().width * rows.shape().channels;
+        let mut buf = vec![0u8; chunk.min(input.len()) * row_bytes];
+        let mut at = input.start;
+        while at < input.end {
+            if relay.poll() {
+                return Ok(());
+            }
+            let to = (at + chunk).min(input.end);
+            let part = &mut buf[..(to - at) * row_bytes];
+            rows.rows(at, to, part, keep_from.min(to))?;
+            send_bytes(&self.process(rank), TAG_STRIP, part);
+            mine.bytes_sent += part.len() as u64;
+            at = to;
+        }
+        Ok(())
+    }
+}
+
+/// Encodes rank 0's rows on a thread of their own while this thread keeps writing the workers'
+/// pieces and watching for a cancel.
+fn encode_while_polling(
+    format: PieceFormat,
+    rows: Image,
+    start: usize,
+    height: usize,
+    relay: &mut CancelRelay<'_>,
+) -> Result<Piece> {
+    std::thread::scope(|scope| {
+        let worker = scope.spawn(move || encode_piece(format, &rows, start, height));
+        while !worker.is_finished() {
+            relay.poll();
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        worker.join().unwrap_or_else(|_| bail!("the encoder thread panicked"))
+    })
+}
+
+/// Removes the temporary output file unless it was renamed into place.
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}

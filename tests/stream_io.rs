@@ -1,0 +1,150 @@
+//! One image from a file to a file under real `mpirun`, the streamed way: rows read as they are
+//! decoded (or by each worker itself), each rank's rows encoded by that rank, the pieces joined by
+//! rank 0. Every result is compared in decoded pixels with the one-process reference
+//! (`imgproc run --reference`: OpenCV on the whole image), and read back by a second reader (vips).
+
+mod common;
+
+use common::*;
+use imgproc::codec;
+use imgproc::image::Image;
+use std::path::Path;
+use std::process::Command;
+
+fn decode(path: &Path) -> Image {
+    codec::read_image(path, u64::MAX).unwrap_or_else(|e| panic!("{}: {e:#}", path.display()))
+}
+
+fn json(out: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).expect("--json prints the summary on stdout")
+}
+
+/// Output extension for a result with `channels` channels (PPM holds colour only, PGM gray).
+fn ext_for(format: &str, channels: usize) -> &str {
+    match (format, channels) {
+        ("pnm", 1) => "pgm",
+        ("pnm", _) => "ppm",
+        (f, _) => f,
+    }
+}
+
+/// Filters `input` at every rank count into `out_ext` and checks the decoded result against the
+/// one-process result's decoded pixels.
+fn check_all_ranks(dir: &Path, input: &Path, chain: &str, out_ext: &str, what: &str) {
+    let expected_file = dir.join(format!("expected.{out_ext}"));
+    reference(chain, input, &expected_file);
+    let expected = decode(&expected_file);
+    for ranks in RANKS {
+        let out = dir.join(format!("out-{ranks}.{out_ext}"));
+        let run = mpirun(ranks, &["run", "--op", chain, s(input), "-o", s(&out), "--json"]);
+        assert_ok(&run, what);
+        let io = json(&run)["io"].as_str().unwrap_or_default().to_string();
+        assert!(io.starts_with("streamed pieces"), "{what} at {ranks} ranks took the whole-image path: {io}");
+        assert!(decode(&out) == expected, "{what} at {ranks} ranks: pixels differ from one process");
+    }
+    assert!(temp_files(dir).is_empty(), "{what}: temporary files left: {:?}", temp_files(dir));
+}
+
+/// Every input format the pipeline reads by rows, gray and colour, odd sizes, 1/2/3/5 ranks.
+#[test]
+fn every_input_format_streams_to_the_exact_result() {
+    let dir = tempfile::tempdir().unwrap();
+    for (w, h) in [(97, 61), (333, 257)] {
+        for channels in [1, 3] {
+            for format in ["png", "tif", "bmp", "pnm", "jpg"] {
+                let input = dir.path().join(format!("in.{}", ext_for(format, channels)));
+                write_picture(&input, w, h, channels, (w + channels) as u64);
+                let what = format!("{format} input {w}x{h}x{channels}");
+                check_all_ranks(dir.path(), &input, "gaussian:ksize=5,median", "png", &what);
+            }
+        }
+    }
+}
+
+/// Every output format encoded in pieces, gray and colour, odd sizes, 1/2/3/5 ranks; chains with
+/// global steps (the histogram, Canny's hysteresis) included.
+#[test]
+fn every_output_format_joins_pieces_into_the_exact_result() {
+    let dir = tempfile::tempdir().unwrap();
+    for (w, h, chain) in [(97, 61, "bilateral,canny"), (333, 257, "contrast-stretch,blur")] {
+        for channels in [1, 3] {
+            let input = dir.path().join(format!("in-{channels}.png"));
+            write_picture(&input, w, h, channels, 7 + channels as u64);
+            let out_channels = if chain.contains("canny") { 1 } else { channels };
+            for format in ["png", "tif", "bmp", "pnm", "jpg"] {
+                let ext = ext_for(format, out_channels);
+                let what = format!("{chain} to {ext} from {w}x{h}x{channels}");
+                check_all_ranks(dir.path(), &input, chain, ext, &what);
+            }
+        }
+    }
+}
+
+/// vips, a second reader with its own decoders, reads every file the ranks wrote and sees the
+/// pixels OpenCV sees.
+#[test]
+fn a_second_reader_reads_every_output_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.png");
+    write_picture(&input, 301, 203, 3, 5);
+    for ext in ["png", "tif", "bmp", "ppm", "jpg"] {
+        let out = dir.path().join(format!("out.{ext}"));
+        assert_ok(&mpirun(3, &["run", "--op", "gaussian", s(&input), "-o", s(&out)]), ext);
+        let raw = dir.path().join(format!("{ext}.raw"));
+        let vips = Command::new("vips").args(["rawsave", s(&out), s(&raw)]).output().expect("vips is installed");
+        assert!(vips.status.success(), "vips cannot read the {ext}: {}", String::from_utf8_lossy(&vips.stderr));
+        let mut rgb = decode(&out);
+        rgb.data.chunks_mut(3).for_each(|p| p.swap(0, 2));
+        assert!(std::fs::read(&raw).unwrap() == rgb.data, "vips and OpenCV decode the {ext} differently");
+    }
+}
+
+/// A TIFF is read by every worker for its own rows (same host: they see the file), a PNG is
+/// streamed by rank 0; every rank reports its peak memory and a timeline of its phases.
+#[test]
+fn workers_read_their_own_rows_and_report_memory_and_phases() {
+    let dir = tempfile::tempdir().unwrap();
+    for (ext, io) in [("tif", "input ranged, 2 worker(s) read their own rows"), ("png", "input streamed, 0 worker(s)")]
+    {
+        let input = dir.path().join(format!("in.{ext}"));
+        write_picture(&input, 640, 480, 3, 11);
+        let out = dir.path().join(format!("out.{ext}"));
+        let run = mpirun(3, &["run", "--op", "blur", s(&input), "-o", s(&out), "--json"]);
+        assert_ok(&run, ext);
+        let j = json(&run);
+        assert!(j["io"].as_str().unwrap().contains(io), "{ext}: {}", j["io"]);
+        for rank in j["per_rank"].as_array().unwrap() {
+            assert!(rank["peak_rss_bytes"].as_u64().unwrap() > 1 << 20, "{ext}: {rank}");
+            let phases: Vec<&str> =
+                rank["timeline"].as_array().unwrap().iter().map(|s| s["phase"].as_str().unwrap()).collect();
+            assert!(phases.contains(&"filter") && phases.contains(&"encode"), "{ext}: phases {phases:?}");
+            for span in rank["timeline"].as_array().unwrap() {
+                let (a, b) = (span["start"].as_f64().unwrap(), span["end"].as_f64().unwrap());
+                assert!(0.0 <= a && a <= b && b < 60.0, "{ext}: span {span}");
+            }
+        }
+    }
+}
+
+/// Rows damaged halfway through the file: the job fails naming the file, every rank ends, and
+/// neither the output nor a temporary file is left.
+#[test]
+fn a_file_corrupt_halfway_leaves_no_output_and_no_hung_rank() {
+    let dir = tempfile::tempdir().unwrap();
+    for ext in ["png", "tif", "bmp", "ppm"] {
+        let good = dir.path().join(format!("good.{ext}"));
+        write_picture(&good, 400, 300, 3, 3);
+        let bytes = std::fs::read(&good).unwrap();
+        let bad = dir.path().join(format!("bad.{ext}"));
+        // Cut at 60%: the header is whole, the last rows are missing.
+        std::fs::write(&bad, &bytes[..bytes.len() * 3 / 5]).unwrap();
+        for ranks in [1, 3] {
+            let out = dir.path().join(format!("out.{ext}"));
+            let run = mpirun(ranks, &["run", "--op", "median,contrast-stretch", s(&bad), "-o", s(&out)]);
+            assert_eq!(run.status.code(), Some(1), "{ext} at {ranks}: {}", stderr(&run));
+            assert!(stderr(&run).contains(s(&bad)), "{ext}: the message names the file: {}", stderr(&run));
+            assert!(!out.exists(), "{ext} at {ranks} ranks: a partial output was left");
+            assert!(temp_files(dir.path()).is_empty(), "{ext}: temporary files left");
+        }
+    }
+}
