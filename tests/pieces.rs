@@ -7,7 +7,7 @@
 
 use imgproc::codec::{self, DEFAULT_MAX_PIXELS};
 use imgproc::image::Image;
-use imgproc::pieces::{encode_piece, write_in_pieces, Assembler, PieceFormat};
+use imgproc::pieces::{encode_piece, write_in_pieces, Assembler, PieceDetail, PieceFormat};
 use proptest::prelude::*;
 use std::path::Path;
 use std::process::Command;
@@ -190,47 +190,79 @@ fn jpeg_with_tampered_middle(
 }
 
 #[test]
-fn a_truncated_jpeg_piece_fails_loudly_and_never_decodes_to_the_right_pixels() {
+fn a_truncated_or_altered_jpeg_piece_fails_loudly_and_never_decodes_to_wrong_pixels_silently() {
     let dir = tempfile::tempdir().unwrap();
     let img = photo(100, 90, 3, 3);
     let (expected, _) = one_process_pixels(&img, "jpg");
     let path = dir.path().join("t.jpg");
     let untouched = jpeg_with_tampered_middle(&path, &img, |_, _| {}).unwrap();
     assert!(untouched == expected, "the untampered file is right");
-    // Cut short in transit: the meta still gives the encoder's length.
-    let e = jpeg_with_tampered_middle(&path, &img, |_, b| b.truncate(b.len() - 5)).unwrap_err();
-    assert!(format!("{e:#}").contains("cut short") && format!("{e:#}").contains("t.jpg"), "{e:#}");
-    // Cut short before its meta was made: the joiner or the decoder must notice.
-    for cut in [1, 7, 100, 400] {
+    // Cut short or altered in transit: the meta still describes the encoder's bytes.
+    for cut in [1, 5, 300] {
+        let e = jpeg_with_tampered_middle(&path, &img, |_, b| b.truncate(b.len() - cut)).unwrap_err();
+        assert!(format!("{e:#}").contains("cut short") && format!("{e:#}").contains("t.jpg"), "{e:#}");
+    }
+    let e = jpeg_with_tampered_middle(&path, &img, |_, b| b[40] ^= 0x10).unwrap_err();
+    assert!(format!("{e:#}").contains("CRC-32"), "{e:#}");
+    // Cut short before its meta was made: the joiner (restart markers) or the decoder must
+    // notice. (Cutting only the last MCU's padding bits would change no pixel.)
+    for cut in [7, 100, 400] {
         let result = jpeg_with_tampered_middle(&path, &img, |m, b| {
             b.truncate(b.len().saturating_sub(cut));
             m.byte_len = b.len() as u64;
+            m.crc32 = crc32fast::hash(b);
         });
         assert!(result.map_or(true, |pixels| pixels != expected), "a piece cut by {cut} bytes went unnoticed");
     }
 }
 
+/// The chunks of a PNG file: (type, data), each chunk's CRC checked.
+fn png_chunks(bytes: &[u8]) -> Vec<([u8; 4], Vec<u8>)> {
+    assert_eq!(bytes[..8], [0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A]);
+    let (mut pos, mut chunks) = (8, Vec::new());
+    while pos < bytes.len() {
+        let len = u32::from_be_bytes(bytes[pos..pos + 4].try_into().unwrap()) as usize;
+        let kind: [u8; 4] = bytes[pos + 4..pos + 8].try_into().unwrap();
+        let data = &bytes[pos + 8..pos + 8 + len];
+        let crc = u32::from_be_bytes(bytes[pos + 8 + len..pos + 12 + len].try_into().unwrap());
+        assert_eq!(crc, crc32fast::hash(&bytes[pos + 4..pos + 8 + len]), "CRC of a {:?} chunk", kind);
+        chunks.push((kind, data.to_vec()));
+        pos += 12 + len;
+    }
+    chunks
+}
+
+/// The PNG's IDAT data inflated as one zlib stream, whose Adler-32 the decoder checks (libpng
+/// and so OpenCV stop reading once they have every row, so they would not notice a wrong one).
+fn png_inflated(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let idat: Vec<u8> = png_chunks(bytes).into_iter().filter(|(k, _)| k == b"IDAT").flat_map(|(_, d)| d).collect();
+    let mut out = Vec::new();
+    flate2::read::ZlibDecoder::new(&idat[..]).read_to_end(&mut out)?;
+    Ok(out)
+}
+
 #[test]
-fn an_altered_png_piece_does_not_decode() {
+fn png_pieces_join_into_one_zlib_stream_with_the_right_adler32() {
     let dir = tempfile::tempdir().unwrap();
     let img = photo(64, 40, 3, 9);
-    let path = dir.path().join("t.png");
-    let mut asm = Assembler::new(&path, PieceFormat::Png, 64, 40, 3).unwrap();
-    for (start, end) in [(0, 20), (20, 40)] {
-        let mut piece = encode_piece(PieceFormat::Png, &img.crop_rows(start, end), start, 40).unwrap();
-        if start == 0 {
-            piece.meta.detail = match piece.meta.detail {
-                imgproc::pieces::PieceDetail::Png { adler32, filtered_len } => {
-                    imgproc::pieces::PieceDetail::Png { adler32: adler32 ^ 1, filtered_len }
-                }
-                d => d,
-            };
+    let write = |wrong_adler: bool| {
+        let path = dir.path().join("t.png");
+        let mut asm = Assembler::new(&path, PieceFormat::Png, 64, 40, 3).unwrap();
+        for (start, end) in [(0, 13), (13, 40)] {
+            let mut piece = encode_piece(PieceFormat::Png, &img.crop_rows(start, end), start, 40).unwrap();
+            if let (true, PieceDetail::Png { adler32, .. }) = (wrong_adler, &mut piece.meta.detail) {
+                *adler32 ^= 1;
+            }
+            asm.add(&piece.meta, &piece.bytes).unwrap();
         }
-        asm.add(&piece.meta, &piece.bytes).unwrap();
-    }
-    asm.finish().unwrap();
-    let result = codec::read_image(&path, DEFAULT_MAX_PIXELS);
-    assert!(result.map_or(true, |pixels| pixels != img), "a wrong Adler-32 went unnoticed");
+        asm.finish().unwrap();
+        std::fs::read(&path).unwrap()
+    };
+    let good = png_inflated(&write(false)).unwrap();
+    assert_eq!(good.len(), 40 * (1 + 64 * 3), "one filter byte and the samples per row");
+    assert!(good.chunks(1 + 64 * 3).all(|row| row[0] == 1), "every row Sub-filtered, as OpenCV does");
+    assert!(png_inflated(&write(true)).is_err(), "a wrong combined Adler-32 is caught by inflate");
 }
 
 proptest! {

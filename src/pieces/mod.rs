@@ -80,8 +80,10 @@ pub struct PieceMeta {
     /// The rows `[start, start + rows)` this piece holds.
     pub start: usize,
     pub rows: usize,
-    /// Length of the piece's bytes: a piece cut short in transit is refused, not joined.
+    /// Length and CRC-32 of the piece's bytes: a piece cut short or altered in transit is
+    /// refused, not joined into a file that decodes to wrong pixels.
     pub byte_len: u64,
+    pub crc32: u32,
     pub detail: PieceDetail,
 }
 
@@ -144,6 +146,7 @@ pub fn encode_piece(format: PieceFormat, rows: &Image, start: usize, height: usi
         start,
         rows: rows.height,
         byte_len: bytes.len() as u64,
+        crc32: crc32fast::hash(&bytes),
         detail,
     };
     Ok(Piece { meta, bytes })
@@ -253,6 +256,10 @@ impl Assembler {
             "the piece has {} bytes, its encoder made {} (cut short or altered in transit)",
             bytes.len(),
             meta.byte_len
+        );
+        ensure!(
+            crc32fast::hash(bytes) == meta.crc32,
+            "the piece's CRC-32 differs from its encoder's (altered in transit)"
         );
         Ok(())
     }

@@ -16,8 +16,11 @@ use super::deflate::{Deflater, Flush, Framing};
 
 /// Rows in each strip (and so the alignment of pieces).
 pub(super) const ROWS_PER_STRIP: usize = 16;
-/// zlib level for strips: 6 (zlib's default) gains a few percent over 1 for little time per strip.
-const LEVEL: i32 = 6;
+/// zlib level and strategy for strips: those of OpenCV's PNG. After the predictor a photo is
+/// mostly small differences that only Huffman coding shrinks: `Z_RLE` is as small as full
+/// matching and several times faster (8K colour, level 6: 12.4 s against OpenCV's 3.3 s).
+const LEVEL: i32 = 1;
+const STRATEGY: i32 = libz_sys::Z_RLE;
 
 /// Compresses `rows` strip by strip.
 pub(super) fn encode(rows: &Image) -> Result<(PieceDetail, Vec<u8>)> {
@@ -28,7 +31,7 @@ pub(super) fn encode(rows: &Image) -> Result<(PieceDetail, Vec<u8>)> {
     for first in (0..rows.height).step_by(ROWS_PER_STRIP) {
         let end = (first + ROWS_PER_STRIP).min(rows.height);
         let before = out.len();
-        let mut z = Deflater::new(LEVEL, libz_sys::Z_DEFAULT_STRATEGY, Framing::Zlib)?;
+        let mut z = Deflater::new(LEVEL, STRATEGY, Framing::Zlib)?;
         for y in first..end {
             row_as_rgb(rows.rows(y, y + 1), rows.channels, &mut line);
             predict(&mut line, rows.channels);
