@@ -19,6 +19,7 @@ pub mod model;
 pub mod ops;
 pub mod protocol;
 pub mod report;
+pub mod rows;
 pub mod scheduler;
 pub mod split;
 pub mod synth;
