@@ -2,7 +2,8 @@
 # Installs what building and testing imgproc needs on Debian 12, and nothing when it is all there:
 # Open MPI, OpenCV, clang (the opencv crate's binding generator), GTK 3 (the file dialogs), Xvfb,
 # ImageMagick and xdotool (the GUI test), ffmpeg (videos: ffprobe, encoding segments, the join),
-# libvips (vips: the second reader of files written in pieces),
+# libtiff's tools and libvips (test files for the row decoders; vips: the second reader of files
+# written in pieces),
 # the shell linter, and a Rust toolchain through rustup when cargo is missing. Runs as root, or
 # through sudo.
 set -euo pipefail
@@ -15,7 +16,7 @@ packages=(
   libxkbcommon-x11-0 libgl1 libegl1 libgl1-mesa-dri libxcursor1 libxrandr2 libxi6
   xvfb xauth x11-utils imagemagick xdotool
   ffmpeg
-  libvips-tools
+  libtiff-tools libvips-tools
   shellcheck iproute2 iputils-ping procps time curl ca-certificates
 )
 
