@@ -1,0 +1,435 @@
+#!/usr/bin/env python3
+"""Reports of bench/stream.sh and bench/huge.sh: the section "One image, streamed (issue 11)" of
+docs/BENCHMARKS.md and its subsection on the 32768×32768 TIFF, each between HTML comment markers
+(a second run replaces its own block, the rest of the file is kept).
+
+  stream.py report RESULTS --into FILE   the 8K table from bench/stream.sh's results
+  stream.py huge RESULTS --into FILE     the 32768² subsection from bench/huge.sh's results
+  stream.py bands NP3.json               row bands to compare: "TOP ROWS" per line
+
+Results are one file per run: NAME.json (the run's --json summary, empty for vips) and NAME.secs
+(wall seconds measured outside, mpirun included), and `env` (KEY=VALUE lines of the run).
+"""
+import argparse
+import glob
+import json
+import os
+import re
+import statistics
+import subprocess
+
+STREAM = ("<!-- bench/stream.sh: begin -->", "<!-- bench/stream.sh: end -->")
+HUGE = ("<!-- bench/huge.sh: begin -->", "<!-- bench/huge.sh: end -->")
+RUNTIME_BEGIN = "<!-- bench/runtime.sh: begin -->"
+MB = 1e6
+# The memory bound of issue 11: each rank's peak ≤ 1.5 × its strip's input bytes + 100 MB.
+BOUND_FACTOR, BOUND_EXTRA = 1.5, 100 * MB
+
+
+def load_env(res):
+    env = {}
+    with open(os.path.join(res, "env")) as f:
+        for line in f:
+            k, _, v = line.rstrip("\n").partition("=")
+            env[k] = v
+    return env
+
+
+def load_json(path):
+    with open(path) as f:
+        text = f.read().strip()
+    return json.loads(text) if text else None
+
+
+def secs(path):
+    with open(path) as f:
+        return float(f.read())
+
+
+def strip_bytes(rank, width, channels=3):
+    first, end = rank["rows"]
+    return (end - first) * width * channels
+
+
+def peaks_rows(summary, channels=3):
+    """(rank, rows, strip MB, peak MB, bound MB, within) for every rank of a summary."""
+    out = []
+    for r in sorted(summary["per_rank"], key=lambda r: r["rank"]):
+        strip = strip_bytes(r, summary["width"], channels)
+        bound = BOUND_FACTOR * strip + BOUND_EXTRA
+        peak = r["peak_rss_bytes"]
+        out.append((r["rank"], r["rows"], strip / MB, peak / MB, bound / MB, peak <= bound))
+    return out
+
+
+# --- bands -------------------------------------------------------------------------------------
+
+
+def bands(a):
+    s = load_json(a.summary)
+    h = s["height"]
+    n = 16
+    tops = {0, h - n}
+    for r in s["per_rank"]:
+        first, end = r["rows"]
+        if first > 0:
+            tops.add(first - n)
+        tops.add((first + end) // 2)
+    for t in sorted(tops):
+        t = max(0, min(t, h - 2 * n))
+        print(t, 2 * n)
+
+
+# --- huge --------------------------------------------------------------------------------------
+
+
+def huge(a):
+    res = a.results
+    env = load_env(res)
+    np3 = load_json(os.path.join(res, "np3.json"))
+    ref = load_json(os.path.join(res, "ref.json"))
+    size = int(env["size"])
+    w = []
+    p = w.append
+    p(f"### A {size}×{size} colour TIFF on 3 ranks")
+    p("")
+    p(f"Measured {env['date']} by `bash bench/huge.sh` ({env['seconds']} s) at commit {env['commit']}, "
+      f"on 2 cores, {env['ompi']}, OpenCV {env['opencv']}. Load average at start / end: "
+      f"{env['load_start']} / {env['load_end']}. One run of each (the reference alone needs about 7 GB).")
+    p("")
+    p(f"Input: `target/release/examples/synth {size} {size} 3 42 big.tif` (OpenCV's LZW TIFF, "
+      f"{int(env['input_bytes']) / MB:.0f} MB on disk, {size * size * 3 / MB:.0f} MB decoded), "
+      f"op `gaussian`. Wall is measured outside (mpirun included); job is `wall_secs` of `--json`.")
+    p("")
+    p("| run | wall s | job s | output MB | peak MB (rank 0) | io |")
+    p("|---|---|---|---|---|---|")
+    p(f"| `imgproc run --reference` | {secs(os.path.join(res, 'ref.secs')):.1f} | {ref['wall_secs']:.1f} | "
+      f"{int(env['ref_bytes']) / MB:.0f} | {ref['rank0_peak_rss_bytes'] / MB:.0f} | whole image in one process |")
+    p(f"| `mpirun -np 3 imgproc run` | {secs(os.path.join(res, 'np3.secs')):.1f} | {np3['wall_secs']:.1f} | "
+      f"{int(env['out_bytes']) / MB:.0f} | {np3['rank0_peak_rss_bytes'] / MB:.0f} | {np3.get('io', '?')} |")
+    p("")
+    p("Every rank's peak resident memory against the bound 1.5 × its strip's input bytes (rows × width × 3) "
+      "+ 100 MB:")
+    p("")
+    p("| rank | rows | strip MB | peak MB | bound MB | peak / strip | within |")
+    p("|---|---|---|---|---|---|---|")
+    for rank, rows, strip, peak, bound, ok in peaks_rows(np3):
+        p(f"| {rank} | {rows[0]}–{rows[1]} | {strip:.0f} | {peak:.0f} | {bound:.0f} | {peak / strip:.2f} | "
+          f"{'yes' if ok else 'NO'} |")
+    p("")
+    compared = open(os.path.join(res, "compared")).read().split("\n")
+    compared = [c.split() for c in compared if c.strip()]
+    rows = sum(int(c[1]) for c in compared)
+    same = all(c[2] == "same" for c in compared)
+    p(f"Exactness, sampled: {len(compared)} full-width bands of {compared[0][1]} rows ({rows} rows, "
+      f"{rows * size * 3 / MB:.0f} MB: across every strip boundary, the first and last rows, the middle "
+      f"of each strip) cut from both outputs with `vips extract_area` and compared in decoded pixels "
+      f"(`target/release/examples/same_pixels`): {'all equal' if same else 'DIFFERENT'}.")
+    p("")
+    p(f"Reproduce: `bash bench/huge.sh` (`--quick` checks it on a 4096×4096 image; `--keep` leaves the images).")
+    p("")
+    splice(a.into, HUGE, "\n".join(w), after=STREAM[1])
+
+
+# --- report ------------------------------------------------------------------------------------
+
+FORMATS = [("png", "PNG→PNG"), ("tif", "TIFF→TIFF"), ("jpg", "JPEG→JPEG")]
+CONFIGS = ["ref", "np1", "np2", "np3", "whole2", "vips"]
+VIPS_OP = {"gaussian": "gaussblur 1.1", "median": "rank 5 5 12", "canny": "canny", "invert": "invert"}
+INPUT_PHASES = ("open", "decode", "read", "receive")
+
+
+class Runs:
+    """The runs of one input format, op and configuration: whole seconds and summaries by round."""
+
+    def __init__(self, res, key, cfg):
+        self.whole, self.summaries = [], []
+        for path in sorted(glob.glob(os.path.join(res, f"{key}-{cfg}-*.secs"))):
+            self.whole.append(secs(path))
+            self.summaries.append(load_json(path[: -len(".secs")] + ".json"))
+
+    def __bool__(self):
+        return bool(self.whole)
+
+    def whole_median(self):
+        return statistics.median(self.whole)
+
+    def job_median(self):
+        return statistics.median(s["wall_secs"] for s in self.summaries)
+
+    def startup_median(self):
+        return statistics.median(s.get("startup_secs", 0.0) for s in self.summaries)
+
+    def median_summary(self):
+        """The summary of the run with the median whole time (the lower middle for an even count)."""
+        order = sorted(range(len(self.whole)), key=lambda i: self.whole[i])
+        return self.summaries[order[(len(order) - 1) // 2]]
+
+
+def phase_secs(rank):
+    """Seconds per phase group of one rank's timeline: input, filter, encode, write."""
+    out = {"input": 0.0, "filter": 0.0, "encode": 0.0, "write": 0.0}
+    for span in rank.get("timeline", []):
+        ph = span["phase"]
+        group = "input" if ph.startswith(INPUT_PHASES) else ph
+        if group in out:
+            out[group] += span["end"] - span["start"]
+    return out
+
+
+def fmt_s(v):
+    return "–" if v is None else f"{v:.2f}"
+
+
+def ratio(a, b):
+    return "–" if a is None or b is None else f"{a / b:.2f}"
+
+
+def report(a):
+    res = a.results
+    env = load_env(res)
+    ops = []
+    for path in sorted(glob.glob(os.path.join(res, "*-ref-1.secs"))):
+        op = os.path.basename(path).split("-")[1]
+        if op not in ops:
+            ops.append(op)
+    order = ["gaussian", "median", "canny", "bilateral", "invert"]
+    ops.sort(key=lambda o: order.index(o) if o in order else len(order))
+    formats = [(f, name) for f, name in FORMATS if os.path.exists(os.path.join(res, f"{f}-{ops[0]}-ref-1.secs"))]
+    runs = {(f, op, cfg): Runs(res, f"{f}-{op}", cfg) for f, _ in formats for op in ops for cfg in CONFIGS}
+
+    def get(f, op, cfg, what):
+        r = runs[(f, op, cfg)]
+        return getattr(r, what)() if r else None
+
+    w = []
+    p = w.append
+    p("## One image, streamed (issue 11)")
+    p("")
+    dirty = f" plus {env['dirty']} uncommitted change(s) to src/" if env.get("dirty", "0") != "0" else ""
+    p(f"Measured {env['date']} by `bash bench/stream.sh` ({env['seconds']} s) at commit {env['commit']} "
+      f"(imgproc's sources as of {env['src_commit']}{dirty}), on 2 cores ({env['cpu']}), {env['ompi']}, "
+      f"OpenCV {env['opencv']}, {env['vips']}. Load average at start / end: {env['load_start']} / "
+      f"{env['load_end']}. The machine was shared with other jobs: every configuration ran {env['repeat']} "
+      f"time(s) in interleaved rounds (reference, 1, 2, 3 ranks, 2 ranks `--whole-io`, vips, then the next "
+      f"op); medians are shown, and ratios within this run are what to compare.")
+    p("")
+    p(f"Input: one {env['image']} colour picture (`target/release/examples/synth {env['image'].replace('x', ' ')} 3 42`) "
+      f"as PNG, and the same pixels written by `imgproc run --reference --op brightness:factor=1` as TIFF "
+      f"(OpenCV's LZW) and JPEG (OpenCV's quality 95; its decoded pixels are the input of the JPEG runs). "
+      f"*ref* is `imgproc run --reference` (one process, the whole image, OpenCV's codecs); *np N* is "
+      f"`mpirun --oversubscribe -np N imgproc run --json`; *whole-io* adds `--whole-io` (rank 0 decodes and "
+      f"encodes the whole image: the code before streaming); *vips* is libvips' nearest op, writing with "
+      f"OpenCV's settings for the format (PNG `compression=1`, JPEG `Q=95`, TIFF LZW with the predictor): "
+      f"`vips gaussblur in out 1.1` (OpenCV's sigma for ksize 5; same 5 taps), `vips rank in out 5 5 12` "
+      f"(8.14 has no `median`), `vips canny in out`, `vips invert in out`, none for bilateral.")
+    p("")
+    p("Every imgproc output (every round, every rank count, `--whole-io`) was compared in decoded pixels with "
+      "the reference's output (`target/release/examples/same_pixels`); the script stops at the first "
+      "difference. vips computes other values and is not compared.")
+    p("")
+    p("Reproduce: `bash bench/stream.sh` (writes this section and the pictures; `--quick` checks the script "
+      "in a minute; `--report-only` rewrites them from the last run's results in /tmp/imgproc-stream).")
+    p("")
+
+    # Whole run.
+    p("### Whole run")
+    p("")
+    p("Seconds from the command's start to its exit, measured outside (`mpirun` and MPI start-up "
+      "included), median of the rounds; the ratios are to *ref* of the same round set.")
+    p("")
+    p("| input→output | op | ref | np 1 | np 2 | np 3 | np 2 whole-io | vips | np 2 / ref | np 3 / ref | whole-io / ref | vips / ref |")
+    p("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for f, name in formats:
+        for op in ops:
+            v = {c: get(f, op, c, "whole_median") for c in CONFIGS}
+            p(f"| {name} | {op} | {fmt_s(v['ref'])} | {fmt_s(v['np1'])} | **{fmt_s(v['np2'])}** | {fmt_s(v['np3'])} | "
+              f"{fmt_s(v['whole2'])} | {fmt_s(v['vips'])} | **{ratio(v['np2'], v['ref'])}** | "
+              f"{ratio(v['np3'], v['ref'])} | {ratio(v['whole2'], v['ref'])} | {ratio(v['vips'], v['ref'])} |")
+    p("")
+
+    # Job time.
+    p("### The job alone (MPI start-up excluded) and scaling at 1–3 ranks")
+    p("")
+    p("`wall_secs` of `--json`: from rank 0's start of the job to the output written, without `mpirun`'s "
+      "start-up (`startup_secs`, median of the np 2 runs, in its own column). The reference's is its whole "
+      "job in one process. *speed-up* is np 1's job time over np N's: the same code at 1, 2 and 3 ranks "
+      "(3 ranks on 2 cores are oversubscribed).")
+    p("")
+    p("| input→output | op | ref | np 1 | np 2 | np 3 | np 2 whole-io | np 2 / ref | speed-up np 2 | speed-up np 3 | start-up np 2 |")
+    p("|---|---|---|---|---|---|---|---|---|---|---|")
+    for f, name in formats:
+        for op in ops:
+            v = {c: get(f, op, c, "job_median") for c in CONFIGS if c != "vips"}
+            p(f"| {name} | {op} | {fmt_s(v['ref'])} | {fmt_s(v['np1'])} | **{fmt_s(v['np2'])}** | {fmt_s(v['np3'])} | "
+              f"{fmt_s(v['whole2'])} | **{ratio(v['np2'], v['ref'])}** | {ratio(v['np1'], v['np2'])}× | "
+              f"{ratio(v['np1'], v['np3'])}× | {fmt_s(get(f, op, 'np2', 'startup_median'))} |")
+    p("")
+
+    # Phases at 2 ranks, and the bound they set.
+    p("### Where the time goes at 2 ranks, and the bound it sets")
+    p("")
+    p("Seconds per phase of the median np 2 run, summed from each rank's timeline (*in* = open, decode, "
+      "read, read+send and receive: getting the rows). *io* says how rows were read: *streamed* (rank 0 "
+      "decodes the PNG row by row and sends each worker its rows as they come), *ranged* (every rank reads "
+      "its own rows of the TIFF), *whole* (rank 0 decodes the whole JPEG before anything else starts). "
+      "*decode alone* is rank 0's *in* at np 1: what one core needs to get every row, work that no "
+      "other rank can take. A lower bound for np 2's whole run is start-up + max(rank 0's sequential "
+      "part, half of np 1's job): *bound / ref* is the best np 2 / ref this code could reach on 2 cores "
+      "with perfect overlap and balance.")
+    p("")
+    p("| input→output | op | io | r0 in | r0 filter | r0 encode | r0 write | r1 in | r1 filter | r1 encode | np 2 job | decode alone | np 1 job | bound / ref | np 2 / ref |")
+    p("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for f, name in formats:
+        for op in ops:
+            r = runs[(f, op, "np2")]
+            if not r:
+                continue
+            s = r.median_summary()
+            ranks = {x["rank"]: phase_secs(x) for x in s["per_rank"]}
+            io = s.get("io", "?")
+            io = "streamed" if "input streamed" in io else "ranged" if "ranged" in io else "whole" if "input whole" in io else io
+            n1 = runs[(f, op, "np1")].median_summary()
+            decode = phase_secs(n1["per_rank"][0])["input"]
+            # Rank 0's own sequential part at np 1 is its input; a JPEG is decoded whole before any split.
+            bound = get(f, op, "np2", "startup_median") + max(decode, n1["wall_secs"] / 2)
+            r0, r1 = ranks.get(0, {}), ranks.get(1, {})
+            p(f"| {name} | {op} | {io} | {fmt_s(r0.get('input'))} | {fmt_s(r0.get('filter'))} | "
+              f"{fmt_s(r0.get('encode'))} | {fmt_s(r0.get('write'))} | {fmt_s(r1.get('input'))} | "
+              f"{fmt_s(r1.get('filter'))} | {fmt_s(r1.get('encode'))} | {fmt_s(s['wall_secs'])} | "
+              f"{fmt_s(decode)} | {fmt_s(n1['wall_secs'])} | {ratio(bound, get(f, op, 'ref', 'whole_median'))} | "
+              f"{ratio(get(f, op, 'np2', 'whole_median'), get(f, op, 'ref', 'whole_median'))} |")
+    p("")
+
+    # Timelines.
+    out_dir = os.path.dirname(os.path.abspath(a.into))
+    pics = []
+    for f, name in formats:
+        if "gaussian" not in ops:
+            break
+        jsons = []
+        for cfg in ("ref", "np1", "np2", "np3"):
+            r = runs[(f, "gaussian", cfg)]
+            path = os.path.join(res, f"timeline-{f}-{cfg}.json")
+            with open(path, "w") as fh:
+                json.dump(r.median_summary(), fh)
+            jsons.append(path)
+        pic = os.path.join(a.pictures, f"timeline-8k-{f}-gaussian.png")
+        tool = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "target", "release", "examples", "timeline")
+        subprocess.run([tool, *jsons, "-o", pic], check=True)
+        pics.append((name, os.path.relpath(pic, out_dir)))
+    if pics:
+        p("### Timelines")
+        p("")
+        p("One bar per phase and rank of the median run of gaussian (top: the one-process reference as a "
+          "single bar; then 1, 2 and 3 ranks), on one time axis from the job's start on rank 0's clock (MPI "
+          "start-up not shown). Drawn by `target/release/examples/timeline SUMMARY.json... -o OUT.png` "
+          "from the runs' `--json`.")
+        p("")
+        for name, rel in pics:
+            p(f"{name}, gaussian:")
+            p("")
+            p(f"![{name} gaussian timeline at 1, 2 and 3 ranks]({rel})")
+            p("")
+
+    # Memory.
+    p("### Peak memory per rank")
+    p("")
+    p("Each rank's peak resident memory (`peak_rss_bytes`, median run) against its strip's input bytes "
+      "(rows × width × 3, halo left out) and the bound 1.5 × strip + 100 MB. About 70–90 MB of it is "
+      "the libraries (OpenCV, Open MPI) before any pixel is read, which is why small strips sit far "
+      "above 1.5×.")
+    p("")
+    p("| input→output | op | ranks | rank | rows | strip MB | peak MB | bound MB | within |")
+    p("|---|---|---|---|---|---|---|---|---|")
+    for f, name in formats:
+        if f not in ("png", "tif") or "gaussian" not in ops:
+            continue
+        for np_ in (1, 2, 3):
+            r = runs[(f, "gaussian", f"np{np_}")]
+            if not r:
+                continue
+            for rank, rows, strip, peak, bound, ok in peaks_rows(r.median_summary()):
+                p(f"| {name} | gaussian | {np_} | {rank} | {rows[0]}–{rows[1]} | {strip:.0f} | {peak:.0f} | "
+                  f"{bound:.0f} | {'yes' if ok else 'NO'} |")
+    p("")
+
+    # Output sizes.
+    p("Output sizes, MB (ref / np 2), gaussian: " + ", ".join(
+        f"{name} {int(open(os.path.join(res, f'{f}-gaussian-ref.bytes')).read()) / MB:.1f} / "
+        f"{int(open(os.path.join(res, f'{f}-gaussian-np2-1.bytes')).read()) / MB:.1f}"
+        for f, name in formats if "gaussian" in ops) + ".")
+    p("")
+
+    # Targets.
+    p("### Targets")
+    p("")
+    p("| target | measured | met |")
+    p("|---|---|---|")
+    for f, name in formats:
+        for op in ops:
+            ref_w, np2_w, vips_w = (get(f, op, c, "whole_median") for c in ("ref", "np2", "vips"))
+            ref_j, np2_j = get(f, op, "ref", "job_median"), get(f, op, "np2", "job_median")
+            if None in (ref_w, np2_w):
+                continue
+            if f == "png":
+                x = np2_w / ref_w
+                p(f"| {name} {op}: np 2 whole run ≤ 0.75× ref (aim 0.65) | {x:.2f}× | {'yes' if x <= 0.75 else 'no'}"
+                  f"{' (aim met)' if x <= 0.65 else ''} |")
+                if vips_w is not None:
+                    p(f"| {name} {op}: np 2 whole run faster than `vips {VIPS_OP[op]}` | {np2_w:.2f} s vs "
+                      f"{vips_w:.2f} s | {'yes' if np2_w < vips_w else 'no'} |")
+            elif f == "tif":
+                x = np2_w / ref_w
+                p(f"| {name} {op}: np 2 whole run ≤ 0.6× ref | {x:.2f}× | {'yes' if x <= 0.6 else 'no'} |")
+            elif f == "jpg":
+                x = np2_j / ref_j
+                p(f"| {name} {op}: np 2 job ≤ 0.8× ref's | {x:.2f}× | {'yes' if x <= 0.8 else 'no'} |")
+                if vips_w is not None:
+                    p(f"| {name} {op}: gap to `vips {VIPS_OP[op]}`, whole run | {np2_w:.2f} s vs {vips_w:.2f} s "
+                      f"(+{np2_w - vips_w:.2f} s) | – |")
+    p("")
+    splice(a.into, STREAM, "\n".join(w), before=RUNTIME_BEGIN)
+
+
+# --- splicing ----------------------------------------------------------------------------------
+
+
+def splice(path, markers, section, after=None, before=None):
+    """Replaces the block between `markers` in `path`; without them, inserts it after the line
+    `after` or before the line `before` when present, else appends it."""
+    begin, end = markers
+    text = open(path).read() if os.path.exists(path) else ""
+    block = f"{begin}\n{section.rstrip()}\n{end}\n"
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        tail = rest.split(end, 1)[1].lstrip("\n")
+        text = head + block + (("\n" + tail) if tail else "")
+    elif after and after in text:
+        head, tail = text.split(after, 1)
+        text = head + after + "\n\n" + block + "\n" + tail.lstrip("\n")
+    elif before and before in text:
+        head, tail = text.split(before, 1)
+        text = head.rstrip("\n") + "\n\n" + block + "\n" + before + tail
+    else:
+        text = text.rstrip("\n") + "\n\n" + block
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="what", required=True)
+    for name in ("report", "huge"):
+        s = sub.add_parser(name)
+        s.add_argument("results")
+        s.add_argument("--into", required=True)
+        s.add_argument("--pictures", default="docs")
+    s = sub.add_parser("bands")
+    s.add_argument("summary")
+    a = ap.parse_args()
+    {"report": report, "huge": huge, "bands": bands}[a.what](a)
+
+
+if __name__ == "__main__":
+    main()
