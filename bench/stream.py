@@ -117,6 +117,17 @@ def huge(a):
         p(f"| {rank} | {rows[0]}–{rows[1]} | {strip:.0f} | {peak:.0f} | {bound:.0f} | {peak / strip:.2f} | "
           f"{'yes' if ok else 'NO'} |")
     p("")
+    p("Seconds per phase of each rank (from its timeline; *in* is reading its own rows of the TIFF). "
+      "3 ranks share 2 cores here, so each phase runs at about two thirds of a core's speed: the "
+      "target of this run is memory and exactness, not speed.")
+    p("")
+    p("| rank | in | filter | encode | write | job |")
+    p("|---|---|---|---|---|---|")
+    for r in sorted(np3["per_rank"], key=lambda r: r["rank"]):
+        ph = phase_secs(r)
+        p(f"| {r['rank']} | {ph['input']:.1f} | {ph['filter']:.1f} | {ph['encode']:.1f} | {ph['write']:.1f} | "
+          f"{np3['wall_secs']:.1f} |")
+    p("")
     compared = open(os.path.join(res, "compared")).read().split("\n")
     compared = [c.split() for c in compared if c.strip()]
     rows = sum(int(c[1]) for c in compared)
@@ -156,6 +167,12 @@ class Runs:
 
     def job_median(self):
         return statistics.median(s["wall_secs"] for s in self.summaries)
+
+    def whole_min(self):
+        return min(self.whole)
+
+    def job_min(self):
+        return min(s["wall_secs"] for s in self.summaries)
 
     def startup_median(self):
         return statistics.median(s.get("startup_secs", 0.0) for s in self.summaries)
@@ -236,16 +253,18 @@ def report(a):
     p("### Whole run")
     p("")
     p("Seconds from the command's start to its exit, measured outside (`mpirun` and MPI start-up "
-      "included), median of the rounds; the ratios are to *ref* of the same round set.")
+      "included), median of the rounds; the ratios are to *ref* of the same round set. *best* is the "
+      "fastest np 2 round over the fastest reference round: on this shared machine the least disturbed "
+      "runs, what the code does when it gets its cores.")
     p("")
-    p("| input→output | op | ref | np 1 | np 2 | np 3 | np 2 whole-io | vips | np 2 / ref | np 3 / ref | whole-io / ref | vips / ref |")
-    p("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    p("| input→output | op | ref | np 1 | np 2 | np 3 | np 2 whole-io | vips | np 2 / ref | np 2 / ref, best | np 3 / ref | whole-io / ref | vips / ref |")
+    p("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for f, name in formats:
         for op in ops:
             v = {c: get(f, op, c, "whole_median") for c in CONFIGS}
             p(f"| {name} | {op} | {fmt_s(v['ref'])} | {fmt_s(v['np1'])} | **{fmt_s(v['np2'])}** | {fmt_s(v['np3'])} | "
               f"{fmt_s(v['whole2'])} | {fmt_s(v['vips'])} | **{ratio(v['np2'], v['ref'])}** | "
-              f"{ratio(v['np3'], v['ref'])} | {ratio(v['whole2'], v['ref'])} | {ratio(v['vips'], v['ref'])} |")
+              f"{ratio(get(f, op, 'np2', 'whole_min'), get(f, op, 'ref', 'whole_min'))} | {ratio(v['np3'], v['ref'])} | {ratio(v['whole2'], v['ref'])} | {ratio(v['vips'], v['ref'])} |")
     p("")
 
     # Job time.
@@ -256,13 +275,14 @@ def report(a):
       "job in one process. *speed-up* is np 1's job time over np N's: the same code at 1, 2 and 3 ranks "
       "(3 ranks on 2 cores are oversubscribed).")
     p("")
-    p("| input→output | op | ref | np 1 | np 2 | np 3 | np 2 whole-io | np 2 / ref | speed-up np 2 | speed-up np 3 | start-up np 2 |")
-    p("|---|---|---|---|---|---|---|---|---|---|---|")
+    p("| input→output | op | ref | np 1 | np 2 | np 3 | np 2 whole-io | np 2 / ref | np 2 / ref, best | speed-up np 2 | speed-up np 3 | start-up np 2 |")
+    p("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for f, name in formats:
         for op in ops:
             v = {c: get(f, op, c, "job_median") for c in CONFIGS if c != "vips"}
             p(f"| {name} | {op} | {fmt_s(v['ref'])} | {fmt_s(v['np1'])} | **{fmt_s(v['np2'])}** | {fmt_s(v['np3'])} | "
-              f"{fmt_s(v['whole2'])} | **{ratio(v['np2'], v['ref'])}** | {ratio(v['np1'], v['np2'])}× | "
+              f"{fmt_s(v['whole2'])} | **{ratio(v['np2'], v['ref'])}** | "
+              f"{ratio(get(f, op, 'np2', 'job_min'), get(f, op, 'ref', 'job_min'))} | {ratio(v['np1'], v['np2'])}× | "
               f"{ratio(v['np1'], v['np3'])}× | {fmt_s(get(f, op, 'np2', 'startup_median'))} |")
     p("")
 
@@ -372,23 +392,61 @@ def report(a):
             ref_j, np2_j = get(f, op, "ref", "job_median"), get(f, op, "np2", "job_median")
             if None in (ref_w, np2_w):
                 continue
+            best_w = get(f, op, "np2", "whole_min") / get(f, op, "ref", "whole_min")
+            best_j = get(f, op, "np2", "job_min") / get(f, op, "ref", "job_min")
+
+            def met(x, limit, best):
+                return f"{'yes' if x <= limit else 'no'} (best: {'yes' if best <= limit else 'no'})"
+
             if f == "png":
                 x = np2_w / ref_w
-                p(f"| {name} {op}: np 2 whole run ≤ 0.75× ref (aim 0.65) | {x:.2f}× | {'yes' if x <= 0.75 else 'no'}"
-                  f"{' (aim met)' if x <= 0.65 else ''} |")
+                p(f"| {name} {op}: np 2 whole run ≤ 0.75× ref (aim 0.65) | {x:.2f}× (best {best_w:.2f}×) | "
+                  f"{met(x, 0.75, best_w)}{', aim met' if x <= 0.65 else ''} |")
                 if vips_w is not None:
+                    vb = get(f, op, "vips", "whole_min")
+                    nb = get(f, op, "np2", "whole_min")
                     p(f"| {name} {op}: np 2 whole run faster than `vips {VIPS_OP[op]}` | {np2_w:.2f} s vs "
-                      f"{vips_w:.2f} s | {'yes' if np2_w < vips_w else 'no'} |")
+                      f"{vips_w:.2f} s (best {nb:.2f} vs {vb:.2f}) | {'yes' if np2_w < vips_w else 'no'} "
+                      f"(best: {'yes' if nb < vb else 'no'}) |")
             elif f == "tif":
                 x = np2_w / ref_w
-                p(f"| {name} {op}: np 2 whole run ≤ 0.6× ref | {x:.2f}× | {'yes' if x <= 0.6 else 'no'} |")
+                p(f"| {name} {op}: np 2 whole run ≤ 0.6× ref | {x:.2f}× (best {best_w:.2f}×) | {met(x, 0.6, best_w)} |")
             elif f == "jpg":
                 x = np2_j / ref_j
-                p(f"| {name} {op}: np 2 job ≤ 0.8× ref's | {x:.2f}× | {'yes' if x <= 0.8 else 'no'} |")
+                p(f"| {name} {op}: np 2 job ≤ 0.8× ref's | {x:.2f}× (best {best_j:.2f}×) | {met(x, 0.8, best_j)} |")
                 if vips_w is not None:
                     p(f"| {name} {op}: gap to `vips {VIPS_OP[op]}`, whole run | {np2_w:.2f} s vs {vips_w:.2f} s "
-                      f"(+{np2_w - vips_w:.2f} s) | – |")
+                      f"({np2_w - vips_w:+.2f} s) | – |")
     p("")
+
+    # What the JPEG gap to vips is made of.
+    if any(f == "jpg" for f, _ in formats):
+        p("### JPEG→JPEG: the gap to vips")
+        p("")
+        p("The np 2 whole run (median) cut into: *outside the job* = whole run − `wall_secs` (mpirun, MPI "
+          "start-up and exit), rank 0's *decode* of the whole JPEG before any row is sent (its *in*), and "
+          "*after the decode* = the rest of the job (send, filter, encode in pieces, write). vips runs "
+          "decode, op and encode as one demand-driven pipeline in threads, without a process launch.")
+        p("")
+        p("| op | vips | np 2 | gap | outside the job | decode on rank 0 | after the decode | ref |")
+        p("|---|---|---|---|---|---|---|---|")
+        for op in ops:
+            r = runs[("jpg", op, "np2")]
+            vips_w = get("jpg", op, "vips", "whole_median")
+            if not r or vips_w is None:
+                continue
+            s = r.median_summary()
+            whole = r.whole[sorted(range(len(r.whole)), key=lambda i: r.whole[i])[(len(r.whole) - 1) // 2]]
+            decode = phase_secs(next(x for x in s["per_rank"] if x["rank"] == 0))["input"]
+            p(f"| {op} | {vips_w:.2f} | {whole:.2f} | {whole - vips_w:+.2f} | {whole - s['wall_secs']:.2f} | "
+              f"{decode:.2f} | {s['wall_secs'] - decode:.2f} | {get('jpg', op, 'ref', 'whole_median'):.2f} |")
+        p("")
+    # The reading of these numbers, kept beside the script (it names figures of the run it was written for).
+    notes = os.path.join(os.path.dirname(os.path.abspath(__file__)), "stream-notes.md")
+    if os.path.exists(notes):
+        with open(notes) as fh:
+            p(fh.read().rstrip())
+        p("")
     splice(a.into, STREAM, "\n".join(w), before=RUNTIME_BEGIN)
 
 

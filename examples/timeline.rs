@@ -53,7 +53,7 @@ const PHASES: &[(&str, [f64; 3])] = &[
 
 const WIDTH: i32 = 1200;
 const LEFT: i32 = 90;
-const RIGHT: i32 = 30;
+const RIGHT: i32 = 40;
 const TITLE: i32 = 30;
 const LANE: i32 = 30;
 const AXIS: i32 = 34;
@@ -178,7 +178,7 @@ fn draw_axis(img: &mut Mat, y: i32, t_max: f64, x_of: &dyn Fn(f64) -> i32) -> Re
         text(img, &label, Point::new(x - 12, y + 21), 0.4, 1)?;
         t += step;
     }
-    text(img, "s", Point::new(x_of(t_max) + 8, y + 21), 0.4, 1)?;
+    text(img, "s", Point::new(x_of(t_max) + 26, y + 21), 0.4, 1)?;
     Ok(())
 }
 
