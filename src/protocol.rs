@@ -135,7 +135,7 @@ pub enum StripOutput {
     Piece(crate::pieces::PieceFormat),
 }
 
-/// An encoded piece announced in a [`StripResult`]: `len` bytes follow with [`TAG_RESULT_ROWS`].
+/// One part of a rank's encoded piece: `len` bytes follow with [`TAG_RESULT_ROWS`].
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PieceHead {
     pub meta: crate::pieces::PieceMeta,
@@ -144,6 +144,8 @@ pub struct PieceHead {
 
 /// Worker → rank 0 at the start of a [`StripInput::File`] job: whether it reads its rows itself.
 pub const TAG_SOURCE: Tag = 16;
+/// Worker → rank 0: a [`PieceHead`].
+pub const TAG_PIECE: Tag = 17;
 
 /// A batch: the chain and how images travel.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -161,9 +163,10 @@ pub struct BatchJob {
 pub struct StripResult {
     pub outcome: Result<(), Failure>,
     pub stats: RankStats,
-    /// With [`StripOutput::Piece`] and a non-empty strip: the encoded piece that follows.
+    /// With [`StripOutput::Piece`]: how many parts of its piece follow, each a [`PieceHead`]
+    /// with [`TAG_PIECE`] and then its bytes (see `pieces::encode_in_parts`).
     #[serde(default)]
-    pub piece: Option<PieceHead>,
+    pub parts: usize,
 }
 
 /// Rank 0 → worker in a batch.
