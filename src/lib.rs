@@ -1,7 +1,7 @@
 //! imgproc: exact distributed image filtering over MPI.
 //!
 //! The pure core (`image`, `ops`, `chain`, `split`, `exec`, `global`, `codec`, `scheduler`,
-//! `model`, `threads`) knows nothing of MPI; `master`, `worker` and `protocol` move its values
+//! `model`, `threads`, `reach`) knows nothing of MPI; `master`, `worker` and `protocol` move its values
 //! between ranks; `cli` and `gui` are front ends.
 
 pub mod batch;
@@ -18,6 +18,7 @@ pub mod master;
 pub mod model;
 pub mod ops;
 pub mod protocol;
+pub mod reach;
 pub mod report;
 pub mod scheduler;
 pub mod split;

@@ -40,6 +40,10 @@ pub struct RankStats {
     pub write_secs: f64,
     pub bytes_sent: u64,
     pub bytes_received: u64,
+    /// Batch: this rank read its inputs and wrote its outputs itself, only indices travelled
+    /// (false: the file bytes went through rank 0). Absent in other jobs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub own_files: Option<bool>,
 }
 
 impl RankStats {
@@ -101,7 +105,9 @@ pub enum Progress {
 #[derive(Clone, Debug)]
 pub struct BatchOptions {
     pub max_pixels: u64,
-    /// Every rank sees the input and output paths: only indices travel.
+    /// The user says every rank sees the input and output paths (`--shared-dir`): workers read
+    /// and write their own files without being checked. Otherwise each worker is checked
+    /// (`reach`) and gets its own files when it passes.
     pub shared_files: bool,
     /// Rank 0 hands out work but processes none itself (when there are workers).
     pub coordinator_only: bool,

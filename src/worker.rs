@@ -11,6 +11,7 @@ use crate::global::{HysteresisReply, HysteresisRequest};
 use crate::image::Image;
 use crate::model::{Failure, RankInfo, RankStats};
 use crate::protocol::*;
+use crate::reach::BatchReach;
 use crate::threads;
 use anyhow::Result;
 use mpi::topology::SimpleCommunicator;
@@ -131,6 +132,8 @@ impl Worker<'_> {
 
     fn batch_job(&mut self, job: &BatchJob) -> Result<()> {
         let root = self.world.process_at_rank(0);
+        let reach = job.reach.as_ref().map(|c| BatchReach::check(&c.probe, &c.out_dir, &c.sample));
+        send_json(&root, TAG_BATCH_UP, &BatchUp::Ready(reach));
         let mut stats = self.stats();
         loop {
             let started = Instant::now();
@@ -175,7 +178,7 @@ impl Worker<'_> {
                     send_bytes(&root, TAG_BATCH_UP_BYTES, &out);
                     stats.bytes_sent += out.len() as u64;
                 }
-                // Written beside the shared output; rank 0 puts it in place.
+                // Written beside the output (own files); rank 0 puts it in place.
                 Ok((Made::Temp(tmp), _)) => {
                     send_json(&root, TAG_BATCH_UP, &BatchUp::Done { index, outcome: Ok(Produced::Temp(tmp)), secs })
                 }
