@@ -178,6 +178,7 @@ pub fn run_batch(master: &Master, args: &BatchArgs, cancel: &AtomicBool) -> Resu
     let opts = BatchOptions {
         max_pixels: args.job.max_pixels,
         shared_files: args.shared_dir.is_some(),
+        send_files: args.send_files,
         coordinator_only: args.job.coordinator_only,
     };
     let bar = progress_bar(items.iter().filter(|i| !journal.is_done(&i.input)).count(), "images");

@@ -109,6 +109,9 @@ pub struct BatchOptions {
     /// and write their own files without being checked. Otherwise each worker is checked
     /// (`reach`) and gets its own files when it passes.
     pub shared_files: bool,
+    /// Workers get every image's bytes from rank 0 and send the result back, unchecked
+    /// (`--send-files`).
+    pub send_files: bool,
     /// Rank 0 hands out work but processes none itself (when there are workers).
     pub coordinator_only: bool,
 }

@@ -173,8 +173,9 @@ impl Master {
     ) -> Result<(u64, Vec<bool>)> {
         let n = self.size();
         let out_dir = items.first().and_then(|i| i.output.parent()).map(Path::to_path_buf);
-        let probe = match (&out_dir, opts.shared_files, n > 1) {
-            (Some(dir), false, true) => Some(ProbeFile::create(dir)?),
+        let check = n > 1 && !opts.shared_files && !opts.send_files;
+        let probe = match &out_dir {
+            Some(dir) if check => Some(ProbeFile::create(dir)?),
             _ => None,
         };
         let reach = probe.as_ref().zip(out_dir).map(|(p, out_dir)| {
@@ -200,7 +201,8 @@ impl Master {
                     }
                     reach.own_files()
                 }
-                // Not checked: `--shared-dir` says they see the files (or there are no items).
+                // Not checked: `--shared-dir` says they see the files, `--send-files` that they
+                // get bytes (or there are no items).
                 BatchUp::Ready(None) => opts.shared_files,
                 other => anyhow::bail!("rank {rank} answered the start of a batch with {other:?}"),
             };
