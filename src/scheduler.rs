@@ -151,7 +151,9 @@ impl Scheduler {
                 self.open.insert(item);
                 return Some(Action::Assign { rank, item });
             }
-            if let Some(item) = self.straggler(rank, now) {
+            // A rank works through its items one at a time: a copy queued behind another item
+            // would start no sooner than the first copy ends.
+            if let Some(item) = self.running[rank].is_empty().then(|| self.straggler(rank, now)).flatten() {
                 self.running[rank].push((item, now));
                 self.doubled.insert(item);
                 return Some(Action::Assign { rank, item });
@@ -597,6 +599,38 @@ mod tests {
 
     fn policy() -> Option<Stragglers> {
         Some(Stragglers { factor: 3.0, floor_secs: 2.0 })
+    }
+
+    #[test]
+    fn a_straggler_copy_goes_only_to_a_rank_with_nothing_running() {
+        // Two slots per worker (indices sent ahead): rank 2 still runs item 3, so the copy of
+        // the straggler (item 2, on rank 1) waits until rank 2 is idle.
+        let mut s = Scheduler::new(vec![0, 2, 2]).with_stragglers(policy());
+        s.push(0);
+        s.push(1);
+        s.push(2);
+        s.push(3);
+        s.close();
+        assert_eq!(s.next_action(0.0), Some(Action::Assign { rank: 1, item: 0 }));
+        assert_eq!(s.next_action(0.0), Some(Action::Assign { rank: 1, item: 1 }));
+        assert_eq!(s.next_action(0.0), Some(Action::Assign { rank: 2, item: 2 }));
+        assert_eq!(s.next_action(0.0), Some(Action::Assign { rank: 2, item: 3 }));
+        s.completed(1, 0, 1.0);
+        s.completed(1, 1, 2.0);
+        s.completed(2, 3, 2.0);
+        // Item 2 has run 10 s against a median of 2 s; rank 1 is idle and gets the copy.
+        assert_eq!(s.next_action(10.0), Some(Action::Assign { rank: 1, item: 2 }));
+        let mut busy = Scheduler::new(vec![0, 2, 2]).with_stragglers(policy());
+        for i in 0..3 {
+            busy.push(i);
+        }
+        busy.close();
+        for _ in 0..3 {
+            busy.next_action(0.0);
+        }
+        // Rank 1 holds items 0 and 1, rank 2 item 2; rank 1 finishes item 0 but still runs 1.
+        busy.completed(1, 0, 1.0);
+        assert_eq!(busy.next_action(10.0), None, "no copy behind a running item");
     }
 
     #[test]
