@@ -147,15 +147,25 @@ pub const TAG_SOURCE: Tag = 16;
 /// Worker → rank 0: a [`PieceHead`].
 pub const TAG_PIECE: Tag = 17;
 
-/// A batch: the chain and how images travel.
+/// A batch: the chain, and what a worker checks to learn how its images travel.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct BatchJob {
     pub id: u64,
     pub chain: OpChain,
     pub max_pixels: u64,
-    /// When set, every rank sees the files (shared storage): workers read inputs and write outputs
-    /// themselves and only indices travel. Otherwise encoded bytes travel through rank 0.
-    pub shared_files: bool,
+    /// What the worker checks before the first image ([`crate::reach::BatchReach::check`]) and
+    /// reports in [`BatchUp::Ready`]: when it reaches the output folder and the inputs, it reads
+    /// and writes its own files and only indices travel; otherwise encoded bytes travel through
+    /// rank 0. `None`: the user said every node sees the files (`--shared-dir`), nothing to check.
+    pub reach: Option<BatchReachCheck>,
+}
+
+/// Rank 0's probe in the output folder and a sample of inputs with the sizes rank 0 sees.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BatchReachCheck {
+    pub probe: crate::reach::Probe,
+    pub out_dir: PathBuf,
+    pub sample: Vec<crate::reach::SeenFile>,
 }
 
 /// A worker's answer at the end of an image job; rows follow when `outcome` is `Ok`.
@@ -172,8 +182,9 @@ pub struct StripResult {
 /// Rank 0 → worker in a batch.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum BatchDown {
-    /// Do item `index`. With shared files the worker reads `input` and writes `output`; otherwise
-    /// `bytes` encoded bytes follow and the result is encoded as `format`.
+    /// Do item `index`. Without `bytes` (the worker reaches the files) it reads `input` and
+    /// writes beside `output`; otherwise `bytes` encoded bytes follow and the result is encoded
+    /// as `format` and sent back.
     Work { index: usize, input: PathBuf, output: PathBuf, format: String, bytes: Option<usize> },
     /// No more work in this batch.
     Finish,
@@ -184,7 +195,7 @@ pub enum BatchDown {
 pub enum Produced {
     /// This many encoded bytes follow, for rank 0 to write.
     Bytes(usize),
-    /// The output is written under this temporary name beside it (shared files): rank 0 puts
+    /// The output is written under this temporary name beside it (own files): rank 0 puts
     /// it in place, or removes it when another copy of the item came first.
     Temp(PathBuf),
 }
@@ -192,6 +203,9 @@ pub enum Produced {
 /// Worker → rank 0 in a batch.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum BatchUp {
+    /// Sent once at the start: what the worker reaches by itself (`None`: not checked, the job
+    /// said every node sees the files).
+    Ready(Option<crate::reach::BatchReach>),
     /// Item `index` is finished (see [`Produced`]).
     Done { index: usize, outcome: Result<Produced, Failure>, secs: f64 },
     /// The worker's totals, after `Finish`.
@@ -373,10 +387,9 @@ pub struct VideoJob {
     /// Size of the input video in bytes (0 for frames): a worker that sees a file of this size at
     /// the same path decodes its chunks itself.
     pub input_size: u64,
-    /// A file rank 0 wrote in the work folder, holding `token`: a worker that reads it back
-    /// writes its segments there itself; otherwise it sends them.
-    pub probe: PathBuf,
-    pub token: String,
+    /// A file rank 0 wrote in the work folder: a worker that reads its token back writes its
+    /// segments there itself; otherwise it sends them.
+    pub probe: crate::reach::Probe,
     /// Rank 0 sends every chunk's input, whatever the worker sees (no shared storage assumed).
     pub send_input: bool,
 }

@@ -13,6 +13,7 @@ use crate::image::Image;
 use crate::model::{unix_now, Failure, RankInfo, RankStats};
 use crate::pieces::PART_BYTES;
 use crate::protocol::*;
+use crate::reach::BatchReach;
 use crate::threads;
 use anyhow::{Context, Result};
 use mpi::topology::SimpleCommunicator;
@@ -205,6 +206,8 @@ impl Worker<'_> {
 
     fn batch_job(&mut self, job: &BatchJob) -> Result<()> {
         let root = self.world.process_at_rank(0);
+        let reach = job.reach.as_ref().map(|c| BatchReach::check(&c.probe, &c.out_dir, &c.sample));
+        send_json(&root, TAG_BATCH_UP, &BatchUp::Ready(reach));
         let mut stats = self.stats();
         loop {
             let started = Instant::now();
@@ -249,7 +252,7 @@ impl Worker<'_> {
                     send_bytes(&root, TAG_BATCH_UP_BYTES, &out);
                     stats.bytes_sent += out.len() as u64;
                 }
-                // Written beside the shared output; rank 0 puts it in place.
+                // Written beside the output (own files); rank 0 puts it in place.
                 Ok((Made::Temp(tmp), _)) => {
                     send_json(&root, TAG_BATCH_UP, &BatchUp::Done { index, outcome: Ok(Produced::Temp(tmp)), secs })
                 }
