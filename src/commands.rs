@@ -211,6 +211,7 @@ fn run_file(
         startup_secs: master.startup_secs,
         rank0_peak_rss_bytes: rss_bytes().0,
         plan: Some(chain.plan(master.size())),
+        images_per_sec: None,
         io: Some(format!("streamed pieces: input {}, {} worker(s) read their own rows", run.reader, run.self_readers)),
     }
     .print(args.job.json);
