@@ -108,7 +108,7 @@ pub struct Piece {
 }
 
 /// Rows of input a part of a rank's piece holds, at most (see [`encode_in_parts`]).
-pub const PART_BYTES: usize = 8 << 20;
+pub const PART_BYTES: usize = 4 << 20;
 
 /// Encodes a rank's rows as consecutive pieces of about `part_bytes` of pixels each (aligned for
 /// `format`), so neither the rank nor rank 0 holds its whole piece and its rows at once: parts are
