@@ -198,17 +198,18 @@ if missed:
 w("Peak memory counts everything resident in rank 0, including about 65 MB of libraries "
   "(OpenCV, Open MPI, GTK for the GUI's dialogs) present before the image is read.")
 
-# bench/runtime.sh writes its own section between these markers in the same file. bench/run.sh's
-# redirection empties the file before this script runs, so the section is carried over from the
-# committed copy: run bench/runtime.sh after bench/run.sh to refresh it.
-BEGIN, END = "<!-- bench/runtime.sh: begin -->", "<!-- bench/runtime.sh: end -->"
+# bench/runtime.sh and bench/batch.sh's sections live between these markers in the same file.
+# bench/run.sh's redirection empties the file before this script runs, so the sections are carried
+# over from the committed copy: run the other scripts after bench/run.sh to refresh them.
 try:
     committed = subprocess.run(["git", "show", "HEAD:docs/BENCHMARKS.md"], capture_output=True, text=True,
                                cwd=os.path.dirname(os.path.abspath(__file__))).stdout
 except OSError:
     committed = ""
-if BEGIN in committed and END in committed and not quick:
-    w("")
-    w(BEGIN + committed.split(BEGIN, 1)[1].split(END, 1)[0] + END)
-    print("report.py: kept bench/runtime.sh's section from the committed docs/BENCHMARKS.md", file=sys.stderr)
+for script in ("runtime", "batch"):
+    BEGIN, END = f"<!-- bench/{script}.sh: begin -->", f"<!-- bench/{script}.sh: end -->"
+    if BEGIN in committed and END in committed and not quick:
+        w("")
+        w(BEGIN + committed.split(BEGIN, 1)[1].split(END, 1)[0] + END)
+        print(f"report.py: kept bench/{script}.sh's section from the committed docs/BENCHMARKS.md", file=sys.stderr)
 print("\n".join(out))

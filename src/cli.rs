@@ -86,8 +86,13 @@ pub struct BatchArgs {
     pub format: Option<String>,
     /// A folder every node sees (NFS...) holding the inputs and the output folder: ranks then read
     /// and write files themselves and only indices travel over MPI.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", conflicts_with = "send_files")]
     pub shared_dir: Option<PathBuf>,
+    /// Rank 0 reads every input and sends its bytes, and receives and writes every result, as for
+    /// nodes without shared storage. Default: a worker that sees the inputs and the output folder
+    /// (same host, or shared storage: checked at the start) reads and writes its own files.
+    #[arg(long)]
+    pub send_files: bool,
 }
 
 #[derive(Args, Debug)]

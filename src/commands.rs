@@ -87,6 +87,7 @@ pub fn run_reference(args: &RunArgs) -> Result<()> {
         failed: vec![],
         cancelled: false,
         stopped: None,
+        images_per_sec: None,
         per_rank: vec![stats],
         rank0_start_rss_bytes: start_rss,
         startup_secs: 0.0,
@@ -149,6 +150,7 @@ pub fn run_image(master: &Master, args: &RunArgs, cancel: &AtomicBool) -> Result
         failed: vec![],
         cancelled: false,
         stopped: None,
+        images_per_sec: None,
         per_rank: stats,
         rank0_start_rss_bytes: start_rss,
         startup_secs: master.startup_secs,
@@ -209,6 +211,7 @@ fn run_file(
         startup_secs: master.startup_secs,
         rank0_peak_rss_bytes: rss_bytes().0,
         plan: Some(chain.plan(master.size())),
+        images_per_sec: None,
         io: Some(format!("streamed pieces: input {}, {} worker(s) read their own rows", run.reader, run.self_readers)),
     }
     .print(args.job.json);
@@ -239,11 +242,13 @@ pub fn run_batch(master: &Master, args: &BatchArgs, cancel: &AtomicBool) -> Resu
     let opts = BatchOptions {
         max_pixels: args.job.max_pixels,
         shared_files: args.shared_dir.is_some(),
+        send_files: args.send_files,
         coordinator_only: args.job.coordinator_only,
     };
     let bar = progress_bar(items.iter().filter(|i| !journal.is_done(&i.input)).count(), "images");
     let outcome = master.run_batch(&items, &chain, &opts, &mut journal, &mut on_progress(&bar), cancel)?;
     bar.finish_and_clear();
+    let wall_secs = started.elapsed().as_secs_f64();
     let failed = outcome.failed.len();
     Summary {
         mode: "batch",
@@ -251,7 +256,7 @@ pub fn run_batch(master: &Master, args: &BatchArgs, cancel: &AtomicBool) -> Resu
         op: chain.to_string(),
         ranks: master.size(),
         hosts: master.ranks.iter().map(|r| r.host.clone()).collect(),
-        wall_secs: started.elapsed().as_secs_f64(),
+        wall_secs,
         output: args.output.clone(),
         width: None,
         height: None,
@@ -261,6 +266,7 @@ pub fn run_batch(master: &Master, args: &BatchArgs, cancel: &AtomicBool) -> Resu
         failed: outcome.failed.into_iter().map(|(input, reason)| Failure { input, reason }).collect(),
         cancelled: outcome.cancelled,
         stopped: outcome.stopped.clone(),
+        images_per_sec: Some(outcome.done as f64 / wall_secs.max(1e-9)),
         per_rank: outcome.stats,
         rank0_start_rss_bytes: start_rss,
         startup_secs: master.startup_secs,

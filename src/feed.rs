@@ -17,7 +17,7 @@ use std::path::Path;
 
 /// Bytes of rows per message when rank 0 streams a strip: large enough that a message costs
 /// nothing next to its transfer, small enough that rank 0 holds little of a worker's strip.
-pub const STREAM_MESSAGE_BYTES: usize = 8 << 20;
+pub const STREAM_MESSAGE_BYTES: usize = 4 << 20;
 
 /// Rows per streamed message for rows of `row_bytes` bytes.
 pub fn chunk_rows(row_bytes: usize) -> usize {

@@ -1,8 +1,8 @@
 //! imgproc: exact distributed image filtering over MPI.
 //!
 //! The pure core (`image`, `ops`, `chain`, `split`, `exec`, `global`, `codec`, `scheduler`,
-//! `model`, `threads`, `pieces`) knows nothing of MPI; `master`, `worker` and `protocol` move its values
-//! between ranks; `cli` and `gui` are front ends.
+//! `model`, `threads`, `pieces`, `rows`, `feed`, `reach`) knows nothing of MPI; `master`, `worker`
+//! and `protocol` move its values between ranks; `cli` and `gui` are front ends.
 
 pub mod batch;
 pub mod chain;
@@ -20,6 +20,7 @@ pub mod model;
 pub mod ops;
 pub mod pieces;
 pub mod protocol;
+pub mod reach;
 pub mod report;
 pub mod rows;
 pub mod scheduler;

@@ -49,6 +49,10 @@ pub struct RankStats {
     /// What the rank did when, in seconds from the job's start on rank 0's clock (one image).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub timeline: Vec<Span>,
+    /// Batch: this rank read its inputs and wrote its outputs itself, only indices travelled
+    /// (false: the file bytes went through rank 0). Absent in other jobs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub own_files: Option<bool>,
 }
 
 /// One phase of a rank's work in a job: decode, read, send, receive, filter, encode, write.
@@ -135,8 +139,13 @@ pub enum Progress {
 #[derive(Clone, Debug)]
 pub struct BatchOptions {
     pub max_pixels: u64,
-    /// Every rank sees the input and output paths: only indices travel.
+    /// The user says every rank sees the input and output paths (`--shared-dir`): workers read
+    /// and write their own files without being checked. Otherwise each worker is checked
+    /// (`reach`) and gets its own files when it passes.
     pub shared_files: bool,
+    /// Workers get every image's bytes from rank 0 and send the result back, unchecked
+    /// (`--send-files`).
+    pub send_files: bool,
     /// Rank 0 hands out work but processes none itself (when there are workers).
     pub coordinator_only: bool,
 }

@@ -135,7 +135,7 @@ pub enum StripOutput {
     Piece(crate::pieces::PieceFormat),
 }
 
-/// An encoded piece announced in a [`StripResult`]: `len` bytes follow with [`TAG_RESULT_ROWS`].
+/// One part of a rank's encoded piece: `len` bytes follow with [`TAG_RESULT_ROWS`].
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PieceHead {
     pub meta: crate::pieces::PieceMeta,
@@ -144,16 +144,28 @@ pub struct PieceHead {
 
 /// Worker → rank 0 at the start of a [`StripInput::File`] job: whether it reads its rows itself.
 pub const TAG_SOURCE: Tag = 16;
+/// Worker → rank 0: a [`PieceHead`].
+pub const TAG_PIECE: Tag = 17;
 
-/// A batch: the chain and how images travel.
+/// A batch: the chain, and what a worker checks to learn how its images travel.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct BatchJob {
     pub id: u64,
     pub chain: OpChain,
     pub max_pixels: u64,
-    /// When set, every rank sees the files (shared storage): workers read inputs and write outputs
-    /// themselves and only indices travel. Otherwise encoded bytes travel through rank 0.
-    pub shared_files: bool,
+    /// What the worker checks before the first image ([`crate::reach::BatchReach::check`]) and
+    /// reports in [`BatchUp::Ready`]: when it reaches the output folder and the inputs, it reads
+    /// and writes its own files and only indices travel; otherwise encoded bytes travel through
+    /// rank 0. `None`: the user said every node sees the files (`--shared-dir`), nothing to check.
+    pub reach: Option<BatchReachCheck>,
+}
+
+/// Rank 0's probe in the output folder and a sample of inputs with the sizes rank 0 sees.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BatchReachCheck {
+    pub probe: crate::reach::Probe,
+    pub out_dir: PathBuf,
+    pub sample: Vec<crate::reach::SeenFile>,
 }
 
 /// A worker's answer at the end of an image job; rows follow when `outcome` is `Ok`.
@@ -161,16 +173,18 @@ pub struct BatchJob {
 pub struct StripResult {
     pub outcome: Result<(), Failure>,
     pub stats: RankStats,
-    /// With [`StripOutput::Piece`] and a non-empty strip: the encoded piece that follows.
+    /// With [`StripOutput::Piece`]: how many parts of its piece follow, each a [`PieceHead`]
+    /// with [`TAG_PIECE`] and then its bytes (see `pieces::encode_in_parts`).
     #[serde(default)]
-    pub piece: Option<PieceHead>,
+    pub parts: usize,
 }
 
 /// Rank 0 → worker in a batch.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum BatchDown {
-    /// Do item `index`. With shared files the worker reads `input` and writes `output`; otherwise
-    /// `bytes` encoded bytes follow and the result is encoded as `format`.
+    /// Do item `index`. Without `bytes` (the worker reaches the files) it reads `input` and
+    /// writes beside `output`; otherwise `bytes` encoded bytes follow and the result is encoded
+    /// as `format` and sent back.
     Work { index: usize, input: PathBuf, output: PathBuf, format: String, bytes: Option<usize> },
     /// No more work in this batch.
     Finish,
@@ -181,7 +195,7 @@ pub enum BatchDown {
 pub enum Produced {
     /// This many encoded bytes follow, for rank 0 to write.
     Bytes(usize),
-    /// The output is written under this temporary name beside it (shared files): rank 0 puts
+    /// The output is written under this temporary name beside it (own files): rank 0 puts
     /// it in place, or removes it when another copy of the item came first.
     Temp(PathBuf),
 }
@@ -189,6 +203,9 @@ pub enum Produced {
 /// Worker → rank 0 in a batch.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum BatchUp {
+    /// Sent once at the start: what the worker reaches by itself (`None`: not checked, the job
+    /// said every node sees the files).
+    Ready(Option<crate::reach::BatchReach>),
     /// Item `index` is finished (see [`Produced`]).
     Done { index: usize, outcome: Result<Produced, Failure>, secs: f64 },
     /// The worker's totals, after `Finish`.
@@ -370,10 +387,9 @@ pub struct VideoJob {
     /// Size of the input video in bytes (0 for frames): a worker that sees a file of this size at
     /// the same path decodes its chunks itself.
     pub input_size: u64,
-    /// A file rank 0 wrote in the work folder, holding `token`: a worker that reads it back
-    /// writes its segments there itself; otherwise it sends them.
-    pub probe: PathBuf,
-    pub token: String,
+    /// A file rank 0 wrote in the work folder: a worker that reads its token back writes its
+    /// segments there itself; otherwise it sends them.
+    pub probe: crate::reach::Probe,
     /// Rank 0 sends every chunk's input, whatever the worker sees (no shared storage assumed).
     pub send_input: bool,
 }

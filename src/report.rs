@@ -29,6 +29,9 @@ pub struct Summary {
     pub cancelled: bool,
     /// Why a batch stopped before its end (a full output disk), if it did.
     pub stopped: Option<String>,
+    /// Batch: images done per second of `wall_secs` (MPI start-up excluded).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub images_per_sec: Option<f64>,
     pub per_rank: Vec<RankStats>,
     /// Rank 0's resident memory: before reading the input, and at its peak.
     pub rank0_start_rss_bytes: u64,

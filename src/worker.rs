@@ -11,7 +11,9 @@ use crate::feed::Fingerprint;
 use crate::global::{HysteresisReply, HysteresisRequest};
 use crate::image::Image;
 use crate::model::{unix_now, Failure, RankInfo, RankStats};
+use crate::pieces::PART_BYTES;
 use crate::protocol::*;
+use crate::reach::BatchReach;
 use crate::threads;
 use anyhow::{Context, Result};
 use mpi::topology::SimpleCommunicator;
@@ -117,40 +119,36 @@ impl Worker<'_> {
             (Ok(rows), StripOutput::Rows) => {
                 stats.bytes_sent = rows.byte_len() as u64;
                 stats.peak_rss_bytes = crate::report::rss_bytes().0;
-                send_json(&root, TAG_RESULT, &StripResult { outcome: Ok(()), stats, piece: None });
+                send_json(&root, TAG_RESULT, &StripResult { outcome: Ok(()), stats, parts: 0 });
                 if rows.byte_len() > 0 {
                     send_bytes(&root, TAG_RESULT_ROWS, &rows.data);
                 }
             }
             (Ok(rows), StripOutput::Piece(format)) => {
-                let piece = if strip.owned.is_empty() {
-                    Ok(None)
-                } else {
-                    let started = unix_now();
-                    let piece = crate::pieces::encode_piece(*format, &rows, strip.owned.start, job.height);
-                    stats.encode_secs = stats.record("encode", job.t0, started);
-                    drop(rows);
-                    piece.map(Some)
-                };
+                // Parts made from the last rows up, the rows given back as they are encoded.
+                let started = unix_now();
+                let parts = crate::pieces::encode_in_parts(*format, rows, strip.owned.start, job.height, PART_BYTES);
+                stats.encode_secs = stats.record("encode", job.t0, started);
                 stats.peak_rss_bytes = crate::report::rss_bytes().0;
-                match piece {
-                    Ok(piece) => {
-                        let head = piece.as_ref().map(|p| PieceHead { meta: p.meta.clone(), len: p.bytes.len() });
-                        stats.bytes_sent = head.as_ref().map_or(0, |h| h.len as u64);
-                        send_json(&root, TAG_RESULT, &StripResult { outcome: Ok(()), stats, piece: head });
-                        if let Some(p) = piece {
+                match parts {
+                    Ok(parts) => {
+                        stats.bytes_sent = parts.iter().map(|p| p.bytes.len() as u64).sum();
+                        let result = StripResult { outcome: Ok(()), stats, parts: parts.len() };
+                        send_json(&root, TAG_RESULT, &result);
+                        for p in parts {
+                            send_json(&root, TAG_PIECE, &PieceHead { meta: p.meta, len: p.bytes.len() });
                             send_bytes(&root, TAG_RESULT_ROWS, &p.bytes);
                         }
                     }
                     Err(e) => {
                         let outcome = Err(failure_of(&e.context(format!("rank {}: encoding its rows", self.rank))));
-                        send_json(&root, TAG_RESULT, &StripResult { outcome, stats, piece: None });
+                        send_json(&root, TAG_RESULT, &StripResult { outcome, stats, parts: 0 });
                     }
                 }
             }
             (Err(failure), _) => {
                 stats.peak_rss_bytes = crate::report::rss_bytes().0;
-                send_json(&root, TAG_RESULT, &StripResult { outcome: Err(failure), stats, piece: None })
+                send_json(&root, TAG_RESULT, &StripResult { outcome: Err(failure), stats, parts: 0 })
             }
         }
     }
@@ -208,6 +206,8 @@ impl Worker<'_> {
 
     fn batch_job(&mut self, job: &BatchJob) -> Result<()> {
         let root = self.world.process_at_rank(0);
+        let reach = job.reach.as_ref().map(|c| BatchReach::check(&c.probe, &c.out_dir, &c.sample));
+        send_json(&root, TAG_BATCH_UP, &BatchUp::Ready(reach));
         let mut stats = self.stats();
         loop {
             let started = Instant::now();
@@ -252,7 +252,7 @@ impl Worker<'_> {
                     send_bytes(&root, TAG_BATCH_UP_BYTES, &out);
                     stats.bytes_sent += out.len() as u64;
                 }
-                // Written beside the shared output; rank 0 puts it in place.
+                // Written beside the output (own files); rank 0 puts it in place.
                 Ok((Made::Temp(tmp), _)) => {
                     send_json(&root, TAG_BATCH_UP, &BatchUp::Done { index, outcome: Ok(Produced::Temp(tmp)), secs })
                 }

@@ -21,10 +21,21 @@ fn ranks_busy(needle: &str, ranks: usize) -> Vec<u32> {
     let mut pids = Vec::new();
     wait_until(Duration::from_secs(60), "every rank computing", || {
         pids = pids_with(needle);
-        pids.len() == ranks && pids.iter().filter(|&&p| rank_of(p) != Some(0)).all(|&p| cpu_secs(p) > 0.3)
+        pids.len() == ranks
+            && pids.iter().filter(|&&p| rank_of(p) != Some(0)).all(|&p| cpu_secs(p) > 0.3)
+            && pids.iter().all(|&p| catches_sigint(p))
     });
     pids.sort_by_key(|&p| rank_of(p));
     pids
+}
+
+/// Whether the process has its SIGINT handler installed: a signal that comes while the dynamic
+/// loader is still mapping OpenCV and Open MPI (the first half second or so of a rank's life,
+/// before `main`) can only take the default action, as for any program.
+fn catches_sigint(pid: u32) -> bool {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let caught = status.lines().find_map(|l| l.strip_prefix("SigCgt:")).map(str::trim).unwrap_or("0");
+    u64::from_str_radix(caught, 16).is_ok_and(|mask| mask & (1 << (libc::SIGINT - 1)) != 0)
 }
 
 fn all_gone_within(pids: &[u32], limit: Duration, what: &str) {
@@ -126,7 +137,9 @@ fn workers_waiting_for_rank_zero_use_almost_no_cpu() {
     let input = dir.path().join("big.png");
     write_picture(&input, 8000, 5000, 3, 9);
     let output = dir.path().join("idle-out.png");
-    let child = spawn_mpirun(3, &["run", "--op", "invert", s(&input), "-o", s(&output)]);
+    // The whole-image path: rank 0 decodes and encodes alone while the workers wait (streamed
+    // jobs hand the workers that work instead).
+    let child = spawn_mpirun(3, &["run", "--whole-io", "--op", "invert", s(&input), "-o", s(&output)]);
     let mut pids = Vec::new();
     wait_until(Duration::from_secs(60), "three ranks up", || {
         pids = pids_with("idle-out.png");

@@ -235,7 +235,12 @@ fn run_batch(
     let (items, mut journal) = batch::open_job(&job.inputs, &job.out_dir, job.format.as_deref(), &job.chain)?;
     let already_done = items.iter().map(|i| journal.is_done(&i.input)).collect();
     let _ = reply.send(Event::BatchPlanned { items: items.clone(), already_done });
-    let opts = BatchOptions { max_pixels: job.max_pixels, shared_files: false, coordinator_only: job.coordinator_only };
+    let opts = BatchOptions {
+        max_pixels: job.max_pixels,
+        shared_files: false,
+        send_files: false,
+        coordinator_only: job.coordinator_only,
+    };
     let mut on = |p: Progress| {
         let _ = reply.send(Event::Progress(p));
         wake();

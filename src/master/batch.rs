@@ -9,10 +9,12 @@ use crate::exec::failure_of;
 use crate::journal::{now, BatchJournal, Entry};
 use crate::model::{BatchOptions, BatchOutcome, Failure, Progress, RankStats};
 use crate::protocol::*;
+use crate::reach::{self, ProbeFile};
 use crate::scheduler::{self, Event, Report, Scheduler, Transport};
 use anyhow::Result;
+use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -43,98 +45,108 @@ impl Master {
         let n = self.size();
         let mut outcome = BatchOutcome::default();
         let local = n == 1 || !opts.coordinator_only;
-        // Rank 0's lane holds two items, so it never idles while the MPI thread hands the next one over.
-        let mut sched = Scheduler::new(
-            (0..n)
-                .map(|r| {
-                    if r > 0 {
-                        1
-                    } else if local {
-                        2
-                    } else {
-                        0
-                    }
-                })
-                .collect(),
-        );
+        let mut pending_items = Vec::new();
         for (i, item) in items.iter().enumerate() {
             if journal.is_done(&item.input) {
                 outcome.already_done += 1;
             } else {
-                sched.push(i);
+                pending_items.push(i);
             }
         }
-        sched.close();
-        let pending = sched.queued();
         journal.record(Entry::Start {
             time: now(),
             job: journal.job().to_string(),
             ranks: n,
             hosts: self.ranks.iter().map(|r| r.host.clone()).collect(),
-            pending,
+            pending: pending_items.len(),
             already_done: outcome.already_done,
         })?;
-        let job = BatchJob {
-            id: self.new_job_id(),
-            chain: chain.clone(),
-            max_pixels: opts.max_pixels,
-            shared_files: opts.shared_files,
-        };
-        for rank in 1..n {
-            send_command(self.world(), rank, &Command::Batch(job.clone()));
-        }
+        let (job, own_files) = self.start_batch_on_workers(items, &pending_items, chain, opts)?;
+        // Rank 0's lane holds two items, so it never idles while the MPI thread hands the next one
+        // over; so does a worker that reads its own files (an index costs nothing to send ahead).
+        // A worker sent bytes holds one: a second would make rank 0 wait on its send.
+        let slots = (0..n)
+            .map(|r| match r {
+                0 if local => 2,
+                0 => 0,
+                _ if own_files[r] => 2,
+                _ => 1,
+            })
+            .collect();
+        let mut sched = Scheduler::new(slots);
+        pending_items.iter().for_each(|&i| sched.push(i));
+        sched.close();
+        let pending = pending_items.len();
 
         let mut transport = MpiBatch {
             master: self,
             items,
-            job: job.id,
-            shared_files: opts.shared_files,
+            job,
+            own_files: own_files.clone(),
             lane: local.then(|| LocalLane::spawn(chain.clone(), opts.max_pixels)),
             mine: self.stats(0),
             events: VecDeque::new(),
         };
+        let books = RefCell::new(Bookkeeping { journal, on, waiting: Vec::new(), done: 0 });
         let mut record = |r: Report| -> Result<()> {
+            let mut books = books.borrow_mut();
             match r {
-                Report::Assigned { rank, item } => on(Progress::ItemAssigned { rank, index: item }),
+                Report::Assigned { rank, item } => (books.on)(Progress::ItemAssigned { rank, index: item }),
                 Report::Done { rank, item, secs } => {
                     let it = &items[item];
-                    journal.record(Entry::Done {
+                    let job = books.journal.job().to_string();
+                    books.journal.append(Entry::Done {
                         time: now(),
-                        job: journal.job().to_string(),
+                        job,
                         input: it.input.clone(),
                         output: it.output.clone(),
                         rank,
                         host: self.ranks[rank].host.clone(),
                         secs,
                     })?;
-                    outcome.done += 1;
-                    on(Progress::ItemDone { rank, index: item, secs, error: None });
+                    // Reported done once its journal line is on disk (`Bookkeeping::tick`).
+                    books.waiting.push(Progress::ItemDone { rank, index: item, secs, error: None });
                 }
                 Report::Failed { rank, item, secs, reason } => {
                     let it = &items[item];
-                    journal.record(Entry::Failed {
+                    let job = books.journal.job().to_string();
+                    // A failed image is done again by the next run whether this line lasts or not.
+                    books.journal.append(Entry::Failed {
                         time: now(),
-                        job: journal.job().to_string(),
+                        job,
                         input: it.input.clone(),
                         reason: reason.clone(),
                     })?;
                     outcome.failed.push((it.input.clone(), reason.clone()));
-                    on(Progress::ItemDone { rank, index: item, secs, error: Some(reason) });
+                    (books.on)(Progress::ItemDone { rank, index: item, secs, error: Some(reason) });
                 }
                 // Not journaled: the next run does it.
                 Report::Cancelled { .. } => {}
             }
-            Ok(())
+            books.tick(false)
         };
-        let end = scheduler::run(&mut sched, &mut transport, &mut || cancel.load(Ordering::Relaxed), &mut record)?;
+        // Between events: lines waiting for their fsync get it once it is due.
+        let mut cancelled = || -> bool {
+            // An error here comes back from the next report or the final flush.
+            let _ = books.borrow_mut().tick(false);
+            cancel.load(Ordering::Relaxed)
+        };
+        let end = scheduler::run(&mut sched, &mut transport, &mut cancelled, &mut record)?;
+        let mut books = books.into_inner();
+        books.tick(true)?;
+        outcome.done = books.done;
         let mut stats = end.stats;
         // Rank 0 kept collecting and writing after its lane finished: its final totals.
         stats.retain(|s| s.rank != 0);
         stats.insert(0, transport.mine);
+        for s in &mut stats {
+            s.own_files = Some(own_files[s.rank]);
+        }
         // A stalled rank still owes its last answer: the next command waits for it.
         self.lingering.borrow_mut().extend(end.lingering.into_iter().filter(|&r| r > 0));
         outcome.stopped = end.stopped;
         outcome.cancelled = cancel.load(Ordering::Relaxed) && outcome.done + outcome.failed.len() < pending;
+        let journal = books.journal;
         journal.record(Entry::Finish {
             time: now(),
             job: journal.job().to_string(),
@@ -148,6 +160,57 @@ impl Master {
 }
 
 impl Master {
+    /// Sends every worker the batch and learns, per rank, whether it reads and writes its own
+    /// files (`true` for rank 0, and for every rank with `--shared-dir`), with the job's id.
+    /// Rank 0's probe file in
+    /// the output folder is gone when this returns, whatever happened.
+    fn start_batch_on_workers(
+        &self,
+        items: &[BatchItem],
+        pending: &[usize],
+        chain: &OpChain,
+        opts: &BatchOptions,
+    ) -> Result<(u64, Vec<bool>)> {
+        let n = self.size();
+        let out_dir = items.first().and_then(|i| i.output.parent()).map(Path::to_path_buf);
+        let check = n > 1 && !opts.shared_files && !opts.send_files;
+        let probe = match &out_dir {
+            Some(dir) if check => Some(ProbeFile::create(dir)?),
+            _ => None,
+        };
+        let reach = probe.as_ref().zip(out_dir).map(|(p, out_dir)| {
+            let inputs: Vec<PathBuf> = pending.iter().map(|&i| items[i].input.clone()).collect();
+            BatchReachCheck { probe: p.probe().clone(), out_dir, sample: reach::sample_inputs(&inputs) }
+        });
+        let job = BatchJob { id: self.new_job_id(), chain: chain.clone(), max_pixels: opts.max_pixels, reach };
+        for rank in 1..n {
+            send_command(self.world(), rank, &Command::Batch(job.clone()));
+        }
+        let mut own = vec![true; n];
+        for _ in 1..n {
+            let (up, from) = receive_json::<BatchUp>(self.world(), None, TAG_BATCH_UP, &mut || {})?;
+            let rank = from as usize;
+            own[rank] = match up {
+                BatchUp::Ready(Some(reach)) => {
+                    if !reach.own_files() {
+                        eprintln!(
+                            "imgproc: rank {rank} ({}): {}; its images travel through rank 0",
+                            self.ranks[rank].host,
+                            reach.why_not()
+                        );
+                    }
+                    reach.own_files()
+                }
+                // Not checked: `--shared-dir` says they see the files, `--send-files` that they
+                // get bytes (or there are no items).
+                BatchUp::Ready(None) => opts.shared_files,
+                other => anyhow::bail!("rank {rank} answered the start of a batch with {other:?}"),
+            };
+        }
+        drop(probe);
+        Ok((job.id, own))
+    }
+
     /// Asks worker `rank` to stop item `item` of job `job` at its next chunk.
     pub(super) fn cancel_item(&self, rank: usize, job: u64, item: usize) {
         send_json(&self.process(rank), TAG_CANCEL, &Cancel { job, item: Some(item) });
@@ -172,6 +235,7 @@ impl Master {
                     }
                     BatchUp::Done { outcome: Err(_), .. } => {}
                     BatchUp::Stats(_) => break,
+                    BatchUp::Ready(_) => continue,
                 }
                 send_json(&self.process(rank), TAG_BATCH_DOWN, &BatchDown::Finish);
             }
@@ -185,7 +249,8 @@ struct MpiBatch<'a> {
     master: &'a Master,
     items: &'a [BatchItem],
     job: u64,
-    shared_files: bool,
+    /// Per rank: reads inputs and writes outputs itself (only indices travel).
+    own_files: Vec<bool>,
     lane: Option<LocalLane>,
     /// Rank 0's totals.
     mine: RankStats,
@@ -235,6 +300,7 @@ impl MpiBatch<'_> {
                 Event::Done { rank, item: index, secs, outcome }
             }
             BatchUp::Stats(stats) => Event::Finished { rank, stats },
+            BatchUp::Ready(_) => return Ok(None),
         }))
     }
 }
@@ -248,7 +314,7 @@ impl Transport for MpiBatch<'_> {
             self.lane.as_mut().expect("rank 0 gets items only with a lane").send(index, item.clone());
             return Ok(());
         }
-        let bytes = if self.shared_files {
+        let bytes = if self.own_files[rank] {
             None
         } else {
             // Inputs rank 0 cannot read fail here, without a trip to a worker.
@@ -313,5 +379,34 @@ impl Transport for MpiBatch<'_> {
         if let Payload::Temp(tmp) = payload {
             let _ = std::fs::remove_file(tmp);
         }
+    }
+}
+
+/// The journal and the progress callback while a batch runs. A finished image's `done` line is
+/// written at once but forced to disk together with the lines of its neighbours (group commit,
+/// see `BatchJournal::sync_due`); the image counts as done, and is reported, only once its line
+/// is on disk. So after a crash an image is done and recorded, or done again.
+struct Bookkeeping<'a, 'j> {
+    journal: &'j mut BatchJournal,
+    on: &'a mut dyn FnMut(Progress),
+    /// `ItemDone` reports whose journal lines are not on disk yet.
+    waiting: Vec<Progress>,
+    /// Images done and durably recorded.
+    done: usize,
+}
+
+impl Bookkeeping<'_, '_> {
+    /// Forces the journal to disk when it is due (or `now`), then reports what it made durable.
+    fn tick(&mut self, now: bool) -> Result<()> {
+        if now {
+            self.journal.sync()?;
+        } else if !self.journal.sync_due()? {
+            return Ok(());
+        }
+        for p in self.waiting.drain(..) {
+            self.done += 1;
+            (self.on)(p);
+        }
+        Ok(())
     }
 }

@@ -14,7 +14,7 @@ use crate::exec::{drive, Cancelled, DriveTimes, ProgressThrottle, StripRun};
 use crate::feed::{chunk_rows, Fingerprint, Rows};
 use crate::image::Image;
 use crate::model::{unix_now, Failure, Progress, RankStats};
-use crate::pieces::{encode_piece, Assembler, Piece, PieceFormat};
+use crate::pieces::{encode_in_parts, Assembler, Piece, PieceFormat, PART_BYTES};
 use crate::protocol::*;
 use crate::split::{plan_streamed, Strip};
 use anyhow::{bail, Context, Result};
@@ -45,6 +45,8 @@ pub(super) struct Collector {
     /// Workers in row order, and how many of them answered.
     order: Vec<usize>,
     next: usize,
+    /// The worker whose piece's parts are arriving, and how many are still due.
+    receiving: Option<(usize, usize)>,
     file: Option<Assembler>,
     write_secs: f64,
     write_span: Option<(f64, f64)>,
@@ -55,46 +57,65 @@ pub(super) struct Collector {
 
 impl Collector {
     fn done(&self) -> bool {
-        self.next == self.order.len()
+        self.next == self.order.len() && self.receiving.is_none()
     }
 
-    /// Takes every worker answer that has arrived, in row order, and writes its piece.
+    /// Takes every worker answer and part of a piece that has arrived, in row order, and writes
+    /// the parts (one at a time: rank 0 never holds a worker's whole piece).
     pub(super) fn poll(&mut self, master: &Master, on: &mut dyn FnMut(Progress)) {
-        while let Some(&rank) = self.order.get(self.next) {
+        loop {
+            if let Some((rank, left)) = self.receiving {
+                if left == 0 {
+                    self.receiving = None;
+                    self.next += 1;
+                    continue;
+                }
+                let Ok(Some((head, _))) = try_receive_json::<PieceHead>(master.world(), Some(rank as i32), TAG_PIECE)
+                else {
+                    return;
+                };
+                let mut bytes = vec![0u8; head.len];
+                receive_bytes(&master.process(rank), TAG_RESULT_ROWS, &mut bytes);
+                self.write(&head.meta, &bytes);
+                self.receiving = Some((rank, left - 1));
+                continue;
+            }
+            let Some(&rank) = self.order.get(self.next) else { return };
             let Ok(Some((result, _))) = try_receive_json::<StripResult>(master.world(), Some(rank as i32), TAG_RESULT)
             else {
                 return;
             };
-            self.next += 1;
-            let mut error = None;
-            match (result.outcome, result.piece) {
-                (Ok(()), Some(head)) => {
-                    let mut bytes = vec![0u8; head.len];
-                    receive_bytes(&master.process(rank), TAG_RESULT_ROWS, &mut bytes);
-                    let started = unix_now();
-                    if let (Some(file), None) = (&mut self.file, &self.error) {
-                        if let Err(e) = file.add(&head.meta, &bytes) {
-                            self.error = Some(e);
-                        }
-                    }
-                    let end = unix_now();
-                    self.write_secs += end - started;
-                    self.write_span = Some((self.write_span.map_or(started, |s| s.0), end));
+            let error = match result.outcome {
+                Ok(()) if result.parts == 0 && !self.strips[rank].owned.is_empty() => {
+                    Some(Failure::Failed(format!("rank {rank} sent no piece for its rows")))
                 }
-                (Ok(()), None) if self.strips[rank].owned.is_empty() => {}
-                (Ok(()), None) => {
-                    let f = Failure::Failed(format!("rank {rank} sent no piece for its rows"));
-                    error = Some(f.to_string());
-                    self.failures.push((rank, f));
-                }
-                (Err(f), _) => {
-                    error = Some(f.to_string());
-                    self.failures.push((rank, f));
-                }
+                Ok(()) => None,
+                Err(f) => Some(f),
+            };
+            on(Progress::RowsDone {
+                rank,
+                secs: result.stats.compute_secs,
+                error: error.as_ref().map(|f| f.to_string()),
+            });
+            if let Some(f) = error {
+                self.failures.push((rank, f));
             }
-            on(Progress::RowsDone { rank, secs: result.stats.compute_secs, error });
             self.stats.push(result.stats);
+            self.receiving = Some((rank, result.parts));
         }
+    }
+
+    /// Appends a part to the file, unless writing already failed (the parts are still received).
+    fn write(&mut self, meta: &crate::pieces::PieceMeta, bytes: &[u8]) {
+        let started = unix_now();
+        if let (Some(file), None) = (&mut self.file, &self.error) {
+            if let Err(e) = file.add(meta, bytes) {
+                self.error = Some(e);
+            }
+        }
+        let end = unix_now();
+        self.write_secs += end - started;
+        self.write_span = Some((self.write_span.map_or(started, |s| s.0), end));
     }
 }
 
@@ -133,9 +154,19 @@ impl Master {
         } else {
             StripInput::Streamed { chunk_rows: chunk }
         };
+        let ext = output.extension().and_then(|e| e.to_str()).unwrap_or_default().to_ascii_lowercase();
+        let out_c = chain.out_channels(c);
+        // As OpenCV: PPM holds colour and PGM gray (.pnm either).
+        if (ext == "ppm" && out_c == 1) || (ext == "pgm" && out_c == 3) {
+            bail!(
+                "{}: a {}-channel result cannot be written as .{ext} (use .pnm, .pgm for gray, .ppm for colour)",
+                output.display(),
+                out_c
+            );
+        }
         let tmp = codec::temp_name(output);
-        let file = Assembler::new(&tmp, format, w, h, chain.out_channels(c))
-            .with_context(|| format!("{}: cannot write", output.display()))?;
+        let file =
+            Assembler::new(&tmp, format, w, h, out_c).with_context(|| format!("{}: cannot write", output.display()))?;
         let _cleanup = RemoveOnDrop(tmp.clone());
 
         let id = self.new_job_id();
@@ -158,6 +189,7 @@ impl Master {
             strips: strips.clone(),
             order: (1..n).collect(),
             next: 0,
+            receiving: None,
             file: Some(file),
             write_secs: 0.0,
             write_span: None,
@@ -286,7 +318,7 @@ impl Master {
         }
         let started = unix_now();
         let mut file = collector.file.take().expect("the output file is open until the end");
-        if let Some(piece) = own_piece {
+        for piece in own_piece.into_iter().flatten() {
             file.add(&piece.meta, &piece.bytes).with_context(|| format!("{}: writing", output.display()))?;
         }
         file.finish().with_context(|| format!("{}: writing", output.display()))?;
@@ -334,7 +366,7 @@ impl Master {
     }
 }
 
-/// Encodes rank 0's rows on a thread of their own while this thread keeps writing the workers'
+/// Encodes rank 0's rows (in parts, see [`encode_in_parts`]) on a thread of their own while this thread keeps writing the workers'
 /// pieces and watching for a cancel.
 fn encode_while_polling(
     format: PieceFormat,
@@ -342,9 +374,9 @@ fn encode_while_polling(
     start: usize,
     height: usize,
     relay: &mut CancelRelay<'_>,
-) -> Result<Piece> {
+) -> Result<Vec<Piece>> {
     std::thread::scope(|scope| {
-        let worker = scope.spawn(move || encode_piece(format, &rows, start, height));
+        let worker = scope.spawn(move || encode_in_parts(format, rows, start, height, PART_BYTES));
         while !worker.is_finished() {
             relay.poll();
             std::thread::sleep(Duration::from_millis(2));

@@ -6,6 +6,7 @@ use super::Master;
 use crate::exec::{failure_of, CancelFlag};
 use crate::model::{Failure, RankStats};
 use crate::protocol::*;
+use crate::reach::ProbeFile;
 use crate::scheduler::{self, Event, Report, Scheduler, Transport};
 use crate::video::{
     lossless_piece, process_chunk, Chunk, ChunkInput, OutputKind, Source, VideoEvent, VideoJournal, VideoOptions,
@@ -67,9 +68,7 @@ impl Master {
         journal.record_start(n, self.ranks.iter().map(|r| r.host.clone()).collect(), pending, outcome.already_done)?;
 
         // The work folder's probe: a worker that reads this token back writes segments there itself.
-        let token = format!("{}-{}", std::process::id(), crate::journal::now());
-        let probe = spec.work_dir.join(".probe");
-        std::fs::write(&probe, &token).with_context(|| format!("{}: cannot write", probe.display()))?;
+        let probe = ProbeFile::create(&spec.work_dir)?;
         let input_size = match &spec.source {
             Source::Video { path, .. } => std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
             Source::Frames(_) => 0,
@@ -78,8 +77,7 @@ impl Master {
             id: self.new_job_id(),
             spec: spec.clone(),
             input_size,
-            probe: probe.clone(),
-            token,
+            probe: probe.probe().clone(),
             send_input: run.options.send_input,
         };
         for rank in 1..n {
@@ -92,7 +90,7 @@ impl Master {
                 reach[from as usize] = (reads_input, writes_work);
             }
         }
-        let _ = std::fs::remove_file(&probe);
+        drop(probe);
 
         let on = RefCell::new(on);
         let mut transport = MpiVideo {

@@ -107,6 +107,38 @@ pub struct Piece {
     pub bytes: Vec<u8>,
 }
 
+/// Rows of input a part of a rank's piece holds, at most (see [`encode_in_parts`]).
+pub const PART_BYTES: usize = 4 << 20;
+
+/// Encodes a rank's rows as consecutive pieces of about `part_bytes` of pixels each (aligned for
+/// `format`), so neither the rank nor rank 0 holds its whole piece and its rows at once: parts are
+/// made from the last rows up, and the rows a part was made from are given back before the next
+/// (the buffer shrinks from its end). Joined in order, the parts are the file that one piece of
+/// these rows would have made a part of.
+pub fn encode_in_parts(
+    format: PieceFormat,
+    mut rows: Image,
+    start: usize,
+    height: usize,
+    part_bytes: usize,
+) -> Result<Vec<Piece>> {
+    let align = format.row_align();
+    let per_part = ((part_bytes / rows.row_bytes().max(1)) / align * align).max(align);
+    let rb = rows.row_bytes();
+    let mut cuts: Vec<usize> = (0..rows.height).step_by(per_part).collect();
+    let mut parts = Vec::with_capacity(cuts.len());
+    let mut end = rows.height;
+    while let Some(a) = cuts.pop() {
+        let tail = Image::from_vec(rows.width, end - a, rows.channels, rows.data[a * rb..end * rb].to_vec())?;
+        rows.data.truncate(a * rb);
+        rows.data.shrink_to_fit();
+        parts.push(encode_piece(format, &tail, start + a, height)?);
+        end = a;
+    }
+    parts.reverse();
+    Ok(parts)
+}
+
 /// Encodes rows [start, start + rows.height) of an image of `height` rows in total and width
 /// rows.width. `rows` is BGR or gray as Image. Pieces encoded independently (on different
 /// processes) and joined in row order give one file.
@@ -325,6 +357,41 @@ pub fn write_in_pieces(file: &Path, format: PieceFormat, img: &Image, n: usize) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Two ranks' rows, each encoded in many small parts, join into the file one piece per rank
+    /// makes: the same pixels, for every format.
+    #[test]
+    fn rows_encoded_in_parts_join_into_the_same_image() {
+        let dir = tempfile::tempdir().unwrap();
+        for channels in [1, 3] {
+            let img = crate::synth::picture(37, 83, channels, 9);
+            for (format, ext) in [
+                (PieceFormat::Png, "png"),
+                (PieceFormat::Jpeg, "jpg"),
+                (PieceFormat::Tiff, "tif"),
+                (PieceFormat::Bmp, "bmp"),
+                (PieceFormat::Pnm, "pnm"),
+            ] {
+                let whole = dir.path().join(format!("whole.{ext}"));
+                write_in_pieces(&whole, format, &img, 1).unwrap();
+                let parts_file = dir.path().join(format!("parts.{ext}"));
+                let mut asm = Assembler::new(&parts_file, format, img.width, img.height, channels).unwrap();
+                let mut count = 0;
+                for (start, end) in split_rows(img.height, 2, format.row_align()) {
+                    let rows = img.crop_rows(start, end);
+                    // Parts of a few rows: many parts per rank.
+                    for part in encode_in_parts(format, rows, start, img.height, 5 * img.row_bytes()).unwrap() {
+                        asm.add(&part.meta, &part.bytes).unwrap();
+                        count += 1;
+                    }
+                }
+                asm.finish().unwrap();
+                assert!(count > 4, "{ext}: {count} parts");
+                let read = |p: &Path| crate::codec::read_image(p, u64::MAX).unwrap();
+                assert!(read(&parts_file) == read(&whole), "{ext} with {channels} channel(s): parts differ");
+            }
+        }
+    }
 
     #[test]
     fn split_rows_covers_every_row_once_on_aligned_boundaries() {

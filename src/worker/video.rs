@@ -7,6 +7,7 @@ use super::Worker;
 use crate::exec::{failure_of, CancelFlag};
 use crate::model::Failure;
 use crate::protocol::*;
+use crate::reach::{can_create_in, Probe};
 use crate::video::{process_chunk, ChunkInput, OutputKind, Source, VideoSpec};
 use anyhow::Result;
 use mpi::traits::*;
@@ -22,7 +23,7 @@ impl Worker<'_> {
     pub(super) fn video_job(&mut self, job: &VideoJob) -> Result<()> {
         let root = self.world.process_at_rank(0);
         let reads_input = !job.send_input && reads_input(&job.spec, job.input_size);
-        let writes_work = !job.send_input && writes_work(&job.spec, &job.probe, &job.token);
+        let writes_work = !job.send_input && writes_work(&job.spec, &job.probe);
         send_json(&root, TAG_VIDEO_UP, &VideoUp::Ready { reads_input, writes_work });
         // Files this rank cannot put in the work folder are made here, sent, and removed.
         let local = std::env::temp_dir().join(format!("imgproc-video-{}-{}", std::process::id(), job.id));
@@ -161,16 +162,10 @@ fn reads_input(spec: &VideoSpec, size: u64) -> bool {
 }
 
 /// Whether this rank sees rank 0's work folder (the probe file with its token) and may write in it.
-fn writes_work(spec: &VideoSpec, probe: &Path, token: &str) -> bool {
-    if std::fs::read_to_string(probe).map(|t| t != token).unwrap_or(true) {
-        return false;
-    }
+fn writes_work(spec: &VideoSpec, probe: &Probe) -> bool {
     let dir: PathBuf = match &spec.output {
         OutputKind::Video { .. } => spec.work_dir.clone(),
         OutputKind::Frames { .. } => spec.frames_dir(),
     };
-    let test = dir.join(format!(".write-test{}{}", crate::codec::TMP_MARKER, std::process::id()));
-    let ok = std::fs::write(&test, b"").is_ok();
-    let _ = std::fs::remove_file(test);
-    ok
+    probe.seen() && can_create_in(&dir)
 }
