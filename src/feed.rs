@@ -117,6 +117,27 @@ impl Rows {
         }
     }
 
+    /// Rows `[start, end)` where they already lie in memory (a whole decode), to be sent
+    /// without a copy; `None` for readers that read on demand.
+    pub fn in_memory(&self, start: usize, end: usize) -> Option<&[u8]> {
+        match self {
+            Rows::Whole(img) => Some(img.rows(start, end)),
+            _ => None,
+        }
+    }
+
+    /// The last rows this reader gives, `[start, end)`, as an image; a whole decode keeps them in
+    /// place instead of copying them (rank 0's own strip).
+    pub fn into_image(self, start: usize, end: usize) -> Result<Image> {
+        match self {
+            Rows::Whole(mut img) => {
+                img.retain_rows(start, end);
+                Ok(img)
+            }
+            mut rows => rows.image(start, end, end),
+        }
+    }
+
     /// Rows `[start, end)` as an image (see [`Rows::rows`]).
     pub fn image(&mut self, start: usize, end: usize, keep_from: usize) -> Result<Image> {
         let s = self.shape();
@@ -193,6 +214,18 @@ mod tests {
         }
         let Rows::Stream { stream, .. } = rows else { unreachable!() };
         assert_eq!(stream.shape().height, 41);
+    }
+
+    #[test]
+    fn a_whole_decode_lends_its_rows_and_keeps_the_last_ones_in_place() {
+        let img = crate::synth::picture(9, 20, 3, 2);
+        let rows = Rows::Whole(img.clone());
+        assert_eq!(rows.in_memory(2, 5).unwrap(), img.rows(2, 5));
+        let Rows::Whole(held) = &rows else { unreachable!() };
+        let at = held.data.as_ptr() as usize;
+        let last = rows.into_image(0, 20).unwrap();
+        assert_eq!(last.data.as_ptr() as usize, at, "rows starting at 0 stay where they are");
+        assert_eq!(Rows::Whole(img.clone()).into_image(13, 20).unwrap(), img.crop_rows(13, 20));
     }
 
     #[test]

@@ -22,9 +22,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-/// Rank 0's share of rows relative to a worker's when it also decodes the input for everyone:
-/// decoding a PNG takes about a third of an 8K gaussian job, so rank 0 filters less.
-const STREAMING_RANK0_WEIGHT: f64 = 0.7;
+/// Rank 0's share of rows relative to a worker's when it also decodes the input for everyone.
+/// Measured (docs/BENCHMARKS.md, 8K PNG at 2 ranks): at 0.7 rank 0 finished 0.65 s before the
+/// worker, which waits for all its rows before it filters; equal shares balance better.
+const STREAMING_RANK0_WEIGHT: f64 = 1.0;
 
 /// What a file-to-file job did.
 pub struct FileRun {
@@ -236,10 +237,17 @@ impl Master {
         let own = &strips[0];
         (relay.on)(Progress::RowsAssigned { rank: 0, start: own.owned.start, end: own.owned.end });
         let started = unix_now();
-        let run = match read_error.take() {
-            Some(e) => Err(e),
-            None if relay.poll() => Err(Cancelled.into()),
-            None => rows.image(own.input.start, own.input.end, h).and_then(|img| {
+        let failed = match read_error.take() {
+            Some(e) => Some(e),
+            None if relay.poll() => Some(Cancelled.into()),
+            None => None,
+        };
+        let run = match failed {
+            Some(e) => {
+                drop(rows);
+                Err(e)
+            }
+            None => rows.into_image(own.input.start, own.input.end).and_then(|img| {
                 let run = StripRun::new(chain.clone(), h, own.owned.clone(), img, own.input.clone())?;
                 if n == 1 {
                     run.alone()
@@ -248,7 +256,6 @@ impl Master {
                 }
             }),
         };
-        drop(rows);
         mine.read_secs += mine.record("read", t0, started);
         // A reading error is the job's error; the strips that stop because of it say nothing new.
         let read_failed = run.as_ref().err().filter(|e| !e.is::<Cancelled>()).map(|e| anyhow::anyhow!("{e:#}"));
@@ -349,15 +356,22 @@ impl Master {
         mine: &mut RankStats,
     ) -> Result<()> {
         let row_bytes = rows.shape().width * rows.shape().channels;
-        let mut buf = vec![0u8; chunk.min(input.len()) * row_bytes];
+        let mut buf =
+            if rows.in_memory(0, 0).is_some() { Vec::new() } else { vec![0u8; chunk.min(input.len()) * row_bytes] };
         let mut at = input.start;
         while at < input.end {
             if relay.poll() {
                 return Ok(());
             }
             let to = (at + chunk).min(input.end);
-            let part = &mut buf[..(to - at) * row_bytes];
-            rows.rows(at, to, part, keep_from.min(to))?;
+            let part = match rows.in_memory(at, to) {
+                Some(decoded) => decoded,
+                None => {
+                    let part = &mut buf[..(to - at) * row_bytes];
+                    rows.rows(at, to, part, keep_from.min(to))?;
+                    part
+                }
+            };
             send_bytes(&self.process(rank), TAG_STRIP, part);
             mine.bytes_sent += part.len() as u64;
             at = to;
