@@ -23,10 +23,11 @@ mkdir -p out
 op=gray,gaussian,canny
 echo "setup: running '$op' on samples/astronaut.jpg with 3 ranks under mpirun" >&2
 mpirun --oversubscribe -np 3 target/release/imgproc run --op "$op" samples/astronaut.jpg -o out/astronaut-edges.png
-# The same chain in one process, to show the distributed result is the same bytes.
+# The same chain in one process, to show the distributed result holds the same pixels (each rank
+# encoded its own rows, so the PNG's compressed bytes may differ from OpenCV's own file).
 target/release/imgproc run --reference --op "$op" samples/astronaut.jpg -o out/astronaut-edges-reference.png 2>/dev/null
-cmp out/astronaut-edges.png out/astronaut-edges-reference.png
+target/release/examples/same_pixels out/astronaut-edges.png out/astronaut-edges-reference.png
 echo
-echo "Output: $root/out/astronaut-edges.png (byte-identical to the one-process result)"
+echo "Output: $root/out/astronaut-edges.png (pixel for pixel the one-process result)"
 echo "Next:   bash scripts/test.sh    # the tests"
 echo "        target/release/imgproc --help, or 'mpirun -np 3 target/release/imgproc' for the GUI"
