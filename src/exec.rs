@@ -13,7 +13,7 @@ use crate::chain::{OpChain, Stage};
 use crate::global::{self, HysteresisReply, HysteresisRequest};
 use crate::image::Image;
 use crate::model::Failure;
-use crate::ops::{canny_local_rows, in_row_chunks, in_row_chunks_in_place, GlobalNeed, Op};
+use crate::ops::{canny_local_rows, in_row_chunks_in_place, GlobalNeed, Op};
 use crate::split::{plan, widen};
 use anyhow::{bail, ensure, Result};
 use ndarray::Array2;
@@ -156,32 +156,22 @@ impl StripRun {
         while let Some(op) = self.chain.0.get(self.next_op).cloned() {
             match op.global_need() {
                 GlobalNeed::None => {
-                    // Only the rows the rest of the chain needs; ops with a large scratch a chunk at a time.
+                    // Only the rows the rest of the chain needs, a chunk of rows at a time.
                     let needed = self.rows_needed_after(self.next_op);
                     let rows = needed.start - self.cur_rows.start..needed.end - self.cur_rows.start;
                     let out_ch = op.out_channels(self.cur.channels);
                     let (cancel, done) = (&self.cancel, &self.done_rows);
                     let before = done.load(Ordering::Relaxed);
-                    self.cur = if out_ch <= self.cur.channels {
-                        // Each chunk's result over its own input: the strip is held once.
-                        let chunk = self.chunk_rows();
-                        let cur = std::mem::replace(&mut self.cur, Image::zeros(0, 0, 1));
-                        in_row_chunks_in_place(cur, rows, op.halo(), chunk, out_ch, |window, r| {
-                            Self::check_cancel(cancel)?;
-                            let part = op.apply_local_rows(window, r);
-                            done.fetch_add(part.as_ref().map_or(0, |p| p.height), Ordering::Relaxed);
-                            part
-                        })?
-                    } else {
-                        let chunk = if op.needs_large_scratch() { self.chunk_rows() } else { usize::MAX };
-                        let cur = &self.cur;
-                        in_row_chunks(cur, rows, op.halo(), chunk, out_ch, |r| {
-                            Self::check_cancel(cancel)?;
-                            let part = op.apply_local_rows(cur, r);
-                            done.fetch_add(part.as_ref().map_or(0, |p| p.height), Ordering::Relaxed);
-                            part
-                        })?
-                    };
+                    // Each chunk's result over its own input: the strip is held once. No op widens
+                    // its rows (`OutChannels` is the input's or one), which in-place writing needs.
+                    let chunk = self.chunk_rows();
+                    let cur = std::mem::replace(&mut self.cur, Image::zeros(0, 0, 1));
+                    self.cur = in_row_chunks_in_place(cur, rows, op.halo(), chunk, out_ch, |window, r| {
+                        Self::check_cancel(cancel)?;
+                        let part = op.apply_local_rows(window, r);
+                        done.fetch_add(part.as_ref().map_or(0, |p| p.height), Ordering::Relaxed);
+                        part
+                    })?;
                     // Chunks also computed context rows: count each needed row once.
                     done.store(before + needed.len(), Ordering::Relaxed);
                     self.cur_rows = needed;

@@ -22,11 +22,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-/// Rank 0's share of rows relative to a worker's when it also decodes the input for everyone.
-/// Measured (docs/BENCHMARKS.md, 8K PNG at 2 ranks): at 0.7 rank 0 finished 0.65 s before the
-/// worker, which waits for all its rows before it filters; equal shares balance better.
-const STREAMING_RANK0_WEIGHT: f64 = 1.0;
-
 /// What a file-to-file job did.
 pub struct FileRun {
     pub stats: Vec<RankStats>,
@@ -146,8 +141,10 @@ impl Master {
         let shape = rows.shape();
         let (w, h, c) = (shape.width, shape.height, shape.channels);
         let n = self.size();
-        let weight = if rows.random_access() { 1.0 } else { STREAMING_RANK0_WEIGHT };
-        let strips = plan_streamed(h, n, chain.total_halo(), coordinator_only, format.row_align(), weight);
+        // Equal shares, also when rank 0 decodes for everyone: at 0.7 of a share (docs/BENCHMARKS.md,
+        // 8K PNG at 2 ranks) rank 0 finished 0.65 s before the worker, which filters only once all
+        // its rows are in.
+        let strips = plan_streamed(h, n, chain.total_halo(), coordinator_only, format.row_align(), 1.0);
         let chunk = chunk_rows(w * c);
         let strip_input = if rows.random_access() && n > 1 {
             let path = std::path::absolute(input).with_context(|| format!("{}: no absolute path", input.display()))?;
