@@ -11,7 +11,7 @@ set -euo pipefail
 packages=(
   build-essential pkg-config
   libopenmpi-dev openmpi-bin
-  libopencv-dev clang libclang-dev
+  libopencv-dev clang libclang-dev libjpeg62-turbo-dev
   libgtk-3-dev
   libxkbcommon-x11-0 libgl1 libegl1 libgl1-mesa-dri libxcursor1 libxrandr2 libxi6
   xvfb xauth x11-utils imagemagick xdotool

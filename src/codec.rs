@@ -109,7 +109,9 @@ fn is_jpeg(bytes: &[u8]) -> bool {
     bytes.starts_with(&[0xFF, 0xD8, 0xFF])
 }
 
-fn jpeg_is_complete(bytes: &[u8]) -> bool {
+/// Whether a JPEG ends with its end-of-image marker (trailing padding allowed); libjpeg would
+/// "decode" a truncated one with grey rows and a warning.
+pub(crate) fn jpeg_is_complete(bytes: &[u8]) -> bool {
     let end = bytes.iter().rposition(|&b| b != 0 && !b.is_ascii_whitespace()).map_or(0, |i| i + 1);
     bytes[..end].ends_with(&[0xFF, 0xD9])
 }

@@ -102,13 +102,16 @@ fn a_second_reader_reads_every_output_format() {
     }
 }
 
-/// A TIFF is read by every worker for its own rows (same host: they see the file), a PNG is
-/// streamed by rank 0; every rank reports its peak memory and a timeline of its phases.
+/// A TIFF is read by every worker for its own rows (same host: they see the file), a PNG and a
+/// JPEG are streamed by rank 0; every rank reports its peak memory and a timeline of its phases.
 #[test]
 fn workers_read_their_own_rows_and_report_memory_and_phases() {
     let dir = tempfile::tempdir().unwrap();
-    for (ext, io) in [("tif", "input ranged, 2 worker(s) read their own rows"), ("png", "input streamed, 0 worker(s)")]
-    {
+    for (ext, io) in [
+        ("tif", "input ranged, 2 worker(s) read their own rows"),
+        ("png", "input streamed, 0 worker(s)"),
+        ("jpg", "input streamed, 0 worker(s)"),
+    ] {
         let input = dir.path().join(format!("in.{ext}"));
         write_picture(&input, 640, 480, 3, 11);
         let out = dir.path().join(format!("out.{ext}"));
@@ -134,13 +137,22 @@ fn workers_read_their_own_rows_and_report_memory_and_phases() {
 #[test]
 fn a_file_corrupt_halfway_leaves_no_output_and_no_hung_rank() {
     let dir = tempfile::tempdir().unwrap();
-    for ext in ["png", "tif", "bmp", "ppm"] {
+    for ext in ["png", "tif", "bmp", "ppm", "jpg"] {
         let good = dir.path().join(format!("good.{ext}"));
         write_picture(&good, 400, 300, 3, 3);
-        let bytes = std::fs::read(&good).unwrap();
+        let mut bytes = std::fs::read(&good).unwrap();
         let bad = dir.path().join(format!("bad.{ext}"));
-        // Cut at 60%: the header is whole, the last rows are missing.
-        std::fs::write(&bad, &bytes[..bytes.len() * 3 / 5]).unwrap();
+        if ext == "jpg" {
+            // A second frame header at 60%: libjpeg decodes every row (the rest as zeros, with a
+            // warning, as in OpenCV) and fails only when it reads on past the last row, after
+            // every strip has left rank 0.
+            let at = bytes.len() * 3 / 5;
+            bytes[at..at + 2].copy_from_slice(&[0xFF, 0xC0]);
+            std::fs::write(&bad, &bytes).unwrap();
+        } else {
+            // Cut at 60%: the header is whole, the last rows are missing.
+            std::fs::write(&bad, &bytes[..bytes.len() * 3 / 5]).unwrap();
+        }
         for ranks in [1, 3] {
             let out = dir.path().join(format!("out.{ext}"));
             let run = mpirun(ranks, &["run", "--op", "median,contrast-stretch", s(&bad), "-o", s(&out)]);

@@ -6,11 +6,12 @@
 //! before it (TIFF strips and tiles, BMP, binary PPM/PGM) let every rank read its own rows.
 //!
 //! Exactness comes first: a format or variant whose OpenCV handling is not reproduced here byte for
-//! byte (JPEG, interlaced PNG, an orientation other than top-left, RLE BMP, ...) opens as `Ok(None)`,
+//! byte (CMYK JPEG, interlaced PNG, an orientation other than top-left, RLE BMP, ...) opens as `Ok(None)`,
 //! and the caller falls back to a whole decode. This module does no MPI and knows nothing of strips
 //! or halos; it only answers "these rows, please".
 
 mod bmp;
+mod jpeg;
 mod png;
 mod pnm;
 #[cfg(test)]
@@ -57,6 +58,7 @@ pub trait RowRange: Send {
 pub fn open_stream(path: &Path, max_pixels: u64) -> Result<Option<Box<dyn RowStream>>> {
     match sniff(path)? {
         Format::Png => png::open(path, max_pixels),
+        Format::Jpeg => jpeg::open(path, max_pixels),
         Format::Tiff | Format::Bmp | Format::Pnm => {
             Ok(open_range(path, max_pixels)?.map(|range| Box::new(InOrder { range, next: 0 }) as Box<dyn RowStream>))
         }
@@ -71,12 +73,13 @@ pub fn open_range(path: &Path, max_pixels: u64) -> Result<Option<Box<dyn RowRang
         Format::Tiff => tiff::open(path, max_pixels),
         Format::Bmp => bmp::open(path, max_pixels),
         Format::Pnm => pnm::open(path, max_pixels),
-        Format::Png | Format::Other => Ok(None),
+        Format::Png | Format::Jpeg | Format::Other => Ok(None),
     }
 }
 
 enum Format {
     Png,
+    Jpeg,
     Tiff,
     Bmp,
     Pnm,
@@ -99,6 +102,8 @@ fn sniff(path: &Path) -> Result<Format> {
     let head = &head[..len];
     Ok(if head.starts_with(b"\x89PNG\r\n\x1a\n") {
         Format::Png
+    } else if head.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Format::Jpeg
     } else if head.starts_with(b"II*\0")
         || head.starts_with(b"MM\0*")
         || head.starts_with(b"II+\0")
