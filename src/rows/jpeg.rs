@@ -203,9 +203,9 @@ mod exif_tests {
 
     /// An APP1 payload with one IFD0 entry: the orientation `value`, little- or big-endian.
     fn app1(big: bool, value: u16) -> Vec<u8> {
+        let w16 = |v: u16| if big { v.to_be_bytes() } else { v.to_le_bytes() };
+        let w32 = |v: u32| if big { v.to_be_bytes() } else { v.to_le_bytes() };
         let mut tiff = Vec::new();
-        let (w16, w32): (fn(u16) -> [u8; 2], fn(u32) -> [u8; 4]) =
-            if big { (u16::to_be_bytes, u32::to_be_bytes) } else { (u16::to_le_bytes, u32::to_le_bytes) };
         tiff.extend_from_slice(if big { b"MM" } else { b"II" });
         tiff.extend_from_slice(&w16(42));
         tiff.extend_from_slice(&w32(8));
