@@ -65,6 +65,16 @@ impl Rows {
         }
     }
 
+    /// Rank 0's share of rows against a worker's (`split::plan_streamed`). Rank 0 decodes a
+    /// stream for every rank before its own rows: balanced when its share is `1 - f`, with `f` the
+    /// part of the job decoding takes (the last worker and rank 0 then finish together).
+    pub fn rank0_weight(&self) -> f64 {
+        match self {
+            Rows::Stream { stream, .. } => 1.0 - stream.decode_share().clamp(0.0, 0.9),
+            Rows::Range(_) | Rows::Whole(_) => 1.0,
+        }
+    }
+
     /// Whether another process could read any rows of the same file by itself.
     pub fn random_access(&self) -> bool {
         matches!(self, Rows::Range(_))
@@ -234,6 +244,22 @@ mod tests {
         let mut rows = Rows::Stream { stream: Box::new(FakeStream(img, 0)), next: 0, carry: vec![], carry_start: 0 };
         rows.image(0, 6, 6).unwrap();
         assert!(rows.image(4, 8, 8).is_err());
+    }
+
+    #[test]
+    fn rank_0_takes_fewer_rows_only_when_it_decodes_a_costly_stream_for_everyone() {
+        let dir = tempfile::tempdir().unwrap();
+        let img = crate::synth::picture(64, 48, 3, 5);
+        let weight = |ext: &str| {
+            let path = dir.path().join(format!("in.{ext}"));
+            std::fs::write(&path, &*crate::codec::encode(&img, ext).unwrap()).unwrap();
+            let rows = Rows::open(&path, u64::MAX).unwrap();
+            (rows.kind(), rows.rank0_weight())
+        };
+        assert_eq!(weight("jpg"), ("streamed", 0.5));
+        assert_eq!(weight("png"), ("streamed", 1.0));
+        assert_eq!(weight("tif"), ("ranged", 1.0));
+        assert_eq!(weight("webp"), ("whole", 1.0));
     }
 
     #[test]

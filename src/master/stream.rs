@@ -141,10 +141,11 @@ impl Master {
         let shape = rows.shape();
         let (w, h, c) = (shape.width, shape.height, shape.channels);
         let n = self.size();
-        // Equal shares, also when rank 0 decodes for everyone: at 0.7 of a share (docs/BENCHMARKS.md,
-        // 8K PNG at 2 ranks) rank 0 finished 0.65 s before the worker, which filters only once all
-        // its rows are in.
-        let strips = plan_streamed(h, n, chain.total_halo(), coordinator_only, format.row_align(), 1.0);
+        // Equal shares unless decoding is a large part of the job (JPEG): for a PNG at 0.7 of a
+        // share (docs/BENCHMARKS.md, 8K at 2 ranks) rank 0 finished 0.65 s before the worker,
+        // which filters only once all its rows are in.
+        let weight = rows.rank0_weight();
+        let strips = plan_streamed(h, n, chain.total_halo(), coordinator_only, format.row_align(), weight);
         let chunk = chunk_rows(w * c);
         let strip_input = if rows.random_access() && n > 1 {
             let path = std::path::absolute(input).with_context(|| format!("{}: no absolute path", input.display()))?;

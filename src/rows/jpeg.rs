@@ -125,6 +125,12 @@ impl RowStream for JpegRows {
         self.shape
     }
 
+    /// Measured on the 8K benchmark image: libjpeg takes 0.40 s of the one-process gaussian's
+    /// 0.63 s, a quarter of bilateral's; a half is between (docs/BENCHMARKS.md).
+    fn decode_share(&self) -> f64 {
+        0.5
+    }
+
     fn next_rows(&mut self, buf: &mut [u8]) -> Result<()> {
         let name = self.path.display();
         let row_bytes = self.shape.row_bytes();

@@ -42,6 +42,12 @@ pub trait RowStream: Send {
     fn shape(&self) -> Shape;
     /// Decodes the next `buf.len() / row_bytes` rows into `buf` (BGR or gray, exactly codec::decode's bytes for those rows).
     fn next_rows(&mut self, buf: &mut [u8]) -> anyhow::Result<()>;
+    /// About what fraction of a typical job (decode, filter, encode) decoding takes. Rank 0
+    /// decodes a stream for every rank, so the planner gives it `1 - share` of a worker's rows
+    /// (`split::plan_streamed`); 0 keeps equal shares.
+    fn decode_share(&self) -> f64 {
+        0.0
+    }
 }
 
 /// Rows read by number, for formats where any row range can be found without decoding the rows before it.
