@@ -59,7 +59,8 @@ pub enum Doc {
     Empty,
     Image(ImageDoc),
     Batch(BatchDoc),
-    Video(VideoDoc),
+    /// Boxed: much larger than the other docs.
+    Video(Box<VideoDoc>),
 }
 
 /// A batch image shown large: its original and, when done, its result.
@@ -72,7 +73,7 @@ pub struct Selected {
 /// Work finished on a background thread.
 pub(super) enum Loaded {
     Image(Result<ImageDoc>),
-    Video(Result<VideoDoc>),
+    Video(Result<Box<VideoDoc>>),
     Selected(Result<Selected>),
     /// A file dialog closed, with what the user picked.
     Picked(Option<Picked>),
@@ -481,7 +482,8 @@ impl GuiApp {
 
     fn picked(&mut self, picked: Picked) {
         match picked {
-            Picked::Image(path) => self.open_image(path),
+            // A video picked in the image dialog (All files) opens as a video.
+            Picked::Image(path) => self.open_paths(vec![path]),
             Picked::Batch(paths) => self.open_batch(paths),
             Picked::SaveImage(path) => self.save_image_to(path),
             Picked::SaveBatch(dir) => self.save_batch_to(dir),

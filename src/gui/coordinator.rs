@@ -84,7 +84,7 @@ pub enum Event {
     Video(VideoEvent),
     /// Whether the output was written, cancelled or failed is in the summary; an error means
     /// the job could not start or its output could not be joined.
-    VideoFinished(Result<VideoSummary, String>),
+    VideoFinished(Result<Box<VideoSummary>, String>),
 }
 
 /// The window's handle on the MPI thread. Dropping it (or [`Coordinator::shut_down`]) ends the
@@ -240,7 +240,8 @@ fn serve(master: &Master, requests: Receiver<Request>, running: &RunningJob) -> 
                 wake();
             }
             Request::Video { job, cancel, reply, wake } => {
-                let result = run_video_job(master, &job, &cancel, &reply, &wake).map_err(|e| format!("{e:#}"));
+                let result =
+                    run_video_job(master, &job, &cancel, &reply, &wake).map(Box::new).map_err(|e| format!("{e:#}"));
                 let _ = reply.send(Event::VideoFinished(result));
                 wake();
             }

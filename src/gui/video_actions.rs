@@ -44,6 +44,7 @@ impl GuiApp {
                     path.display()
                 );
                 VideoDoc::open(&ctx, path.clone(), source, max_pixels)
+                    .map(Box::new)
                     .with_context(|| format!("opening {}", path.display()))
             })();
             let _ = tx.send(Loaded::Video(loaded));
@@ -51,7 +52,7 @@ impl GuiApp {
         });
     }
 
-    pub(super) fn video_loaded(&mut self, loaded: Result<VideoDoc>) {
+    pub(super) fn video_loaded(&mut self, loaded: Result<Box<VideoDoc>>) {
         match loaded {
             Ok(doc) => {
                 eprintln!(
@@ -168,7 +169,7 @@ impl GuiApp {
     /// The end of a video job: written (with its pace), cancelled, or failed — each said with
     /// the file and, for a failed chunk, its frames. Nothing partial is left at the output: the
     /// finished segments wait in a hidden work folder beside it for the same job to resume.
-    pub(super) fn video_finished(&mut self, result: Result<VideoSummary, String>) {
+    pub(super) fn video_finished(&mut self, result: Result<Box<VideoSummary>, String>) {
         let summary = match result {
             Ok(s) => s,
             Err(e) => return self.error(format!("the video could not be processed: {e}")),

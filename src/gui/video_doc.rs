@@ -84,11 +84,11 @@ impl VideoDoc {
         self.frame = step(self.frame, delta, self.frames());
     }
 
-    /// "320×240, 20 frames at 10 fps, 0:02.00, h264, 0.1 MB" (a folder: "PNG frames in a folder",
+    /// "320×240, 20 frames at 10 fps, 0:02.00, h264, 48 kB" (a folder: "PNG frames in a folder",
     /// played at the CLI's default rate).
     pub fn describe(&self) -> String {
         let what = match &self.source {
-            Source::Video { info, .. } => format!("{}, {:.1} MB", info.codec, self.file_bytes as f64 / 1e6),
+            Source::Video { info, .. } => format!("{}, {}", info.codec, file_size(self.file_bytes)),
             Source::Frames(list) => {
                 let ext = list.paths[0].extension().map(|e| e.to_string_lossy().to_uppercase()).unwrap_or_default();
                 format!("{ext} frames in a folder")
@@ -141,6 +141,15 @@ impl VideoDoc {
 /// `frame + delta`, kept within `0..frames`.
 pub fn step(frame: usize, delta: isize, frames: usize) -> usize {
     frame.saturating_add_signed(delta).min(frames.saturating_sub(1))
+}
+
+/// "48 kB", "12.3 MB".
+pub fn file_size(bytes: u64) -> String {
+    if bytes < 1_000_000 {
+        format!("{:.0} kB", bytes as f64 / 1e3)
+    } else {
+        format!("{:.1} MB", bytes as f64 / 1e6)
+    }
 }
 
 /// "10", "29.97".
@@ -196,7 +205,7 @@ mod tests {
         let mut d = doc(Source::Video { path: "/v.mp4".into(), info }, 10.0);
         assert!((d.time_of(0) - 0.0).abs() < 1e-9 && (d.time_of(19) - 1.9).abs() < 1e-9);
         assert!((d.duration() - 2.0).abs() < 1e-9);
-        assert_eq!(d.describe(), "4×4, 20 frames at 10 fps, 0:02.00, h264, 0.1 MB");
+        assert_eq!(d.describe(), "4×4, 20 frames at 10 fps, 0:02.00, h264, 123 kB");
         d.step(-1);
         assert_eq!(d.frame, 0);
         d.step(5);
@@ -220,6 +229,7 @@ mod tests {
         assert_eq!(clock(62.0), "1:02.00");
         assert_eq!(clock(3723.0), "1:02:03.00");
         assert_eq!(rate(10.0), "10");
+        assert_eq!((file_size(48_200), file_size(12_345_678)), ("48 kB".into(), "12.3 MB".into()));
         assert_eq!(rate(30000.0 / 1001.0), "29.97");
         assert_eq!(step(3, -10, 20), 0);
         assert_eq!(step(3, 1, 0), 0, "an empty video has no frame past 0");

@@ -16,10 +16,10 @@ impl GuiApp {
         ui.label(format!("{name} — {}", doc.describe())).on_hover_text(doc.path.display().to_string());
         let frames = doc.frames();
         ui.horizontal(|ui| {
-            if ui.button("◀").on_hover_text("Previous frame (Left; Home: the first)").clicked() {
+            if ui.button("Previous").on_hover_text("Previous frame (Left; Home: the first)").clicked() {
                 doc.step(-1);
             }
-            if ui.button("▶").on_hover_text("Next frame (Right; End: the last)").clicked() {
+            if ui.button("Next").on_hover_text("Next frame (Right; End: the last)").clicked() {
                 doc.step(1);
             }
             let mut number = doc.frame + 1;
@@ -41,7 +41,10 @@ impl GuiApp {
                 ui.spinner();
                 ui.weak(format!("decoding and previewing frame {}…", doc.frame + 1));
             } else {
-                ui.weak(RichText::new("Preview of the chain on this frame, in this process; Process video… runs it on every frame on every rank.").small());
+                ui.weak(RichText::new("a preview: Process video… runs every frame on every rank").small())
+                    .on_hover_text(
+                        "The chain runs on this frame in this process, exactly as a rank runs it on each frame",
+                    );
             }
         });
         match &doc.shown {
@@ -50,26 +53,28 @@ impl GuiApp {
         }
     }
 
-    /// Left and Right move one frame, Home and End to the ends (not while a text field has the
+    /// Left and Right move one frame, Home and End go to the ends (not while a text field has the
     /// keyboard).
     pub(super) fn video_keys(&mut self, ctx: &egui::Context) {
         let Doc::Video(doc) = &mut self.doc else { return };
         if ctx.egui_wants_keyboard_input() {
             return;
         }
+        // Counted, not just seen: two presses within one frame move two frames (key repeat too).
         let (back, on, first, last) = ctx.input_mut(|i| {
             (
-                i.consume_key(Modifiers::NONE, Key::ArrowLeft),
-                i.consume_key(Modifiers::NONE, Key::ArrowRight),
+                i.count_and_consume_key(Modifiers::NONE, Key::ArrowLeft),
+                i.count_and_consume_key(Modifiers::NONE, Key::ArrowRight),
                 i.consume_key(Modifiers::NONE, Key::Home),
                 i.consume_key(Modifiers::NONE, Key::End),
             )
         });
-        let frames = doc.frames() as isize;
-        let delta =
-            isize::from(on) - isize::from(back) + if last { frames } else { 0 } - if first { frames } else { 0 };
-        if delta != 0 {
-            doc.step(delta);
+        if first {
+            doc.frame = 0;
         }
+        if last {
+            doc.step(isize::MAX);
+        }
+        doc.step(on as isize - back as isize);
     }
 }
