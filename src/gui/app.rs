@@ -758,7 +758,7 @@ impl GuiApp {
 
 /// Opened paths are stored absolute (and without `..`), so the next start finds them from
 /// whatever directory it is in.
-fn absolute(path: PathBuf) -> PathBuf {
+pub(super) fn absolute(path: PathBuf) -> PathBuf {
     path.canonicalize().or_else(|_| std::path::absolute(&path)).unwrap_or(path)
 }
 

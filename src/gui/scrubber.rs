@@ -85,6 +85,16 @@ impl Scrubber {
     }
 }
 
+impl Drop for Scrubber {
+    /// The doc is closed: a preview still running stops at its next chunk of rows, and the
+    /// thread ends when it next looks for a request.
+    fn drop(&mut self) {
+        if let Some((_, _, stale)) = &self.asked {
+            stale.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
 fn serve(ctx: &Context, mut frames: FrameReader, requests: Receiver<Request>, replies: Sender<Reply>) {
     // The frame decoded last, reused when only the chain changed.
     let mut last: Option<(usize, Image)> = None;

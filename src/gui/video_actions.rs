@@ -3,7 +3,7 @@
 //! on every rank — the job `imgproc video` runs, sent to the coordinator — with progress and
 //! Cancel. Drawing lives in `video_view`.
 
-use super::app::{Doc, GuiApp, Loaded, Picked, Running};
+use super::app::{absolute, Doc, GuiApp, Loaded, Picked, Running};
 use super::coordinator::Request;
 use super::opening::VIDEO_EXTENSIONS;
 use super::progress::JobProgress;
@@ -27,7 +27,8 @@ impl GuiApp {
         if self.running.is_some() {
             return self.hint("a job is running: cancel it or wait before opening a video");
         }
-        let path = std::path::absolute(&path).unwrap_or(path);
+        // As every opened path: absolute and canonical, so a frame folder is known again by name.
+        let path = absolute(path);
         self.loading += 1;
         let (tx, ctx, max_pixels) = (self.loaded_tx.clone(), self.ctx.clone(), self.settings.max_pixels);
         std::thread::spawn(move || {
