@@ -403,7 +403,7 @@ impl GuiApp {
         let wake = self.wake();
         let coordinator_only = self.settings.coordinator_only;
         let (request, batch) = match &mut self.doc {
-            Doc::Empty => return self.hint("open an image, a batch or a video first"),
+            Doc::Empty => return self.hint("open an image or a batch first"),
             // Asks where the result goes, then runs (see `process_video_to`).
             Doc::Video(_) => return self.dialog_process_video(),
             Doc::Image(doc) => {
