@@ -16,7 +16,8 @@ use std::time::Instant;
 
 mod video;
 
-pub use video::video;
+pub(crate) use video::open_source as open_video_source;
+pub use video::{prepare as prepare_video, run as run_video, video, FramesDone, PreparedVideo, VideoJob, VideoSummary};
 
 /// Why a command did not succeed, for the exit code.
 #[derive(Debug, thiserror::Error)]

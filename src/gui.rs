@@ -13,8 +13,13 @@ pub mod display_lost;
 pub mod history;
 pub mod layout;
 pub mod messages;
+pub mod opening;
 pub mod progress;
+pub mod scrubber;
 pub mod settings;
+pub mod video_actions;
+pub mod video_doc;
+pub mod video_view;
 pub mod viewer;
 
 use crate::chain::OpChain;

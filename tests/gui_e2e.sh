@@ -11,6 +11,11 @@
 #      dialog whose button says Save) writes the outputs, equal to the CLI's;
 #   4b. an 8K image: Ctrl+Z restores the chain the command line replaced (bilateral:d=25), Process,
 #      then Esc mid-job: the window shows the cancel within 1 s and keeps the previous result;
+#   4c. a video opened from the command line: its frame before and after the chain in the split
+#      view, the slider moved with the arrow keys, Process video… into an .mkv through the save
+#      dialog; the file has every frame, gray, equal to the CLI's `imgproc video`; then a longer
+#      video cancelled with Esc mid-job: the cancel shows within seconds, no output file is left,
+#      and mpirun exits 0 on Ctrl+Q; a truncated video is refused with its name;
 #   5. Ctrl+Q in the middle of a slow job cancels it: mpirun exits 0 within seconds, and the next
 #      start neither reopens nor re-runs it;
 #   6. the window destroyed under the app mid-job (xdotool windowclose): mpirun exits 0, no rank
@@ -300,6 +305,84 @@ echo "gui_e2e: Esc to the cancelled state: $took_ms ms ($(grep -o "cancelled aft
 grep -q "the previous result is still shown" "$work/cancel.log" || fail "the previous result was not kept"
 xdotool key ctrl+q
 expect_clean_exit 15 "Ctrl+Q after the cancel"
+
+# --- 4c: a video: open, scrub, compare before/after, process to a file; cancel ---
+ffmpeg -hide_banner -loglevel error -f lavfi -i testsrc2=size=320x240:rate=10:duration=2 \
+  -c:v libx264 -g 10 -pix_fmt yuv420p "$work/clip.mp4"
+start_gui "$work/video.log" --op gray "$work/clip.mp4"
+wait_for 30 "the video to open" grep -q "opened video .*clip.mp4 (320x240, 20 frames, 10 fps)" "$work/video.log"
+wait_for 30 "the first frame and its preview" grep -q "video: frame 1 of 20 previewed with gray" "$work/video.log"
+focus_main
+# Three steps at once: frames asked for while one decodes may be skipped, the last one is shown.
+xdotool key Right Right Right
+wait_for 10 "frame 4 and its preview" grep -q "video: frame 4 of 20 previewed with gray" "$work/video.log"
+xdotool key End
+wait_for 10 "the last frame" grep -q "video: frame 20 of 20 previewed with gray" "$work/video.log"
+xdotool key Home Right
+wait_for 10 "frame 2" grep -q "video: frame 2 of 20 previewed with gray" "$work/video.log"
+echo "gui_e2e: video: the slider moved with the keys, each frame shown and previewed" >&2
+# The split view of frame 2: the colour original left of the line, the gray preview right of it.
+sleep 0.5
+import -window root -crop 1280x800+0+0 "$shots/video.png"
+read -r ix iy iw ih <<<"$(image_rect "$work/video.log")"
+[ -n "$ih" ] || fail "the window did not say where the video frame lies"
+half=$((iw / 2 - 32))
+left=$(colourful "$shots/video.png" "${half}x$((ih - 24))+$((ix + 12))+$((iy + 12))")
+right=$(colourful "$shots/video.png" "${half}x$((ih - 24))+$((ix + iw / 2 + 20))+$((iy + 12))")
+[ "$left" -gt 1000 ] || fail "the original frame should show in colour left of the line ($left colour pixels)"
+[ "$right" -eq 0 ] || fail "the gray preview right of the line has $right colour pixels"
+echo "gui_e2e: video: before/after split on the current frame ($left colour pixels left, none right)" >&2
+xdotool key ctrl+Return
+type_into_dialog "Process the video into" "$work/out.mkv"
+wait_for 60 "the video to be written" grep -q "Wrote $work/out.mkv: 20 frames" "$work/video.log"
+grep -q "processing the video on 3 rank" "$work/video.log" || fail "the video did not run on the 3 ranks"
+frames=$(ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames -of csv=p=0 \
+  "$work/out.mkv")
+[ "$frames" = 20 ] || fail "the GUI's video has $frames frames, the input 20"
+ffmpeg -v error -i "$work/out.mkv" -f rawvideo -pix_fmt rgb24 - >"$work/out.rgb"
+python3 -c "import sys; d = open(sys.argv[1], 'rb').read(); sys.exit(not (d and d[0::3] == d[1::3] == d[2::3]))" \
+  "$work/out.rgb" || fail "the GUI's video frames are not gray (the channels differ)"
+"$bin" video --op gray "$work/clip.mp4" -o "$work/out-cli.mkv" 2>/dev/null
+ffmpeg -v error -i "$work/out-cli.mkv" -f rawvideo -pix_fmt rgb24 - | cmp - "$work/out.rgb" ||
+  fail "the GUI's video differs from the CLI's"
+echo "gui_e2e: video: written with 20 gray frames, equal to the CLI's" >&2
+focus_main
+xdotool key ctrl+q
+expect_clean_exit 15 "Ctrl+Q after the video"
+
+# A video that takes a while (20 s of 640x480 at 25 fps, bilateral), cancelled with Esc.
+ffmpeg -hide_banner -loglevel error -f lavfi -i testsrc2=size=640x480:rate=25:duration=20 \
+  -c:v libx264 -g 25 -pix_fmt yuv420p "$work/long.mp4"
+# A truncated video named on the command line: an error naming it; then the long one through
+# Ctrl+O (a video picked in the image dialog opens as a video).
+head -c 20000 "$work/long.mp4" >"$work/broken.mp4"
+start_gui "$work/video-cancel.log" --op bilateral:d=15 "$work/broken.mp4"
+wait_for 30 "the broken video's error" grep -q "error: .*$work/broken.mp4" "$work/video-cancel.log"
+grep -q "opened video" "$work/video-cancel.log" && fail "a truncated video was opened"
+echo "gui_e2e: video: a truncated video is refused by name: $(grep -o "error: .*" "$work/video-cancel.log" | head -c 160)" >&2
+focus_main
+xdotool key ctrl+o
+type_into_dialog "Open image" "$work/long.mp4"
+wait_for 30 "the long video to open" grep -q "opened video .*long.mp4 (640x480, 500 frames" "$work/video-cancel.log"
+focus_main
+xdotool key ctrl+Return
+type_into_dialog "Process the video into" "$work/cancelled.mkv"
+wait_for 30 "the video job to start" grep -q "processing the video on 3 rank" "$work/video-cancel.log"
+sleep 3 # chunks run on every rank: the bar counts frames
+shot video-running
+focus_main
+started=$(date +%s%N)
+xdotool key Escape
+wait_for 10 "the video job to stop after Esc" grep -q "cancelled after" "$work/video-cancel.log"
+took_ms=$((($(date +%s%N) - started) / 1000000))
+echo "gui_e2e: video: Esc to the cancelled state: $took_ms ms" >&2
+[ "$took_ms" -lt 5000 ] || fail "cancelling the video took $took_ms ms"
+grep -q "Cancelled: $work/cancelled.mkv was not written" "$work/video-cancel.log" ||
+  fail "the window did not say the video was cancelled: $(grep 'imgproc gui' "$work/video-cancel.log" | tail -3)"
+[ ! -e "$work/cancelled.mkv" ] || fail "a cancelled video left its output file"
+focus_main
+xdotool key ctrl+q
+expect_clean_exit 15 "Ctrl+Q after cancelling the video"
 
 # --- 5: quit mid-job; the next start does not run it again ---------------------
 start_gui "$work/quit.log" --op "$slow" "$work/big.png"

@@ -1,9 +1,11 @@
-//! What `imgproc video` does on rank 0: find out what the input is, check everything that can be
+//! What a video job does on rank 0: find out what the input is, check everything that can be
 //! checked before any work (sizes, codec, output), plan the chunks, hand them to the master,
-//! then join the segments (or move the frames) into the output and report.
+//! then join the segments (or move the frames) into the output and report. `imgproc video` and
+//! the GUI's coordinator both run a job through [`prepare`] and [`run`]; only the CLI prints.
 
 use super::{cannot_start, CommandError};
 use crate::batch::has_image_extension;
+use crate::chain::OpChain;
 use crate::cli::VideoArgs;
 use crate::master::{Master, VideoRun};
 use crate::model::RankStats;
@@ -21,11 +23,12 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
-/// The `--json` summary of a video job.
+/// The `--json` summary of a video job (and what the GUI reports).
 #[derive(Debug, Serialize)]
-struct VideoSummary {
+pub struct VideoSummary {
     mode: &'static str,
-    ok: bool,
+    /// The output was written, complete.
+    pub ok: bool,
     op: String,
     /// How the chain runs on each frame: every op on the whole frame on the rank that owns its
     /// chunk (resize included), so every frame is exactly the one-process result.
@@ -33,36 +36,189 @@ struct VideoSummary {
     ranks: usize,
     hosts: Vec<String>,
     input: String,
-    output: PathBuf,
+    pub output: PathBuf,
     width: usize,
     height: usize,
     fps: String,
-    frames: usize,
-    chunks: usize,
+    pub frames: usize,
+    pub chunks: usize,
     /// Chunks done by this run, and by an earlier one (journal).
-    done: usize,
+    pub done: usize,
     already_done: usize,
     frames_done: usize,
-    frames_per_sec: f64,
-    failed: Vec<String>,
-    cancelled: bool,
-    wall_secs: f64,
+    pub frames_per_sec: f64,
+    pub failed: Vec<String>,
+    pub cancelled: bool,
+    pub wall_secs: f64,
     join_secs: f64,
     per_rank: Vec<RankStats>,
     rank0_peak_rss_bytes: u64,
     startup_secs: f64,
 }
 
+/// A video job as a front end asks for it: the CLI from its flags, the GUI from its window.
+#[derive(Clone, Debug)]
+pub struct VideoJob {
+    pub chain: OpChain,
+    /// A video file, or frames (a folder, or image files).
+    pub inputs: Vec<PathBuf>,
+    /// A video file (its extension picks the container and codec) or a folder of frames.
+    pub output: PathBuf,
+    pub codec: Option<String>,
+    pub quality: Option<u32>,
+    /// Frame rate of a video made from frames.
+    pub fps: Option<String>,
+    /// Image format of a frame-folder output.
+    pub format: String,
+    pub chunk_frames: usize,
+    pub options: VideoOptions,
+    pub no_audio: bool,
+}
+
+impl VideoJob {
+    /// `chain` over `inputs` into `output`, with the CLI's defaults for everything else.
+    pub fn new(chain: OpChain, inputs: Vec<PathBuf>, output: PathBuf) -> VideoJob {
+        VideoJob {
+            chain,
+            inputs,
+            output,
+            codec: None,
+            quality: None,
+            fps: None,
+            format: "png".into(),
+            chunk_frames: 48,
+            options: VideoOptions::default(),
+            no_audio: false,
+        }
+    }
+
+    fn from_args(args: &VideoArgs) -> Result<VideoJob> {
+        Ok(VideoJob {
+            chain: args.job.chain()?,
+            inputs: args.inputs.clone(),
+            output: args.output.clone(),
+            codec: args.codec.clone(),
+            quality: args.quality,
+            fps: args.fps.clone(),
+            format: args.format.clone(),
+            chunk_frames: args.chunk_frames,
+            options: VideoOptions { coordinator_only: args.job.coordinator_only, send_input: args.send_input },
+            no_audio: args.no_audio,
+        })
+    }
+}
+
+/// A video job checked and planned, its journal open: nothing has been filtered yet.
+pub struct PreparedVideo {
+    job: VideoJob,
+    spec: VideoSpec,
+    chunks: Vec<Chunk>,
+    journal: VideoJournal,
+    output: PathBuf,
+    started: Instant,
+}
+
+impl PreparedVideo {
+    /// Frames this run will filter (those of chunks an earlier run did not finish).
+    pub fn pending_frames(&self) -> usize {
+        self.chunks.iter().filter(|c| !self.journal.is_done(c)).map(|c| c.frames).sum()
+    }
+
+    /// Where finished segments wait until the output is complete (kept after a cancel or a
+    /// failure, so the same job run again resumes).
+    pub fn work_dir(&self) -> &Path {
+        &self.spec.work_dir
+    }
+}
+
 /// `imgproc video`.
 pub fn video(master: &Master, args: &VideoArgs, cancel: &AtomicBool) -> Result<()> {
-    let chain = args.job.chain()?;
+    let prepared = prepare(&VideoJob::from_args(args)?)?;
+    let work = prepared.work_dir().to_path_buf();
+    let bar = progress_bar(prepared.pending_frames(), "frames");
+    let mut frames = FramesDone::default();
+    let mut on = |e: VideoEvent| {
+        if let VideoEvent::ChunkDone { error: Some(e), rank, .. } = &e {
+            bar.set_message(format!("rank {rank}: {e}"));
+        }
+        bar.set_position(frames.apply(&e) as u64);
+    };
+    let summary = run(master, prepared, &mut on, cancel)?;
+    bar.finish_and_clear();
+    if args.job.json {
+        println!("{}", serde_json::to_string_pretty(&summary).expect("summaries serialise"));
+    }
+    for f in &summary.failed {
+        eprintln!("imgproc: failed: {f}");
+    }
+    if summary.cancelled {
+        let rest = format!(
+            "{} chunk(s) done and kept in {}; run the same command again to finish",
+            summary.done,
+            work.display()
+        );
+        return Err(CommandError::Cancelled(rest).into());
+    }
+    if !summary.failed.is_empty() {
+        bail!(
+            "{} of {} chunk(s) failed; {} was not written (finished segments are kept in {} for the next run)",
+            summary.failed.len(),
+            summary.chunks,
+            summary.output.display(),
+            work.display()
+        );
+    }
+    eprintln!(
+        "imgproc: wrote {} ({} frames, {:.1} frames/s) in {:.2} s on {} rank(s)",
+        summary.output.display(),
+        summary.frames,
+        summary.frames_per_sec,
+        summary.wall_secs,
+        master.size()
+    );
+    Ok(())
+}
+
+/// Frames finished so far in a running video job, from its events: whole chunks done plus the
+/// frames each running chunk has reported.
+#[derive(Clone, Debug, Default)]
+pub struct FramesDone {
+    finished: usize,
+    running: HashMap<usize, usize>,
+}
+
+impl FramesDone {
+    /// Takes one event; returns the frames done now.
+    pub fn apply(&mut self, e: &VideoEvent) -> usize {
+        match e {
+            VideoEvent::ChunkAssigned { chunk, .. } => {
+                self.running.insert(chunk.index, 0);
+            }
+            VideoEvent::Frames { index, frames, .. } => {
+                self.running.insert(*index, *frames);
+            }
+            VideoEvent::ChunkDone { chunk, error, .. } => {
+                self.running.remove(&chunk.index);
+                if error.is_none() {
+                    self.finished += chunk.frames;
+                }
+            }
+        }
+        self.finished + self.running.values().sum::<usize>()
+    }
+}
+
+/// Checks everything that can be checked before any work (the input, sizes, codec, output),
+/// plans the chunks and opens the journal. Errors name the file (and the frame).
+pub fn prepare(job: &VideoJob) -> Result<PreparedVideo> {
+    let chain = job.chain.clone();
     let started = Instant::now();
-    let source = open_source(&args.inputs)?;
-    let output = std::path::absolute(&args.output).with_context(|| format!("{}: bad path", args.output.display()))?;
-    let kind = output_kind(&output, args.codec.as_deref(), args.quality, &args.format).map_err(cannot_start)?;
+    let source = open_source(&job.inputs)?;
+    let output = std::path::absolute(&job.output).with_context(|| format!("{}: bad path", job.output.display()))?;
+    let kind = output_kind(&output, job.codec.as_deref(), job.quality, &job.format).map_err(cannot_start)?;
     let (fps, out_size) = match &source {
         Source::Video { info, .. } => (info.fps.clone(), chain.out_size(info.width, info.height)),
-        Source::Frames(list) => (args.fps.clone().unwrap_or_else(|| "25".into()), frames_out_size(list, &chain)?),
+        Source::Frames(list) => (job.fps.clone().unwrap_or_else(|| "25".into()), frames_out_size(list, &chain)?),
     };
     if let OutputKind::Video { codec, .. } = &kind {
         ensure!(
@@ -75,41 +231,28 @@ pub fn video(master: &Master, args: &VideoArgs, cancel: &AtomicBool) -> Result<(
     }
     check_output(&source, &output, &kind).map_err(cannot_start)?;
     let work = work_dir(&output);
-    let spec = VideoSpec { chain: chain.clone(), source, output: kind, fps, out_size, work_dir: work.clone() };
+    let spec = VideoSpec { chain, source, output: kind, fps, out_size, work_dir: work.clone() };
     if matches!(spec.output, OutputKind::Frames { .. }) {
         check_frame_names(&spec).map_err(cannot_start)?;
     }
     prepare_work_dir(&spec).map_err(cannot_start)?;
-    let chunks = plan_chunks(&spec.source, args.chunk_frames);
-    let mut journal = VideoJournal::open(&work, &job_key(&spec, args.chunk_frames)).map_err(cannot_start)?;
+    let chunks = plan_chunks(&spec.source, job.chunk_frames);
+    let journal = VideoJournal::open(&work, &job_key(&spec, job.chunk_frames)).map_err(cannot_start)?;
+    Ok(PreparedVideo { job: job.clone(), spec, chunks, journal, output, started })
+}
 
-    let total: usize = chunks.iter().filter(|c| !journal.is_done(c)).map(|c| c.frames).sum();
-    let bar = progress_bar(total, "frames");
-    let mut finished_frames = 0usize;
-    let mut running: HashMap<usize, usize> = HashMap::new();
-    let mut on = |e: VideoEvent| {
-        match e {
-            VideoEvent::ChunkAssigned { chunk, .. } => {
-                running.insert(chunk.index, 0);
-            }
-            VideoEvent::Frames { index, frames, .. } => {
-                running.insert(index, frames);
-            }
-            VideoEvent::ChunkDone { chunk, error, rank, .. } => {
-                running.remove(&chunk.index);
-                if let Some(e) = error {
-                    bar.set_message(format!("rank {rank}: {e}"));
-                } else {
-                    finished_frames += chunk.frames;
-                }
-            }
-        }
-        bar.set_position((finished_frames + running.values().sum::<usize>()) as u64);
-    };
-    let options = VideoOptions { coordinator_only: args.job.coordinator_only, send_input: args.send_input };
-    let run = VideoRun { spec: &spec, chunks: &chunks, options };
-    let outcome = master.run_video(&run, &mut journal, &mut on, cancel)?;
-    bar.finish_and_clear();
+/// Filters the chunks on every rank, then (when every chunk is done and nothing was cancelled)
+/// joins them into the output, which appears only then, complete. A cancel or a failed chunk is
+/// not an error here: the summary says so, and the finished segments stay in the work folder.
+pub fn run(
+    master: &Master,
+    prepared: PreparedVideo,
+    on: &mut dyn FnMut(VideoEvent),
+    cancel: &AtomicBool,
+) -> Result<VideoSummary> {
+    let PreparedVideo { job, spec, chunks, mut journal, output, started } = prepared;
+    let run = VideoRun { spec: &spec, chunks: &chunks, options: job.options.clone() };
+    let outcome = master.run_video(&run, &mut journal, on, cancel)?;
     let compute_secs = started.elapsed().as_secs_f64();
 
     let failed: Vec<String> = outcome
@@ -120,15 +263,15 @@ pub fn video(master: &Master, args: &VideoArgs, cancel: &AtomicBool) -> Result<(
     let complete = failed.is_empty() && !outcome.cancelled;
     let t = Instant::now();
     if complete {
-        finish_output(&spec, &chunks, args.no_audio)?;
+        finish_output(&spec, &chunks, job.no_audio)?;
     }
     let join_secs = t.elapsed().as_secs_f64();
     let frames = spec.source.frames();
     let frames_done: usize = outcome.stats.iter().map(|s| s.images).sum();
-    let summary = VideoSummary {
+    Ok(VideoSummary {
         mode: "video",
         ok: complete,
-        op: chain.to_string(),
+        op: spec.chain.to_string(),
         plan: "chunks of whole frames, one rank per chunk: decode, filter (every op on the whole frame), encode".into(),
         ranks: master.size(),
         hosts: master.ranks.iter().map(|r| r.host.clone()).collect(),
@@ -136,9 +279,9 @@ pub fn video(master: &Master, args: &VideoArgs, cancel: &AtomicBool) -> Result<(
             Source::Video { path, .. } => path.display().to_string(),
             Source::Frames(list) => format!("{} frames from {}", frames, list.paths[0].display()),
         },
-        output: output.clone(),
-        width: out_size.0,
-        height: out_size.1,
+        output,
+        width: spec.out_size.0,
+        height: spec.out_size.1,
         fps: spec.fps.clone(),
         frames,
         chunks: chunks.len(),
@@ -146,50 +289,18 @@ pub fn video(master: &Master, args: &VideoArgs, cancel: &AtomicBool) -> Result<(
         already_done: outcome.already_done,
         frames_done,
         frames_per_sec: frames_done as f64 / compute_secs.max(1e-9),
-        failed: failed.clone(),
+        failed,
         cancelled: outcome.cancelled,
         wall_secs: started.elapsed().as_secs_f64(),
         join_secs,
         per_rank: outcome.stats,
         rank0_peak_rss_bytes: rss_bytes().0,
         startup_secs: master.startup_secs,
-    };
-    if args.job.json {
-        println!("{}", serde_json::to_string_pretty(&summary).expect("summaries serialise"));
-    }
-    for f in &failed {
-        eprintln!("imgproc: failed: {f}");
-    }
-    if outcome.cancelled {
-        let rest = format!(
-            "{} chunk(s) done and kept in {}; run the same command again to finish",
-            outcome.done,
-            work.display()
-        );
-        return Err(CommandError::Cancelled(rest).into());
-    }
-    if !failed.is_empty() {
-        bail!(
-            "{} of {} chunk(s) failed; {} was not written (finished segments are kept in {} for the next run)",
-            failed.len(),
-            chunks.len(),
-            output.display(),
-            work.display()
-        );
-    }
-    eprintln!(
-        "imgproc: wrote {} ({} frames, {:.1} frames/s) in {:.2} s on {} rank(s)",
-        output.display(),
-        frames,
-        summary.frames_per_sec,
-        summary.wall_secs,
-        master.size()
-    );
-    Ok(())
+    })
 }
 
 /// A video file, or frames (a folder or image files).
-fn open_source(inputs: &[PathBuf]) -> Result<Source> {
+pub(crate) fn open_source(inputs: &[PathBuf]) -> Result<Source> {
     if let [one] = inputs {
         if one.is_file() && !has_image_extension(one) {
             let path = std::path::absolute(one)?;

@@ -6,8 +6,10 @@ use super::batch_view::BatchDoc;
 use super::coordinator::{BatchRequest, Event, Request, Wake};
 use super::history::ChainHistory;
 use super::messages::{Kind, Messages};
+use super::opening::{route, Opening};
 use super::progress::{ItemState, JobProgress};
 pub use super::settings::Settings;
+use super::video_doc::VideoDoc;
 use super::viewer::{Picture, Viewer};
 use crate::batch::BatchItem;
 use crate::chain::OpChain;
@@ -57,6 +59,8 @@ pub enum Doc {
     Empty,
     Image(ImageDoc),
     Batch(BatchDoc),
+    /// Boxed: much larger than the other docs.
+    Video(Box<VideoDoc>),
 }
 
 /// A batch image shown large: its original and, when done, its result.
@@ -67,8 +71,9 @@ pub struct Selected {
 }
 
 /// Work finished on a background thread.
-enum Loaded {
+pub(super) enum Loaded {
     Image(Result<ImageDoc>),
+    Video(Result<Box<VideoDoc>>),
     Selected(Result<Selected>),
     /// A file dialog closed, with what the user picked.
     Picked(Option<Picked>),
@@ -80,6 +85,10 @@ pub enum Picked {
     Batch(Vec<PathBuf>),
     SaveImage(PathBuf),
     SaveBatch(PathBuf),
+    Video(PathBuf),
+    FrameFolder(PathBuf),
+    /// Where a video's result goes: a file (its extension picks the codec) or a frame folder.
+    VideoOutput(PathBuf),
 }
 
 pub struct Running {
@@ -96,13 +105,13 @@ pub struct GuiApp {
     /// Settings changed since they were last stored.
     pub settings_dirty: bool,
     pub ranks: Vec<RankInfo>,
-    jobs: Sender<Request>,
-    ctx: Context,
+    pub(super) jobs: Sender<Request>,
+    pub(super) ctx: Context,
     /// Where batches write before the user saves them (a journal per job, so they resume).
     work_dir: PathBuf,
     pub doc: Doc,
     pub selected: Option<Selected>,
-    loaded_tx: Sender<Loaded>,
+    pub(super) loaded_tx: Sender<Loaded>,
     loaded_rx: Receiver<Loaded>,
     /// Background loads under way.
     pub loading: usize,
@@ -174,7 +183,7 @@ impl GuiApp {
         app
     }
 
-    fn wake(&self) -> Wake {
+    pub(super) fn wake(&self) -> Wake {
         let ctx = self.ctx.clone();
         Arc::new(move || ctx.request_repaint())
     }
@@ -200,7 +209,7 @@ impl GuiApp {
         self.messages.push(Kind::Hint, text);
     }
 
-    fn remember(&mut self) {
+    pub(super) fn remember(&mut self) {
         self.settings_dirty = true;
     }
 
@@ -208,13 +217,17 @@ impl GuiApp {
         self.running.is_some() || self.loading > 0
     }
 
-    /// Opens dropped or chosen files: one image alone opens as an image; several files or a folder
-    /// open as a batch.
+    /// Opens dropped or named files as [`route`] says: one image alone as an image, one video
+    /// file as a video, several files or a folder as a batch (a folder opened as frames before,
+    /// as a video).
     pub fn open_paths(&mut self, paths: Vec<PathBuf>) {
-        match paths.as_slice() {
-            [] => {}
-            [one] if !one.is_dir() => self.open_image(one.clone()),
-            _ => self.open_batch(paths),
+        let paths: Vec<PathBuf> = paths.into_iter().map(absolute).collect();
+        match route(&paths, &self.settings.frame_folders) {
+            Opening::Nothing => {}
+            Opening::Image(path) => self.open_image(path),
+            Opening::Batch(paths) => self.open_batch(paths),
+            Opening::Video(path) => self.open_video(path, false),
+            Opening::Frames(folder) => self.open_video(folder, true),
         }
     }
 
@@ -240,7 +253,7 @@ impl GuiApp {
     }
 
     /// `inputs` are open now: remembered as the last inputs and on top of the recent list.
-    fn opened(&mut self, inputs: Vec<PathBuf>, batch: bool) {
+    pub(super) fn opened(&mut self, inputs: Vec<PathBuf>, batch: bool) {
         self.settings.open_dir = inputs[0].parent().map(Path::to_path_buf);
         self.settings.add_recent(inputs.clone());
         self.settings.inputs = inputs;
@@ -249,14 +262,10 @@ impl GuiApp {
         self.remember();
     }
 
-    /// Opens entry `index` of the recent list as it was opened (one image, or a batch).
+    /// Opens entry `index` of the recent list as it was opened (one image, a batch, a video).
     pub fn open_recent(&mut self, index: usize) {
         let Some(paths) = self.settings.recent.get(index).cloned() else { return };
-        if paths.len() == 1 && !paths[0].is_dir() {
-            self.open_image(paths[0].clone());
-        } else {
-            self.open_batch(paths);
-        }
+        self.open_paths(paths);
     }
 
     /// Opens a batch: files, and folders whose image files are taken.
@@ -309,6 +318,8 @@ impl GuiApp {
             Doc::Empty => None,
             Doc::Image(d) => d.result.as_ref().map(|r| r.chain.clone()),
             Doc::Batch(_) => self.batch_made_with.clone().filter(|_| !self.batch_items.is_empty()),
+            // A video's result is written as it is processed: nothing is kept to save.
+            Doc::Video(_) => None,
         };
         match made_with {
             None => Freshness::NoResult,
@@ -393,6 +404,8 @@ impl GuiApp {
         let coordinator_only = self.settings.coordinator_only;
         let (request, batch) = match &mut self.doc {
             Doc::Empty => return self.hint("open an image or a batch first"),
+            // Asks where the result goes, then runs (see `process_video_to`).
+            Doc::Video(_) => return self.dialog_process_video(),
             Doc::Image(doc) => {
                 // The previous result stays on screen until the new one replaces it (or a cancel).
                 let image = Arc::clone(&doc.image);
@@ -469,10 +482,14 @@ impl GuiApp {
 
     fn picked(&mut self, picked: Picked) {
         match picked {
-            Picked::Image(path) => self.open_image(path),
+            // A video picked in the image dialog (All files) opens as a video.
+            Picked::Image(path) => self.open_paths(vec![path]),
             Picked::Batch(paths) => self.open_batch(paths),
             Picked::SaveImage(path) => self.save_image_to(path),
             Picked::SaveBatch(dir) => self.save_batch_to(dir),
+            Picked::Video(path) => self.open_video(path, false),
+            Picked::FrameFolder(dir) => self.open_video(dir, true),
+            Picked::VideoOutput(path) => self.process_video_to(path),
         }
     }
 
@@ -509,8 +526,10 @@ impl GuiApp {
                     self.viewer.refit();
                 }
                 Loaded::Selected(Err(e)) => self.error(format!("{e:#}")),
+                Loaded::Video(loaded) => self.video_loaded(loaded),
             }
         }
+        self.poll_video_doc();
         if let Doc::Batch(doc) = &mut self.doc {
             let before = doc.result_count();
             doc.poll();
@@ -524,6 +543,7 @@ impl GuiApp {
         }
         let Some(running) = &mut self.running else { return };
         let mut finished = None;
+        let mut video_finished = None;
         while let Ok(event) = running.events.try_recv() {
             match event {
                 Event::Progress(p) => {
@@ -545,7 +565,20 @@ impl GuiApp {
                 }
                 Event::ImageFinished(r) => finished = Some(Ok(r)),
                 Event::BatchFinished(r) => finished = Some(Err(r)),
+                Event::VideoPlanned { frames } => running.progress.video_planned(frames),
+                Event::Video(e) => running.progress.apply_video(&e),
+                Event::VideoFinished(r) => video_finished = Some(r),
             }
+        }
+        if let Some(r) = video_finished {
+            let mut running = self.running.take().expect("running");
+            running.progress.end();
+            if let Some(asked) = running.cancel_asked {
+                eprintln!("imgproc gui: cancelled after {:.3} s", asked.elapsed().as_secs_f64());
+            }
+            self.video_finished(r);
+            self.last_job = Some(running.progress);
+            return;
         }
         if let Some(f) = finished {
             let mut running = self.running.take().expect("running");
@@ -675,6 +708,9 @@ impl GuiApp {
             return Some("a job is running: wait for it or cancel it before saving".into());
         }
         match self.freshness() {
+            Freshness::NoResult if matches!(self.doc, Doc::Video(_)) => {
+                Some("a video is written while it is processed: use Process video…".into())
+            }
             Freshness::NoResult => Some("nothing to save yet: process first".into()),
             Freshness::OutOfDate { made_with } => Some(format!(
                 "the result was made with {made_with}, not with the chain as it is now: Process to update it \
@@ -722,7 +758,7 @@ impl GuiApp {
 
 /// Opened paths are stored absolute (and without `..`), so the next start finds them from
 /// whatever directory it is in.
-fn absolute(path: PathBuf) -> PathBuf {
+pub(super) fn absolute(path: PathBuf) -> PathBuf {
     path.canonicalize().or_else(|_| std::path::absolute(&path)).unwrap_or(path)
 }
 

@@ -103,13 +103,18 @@ impl GuiApp {
                 Freshness::OutOfDate { .. } => "Ctrl+Enter. Makes the result again with the chain as it is now",
                 _ => "Ctrl+Enter",
             };
-            let process = egui::Button::new(RichText::new("Process").strong().size(16.0));
+            let video = matches!(self.doc, Doc::Video(_));
+            let label = if video { "Process video…" } else { "Process" };
+            let process = egui::Button::new(RichText::new(label).strong().size(16.0));
             if ui.add_enabled(can_process, process).on_hover_text(hover).clicked() {
                 self.process();
             }
             let can_cancel = self.running.is_some() && !self.cancelling();
             if ui.add_enabled(can_cancel, egui::Button::new("Cancel")).on_hover_text("Esc").clicked() {
                 self.cancel();
+            }
+            if video {
+                return; // a video is written by Process video…
             }
             let save_label = if matches!(self.doc, Doc::Batch(_)) { "Save batch…" } else { "Save image…" };
             let why_not = self.cannot_save();

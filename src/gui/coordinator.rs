@@ -7,9 +7,11 @@
 
 use crate::batch::{self, BatchItem};
 use crate::chain::OpChain;
+use crate::commands::{prepare_video, run_video, VideoJob, VideoSummary};
 use crate::image::Image;
 use crate::master::{self, Master};
 use crate::model::{BatchOptions, BatchOutcome, Progress, RankInfo, RankStats};
+use crate::video::VideoEvent;
 use anyhow::{Context, Result};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,6 +35,13 @@ pub enum Request {
     },
     Batch {
         job: BatchRequest,
+        cancel: Arc<AtomicBool>,
+        reply: Sender<Event>,
+        wake: Wake,
+    },
+    /// A video (or frame folder) into a file (or folder), as `imgproc video` runs it.
+    Video {
+        job: VideoJob,
         cancel: Arc<AtomicBool>,
         reply: Sender<Event>,
         wake: Wake,
@@ -67,6 +76,15 @@ pub enum Event {
     Progress(Progress),
     ImageFinished(Result<(Image, Vec<RankStats>), String>),
     BatchFinished(Result<BatchOutcome, String>),
+    /// The video job was checked and planned: it will filter this many frames (those an earlier
+    /// run of the same job did not finish).
+    VideoPlanned {
+        frames: usize,
+    },
+    Video(VideoEvent),
+    /// Whether the output was written, cancelled or failed is in the summary; an error means
+    /// the job could not start or its output could not be joined.
+    VideoFinished(Result<Box<VideoSummary>, String>),
 }
 
 /// The window's handle on the MPI thread. Dropping it (or [`Coordinator::shut_down`]) ends the
@@ -198,7 +216,9 @@ fn serve(master: &Master, requests: Receiver<Request>, running: &RunningJob) -> 
     };
     for request in requests {
         match &request {
-            Request::Image { cancel, .. } | Request::Batch { cancel, .. } => set_running(Some(cancel)),
+            Request::Image { cancel, .. } | Request::Batch { cancel, .. } | Request::Video { cancel, .. } => {
+                set_running(Some(cancel))
+            }
             Request::Shutdown { .. } => {}
         }
         match request {
@@ -217,6 +237,12 @@ fn serve(master: &Master, requests: Receiver<Request>, running: &RunningJob) -> 
             Request::Batch { job, cancel, reply, wake } => {
                 let result = run_batch(master, &job, &cancel, &reply, &wake).map_err(|e| format!("{e:#}"));
                 let _ = reply.send(Event::BatchFinished(result));
+                wake();
+            }
+            Request::Video { job, cancel, reply, wake } => {
+                let result =
+                    run_video_job(master, &job, &cancel, &reply, &wake).map(Box::new).map_err(|e| format!("{e:#}"));
+                let _ = reply.send(Event::VideoFinished(result));
                 wake();
             }
         }
@@ -246,4 +272,21 @@ fn run_batch(
         wake();
     };
     master.run_batch(&items, &job.chain, &opts, &mut journal, &mut on, cancel)
+}
+
+fn run_video_job(
+    master: &Master,
+    job: &VideoJob,
+    cancel: &AtomicBool,
+    reply: &Sender<Event>,
+    wake: &Wake,
+) -> Result<VideoSummary> {
+    let prepared = prepare_video(job)?;
+    let _ = reply.send(Event::VideoPlanned { frames: prepared.pending_frames() });
+    wake();
+    let mut on = |e: VideoEvent| {
+        let _ = reply.send(Event::Video(e));
+        wake();
+    };
+    run_video(master, prepared, &mut on, cancel)
 }

@@ -110,6 +110,7 @@ impl GuiApp {
         if !ctx.egui_wants_keyboard_input() {
             self.viewer.keys(ctx);
         }
+        self.video_keys(ctx);
         let dropped: Vec<PathBuf> = ctx.input(|i| i.raw.dropped_files.iter().map(|f| f.path().to_path_buf()).collect());
         self.open_paths(dropped);
     }
@@ -211,6 +212,12 @@ impl GuiApp {
                 if ui.add_enabled(idle, egui::Button::new("Open batch (folder)…")).clicked() {
                     self.dialog_open_batch(true);
                 }
+                if ui.add_enabled(idle, egui::Button::new("Open video…")).clicked() {
+                    self.dialog_open_video();
+                }
+                if ui.add_enabled(idle, egui::Button::new("Open frame folder…")).clicked() {
+                    self.dialog_open_frames();
+                }
                 ui.add_enabled_ui(idle && !self.settings.recent.is_empty(), |ui| {
                     ui.menu_button("Open recent", |ui| {
                         let mut open = None;
@@ -226,6 +233,12 @@ impl GuiApp {
                     });
                 });
                 ui.separator();
+                if matches!(self.doc, Doc::Video(_)) {
+                    let process = egui::Button::new("Process video…").shortcut_text("Ctrl+Enter");
+                    if ui.add_enabled(idle && self.chain().is_ok(), process).clicked() {
+                        self.dialog_process_video();
+                    }
+                }
                 let save = if matches!(self.doc, Doc::Batch(_)) { "Save batch…" } else { "Save image…" };
                 let why_not = self.cannot_save();
                 let response = ui.add_enabled(why_not.is_none(), egui::Button::new(save).shortcut_text("Ctrl+S"));
@@ -269,7 +282,7 @@ impl GuiApp {
             Doc::Empty => {
                 ui.vertical_centered(|ui| {
                     ui.add_space(ui.available_height() / 3.0);
-                    ui.heading("Open an image (Ctrl+O) or a batch from the File menu, or drop files here.");
+                    ui.heading("Open an image (Ctrl+O), a batch or a video from the File menu, or drop files here.");
                     ui.label("Then pick operations on the left and press Process: every rank of the job takes part.");
                 });
             }
@@ -316,6 +329,7 @@ impl GuiApp {
                     clicked = doc.grid(ui, &states);
                 }
             },
+            Doc::Video(_) => events = self.video_central(ui),
         }
         if let Some(r) = events.fitted {
             let ppp = ui.ctx().pixels_per_point();

@@ -1,8 +1,11 @@
 //! What the window knows of a running job: overall progress, what each rank (and host) is doing,
-//! how far into its strip it is and how long its last piece took, and the state of each batch
-//! item. Pure: fed with the master's [`Progress`] events, drawn by the app.
+//! how far into its strip (or chunk of frames) it is and how long its last piece took, and the
+//! state of each batch item. Pure: fed with the master's [`Progress`] and [`VideoEvent`]s, drawn
+//! by the app.
 
+use crate::commands::FramesDone;
 use crate::model::{Progress, RankInfo};
+use crate::video::VideoEvent;
 use std::time::{Duration, Instant};
 
 /// One rank's line in the live view.
@@ -20,7 +23,7 @@ pub struct RankActivity {
     /// How much of its current strip is done (0 to 1), once the master has reported it
     /// ([`Progress::StripProgress`]); `None` before the first report and between pieces.
     pub strip_fraction: Option<f32>,
-    /// Rows of its current strip (0 in a batch).
+    /// Rows of its current strip (0 in a batch), or frames of its current chunk.
     strip_rows: usize,
 }
 
@@ -54,6 +57,9 @@ pub struct JobProgress {
     pub ranks: Vec<RankActivity>,
     /// Batch items, by index; empty for one image.
     pub items: Vec<ItemState>,
+    /// A video job: the frames this run filters, and how many are done (`None` otherwise).
+    video: Option<(usize, FramesDone)>,
+    frames_done: usize,
     pub started: Instant,
     /// Set when the job ended.
     pub elapsed: Option<Duration>,
@@ -82,6 +88,8 @@ impl JobProgress {
             rows_total: 0,
             rows_finished: 0,
             items: Vec::new(),
+            video: None,
+            frames_done: 0,
             started: Instant::now(),
             elapsed: None,
         }
@@ -92,6 +100,47 @@ impl JobProgress {
         self.items =
             already_done.iter().map(|&d| if d { ItemState::AlreadyDone } else { ItemState::Waiting }).collect();
         self.total = already_done.iter().filter(|d| !**d).count();
+    }
+
+    /// A video job was planned: `frames` frames to filter.
+    pub fn video_planned(&mut self, frames: usize) {
+        self.video = Some((frames, FramesDone::default()));
+    }
+
+    /// A chunk of frames was given to a rank, moved on, or ended: the frames done, and the rank's
+    /// line ("frames 49–96: 12 done").
+    pub fn apply_video(&mut self, event: &VideoEvent) {
+        let Some((_, done)) = &mut self.video else { return };
+        self.frames_done = done.apply(event);
+        match event {
+            VideoEvent::ChunkAssigned { rank, chunk } => {
+                self.total += 1;
+                if let Some(r) = self.ranks.get_mut(*rank) {
+                    r.work = format!("frames {}–{}", chunk.start + 1, chunk.start + chunk.frames);
+                    r.busy_since = Some(Instant::now());
+                    r.strip_rows = chunk.frames;
+                    r.strip_fraction = None;
+                }
+            }
+            VideoEvent::Frames { rank, frames, .. } => {
+                if let Some(r) = self.ranks.get_mut(*rank).filter(|r| r.busy_since.is_some() && r.strip_rows > 0) {
+                    r.strip_fraction = Some((*frames as f32 / r.strip_rows as f32).min(1.0));
+                }
+            }
+            VideoEvent::ChunkDone { rank, secs, error, .. } => {
+                self.finished += 1;
+                self.failed += usize::from(error.is_some());
+                if let Some(r) = self.ranks.get_mut(*rank) {
+                    r.strip_fraction = None;
+                    r.busy_since = None;
+                    r.last_secs = Some(*secs);
+                    r.finished += 1;
+                    if let Some(e) = error {
+                        r.work = format!("failed: {e}");
+                    }
+                }
+            }
+        }
     }
 
     pub fn apply(&mut self, event: &Progress) {
@@ -164,7 +213,13 @@ impl JobProgress {
     /// 0 to 1. One image: rows delivered plus each busy rank's reported share of its strip, over
     /// all rows (without reports it moves strip by strip). A batch: images finished.
     pub fn fraction(&self) -> f32 {
-        if self.rows_total > 0 {
+        if let Some((frames, _)) = self.video {
+            if frames == 0 {
+                0.0
+            } else {
+                (self.frames_done as f32 / frames as f32).min(1.0)
+            }
+        } else if self.rows_total > 0 {
             let partial: f32 = self
                 .ranks
                 .iter()
@@ -189,6 +244,9 @@ impl JobProgress {
     /// The bar's text: "47 % · 1/3 strips · 2.1 s · about 3 s left" while it runs, "7/7 images,
     /// 1 failed, in 0.39 s" once it ended.
     pub fn summary(&self, batch: bool) -> String {
+        if let Some((frames, _)) = self.video {
+            return self.video_summary(frames);
+        }
         let what = if batch { "images" } else { "strips" };
         let failed = if self.failed > 0 { format!(", {} failed", self.failed) } else { String::new() };
         match self.elapsed {
@@ -207,6 +265,28 @@ impl JobProgress {
                 text
             }
         }
+    }
+}
+
+impl JobProgress {
+    /// "8/20 frames · 5.3 frames/s · 2 s left" while it runs (short: it fits the bar; the bar
+    /// shows the share done); "20/20 frames, 1 chunk(s) failed, 5.1 frames/s, in 3.90 s" once it
+    /// ended.
+    fn video_summary(&self, frames: usize) -> String {
+        let secs = self.elapsed.unwrap_or_else(|| self.started.elapsed()).as_secs_f64();
+        let rate = if secs > 0.0 { self.frames_done as f64 / secs } else { 0.0 };
+        let failed = match self.failed {
+            0 => String::new(),
+            n => format!(", {n} chunk(s) failed"),
+        };
+        if self.elapsed.is_some() {
+            return format!("{}/{frames} frames{failed}, {rate:.1} frames/s, in {secs:.2} s", self.frames_done);
+        }
+        let mut text = format!("{}/{frames} frames{failed} · {rate:.1} frames/s", self.frames_done);
+        if let Some(left) = self.eta() {
+            text.push_str(&format!(" · {} left", words_for(left)));
+        }
+        text
     }
 }
 
@@ -287,6 +367,36 @@ mod tests {
         // A late report after the strip was delivered changes nothing.
         p.apply(&Progress::StripProgress { rank: 1, fraction: 0.9 });
         assert_eq!((p.fraction(), p.ranks[1].strip_fraction), (1.0, None));
+    }
+
+    #[test]
+    fn video_progress_counts_frames_of_running_and_finished_chunks_with_rate_and_time_left() {
+        use crate::video::Chunk;
+        let mut p = JobProgress::new(&ranks(2));
+        p.video_planned(20);
+        let (a, b) = (Chunk { index: 0, start: 0, frames: 10 }, Chunk { index: 1, start: 10, frames: 10 });
+        p.apply_video(&VideoEvent::ChunkAssigned { rank: 0, chunk: a });
+        p.apply_video(&VideoEvent::ChunkAssigned { rank: 1, chunk: b });
+        p.apply_video(&VideoEvent::Frames { rank: 1, index: 1, frames: 4 });
+        assert_eq!(p.fraction(), 0.2);
+        assert_eq!(p.ranks[1].describe(), "frames 11–20: 4 done · 0.0 s");
+        p.started -= Duration::from_secs(2);
+        assert!(p.summary(false) == "4/20 frames · 2.0 frames/s · 8 s left", "{}", p.summary(false));
+        p.apply_video(&VideoEvent::ChunkDone { rank: 0, chunk: a, secs: 2.0, error: None });
+        p.apply_video(&VideoEvent::ChunkDone {
+            rank: 1,
+            chunk: b,
+            secs: 2.0,
+            error: Some("v.mp4 (frame 13): corrupt".into()),
+        });
+        assert_eq!((p.fraction(), p.failed), (0.5, 1), "a failed chunk's frames are not done");
+        assert_eq!(p.ranks[1].work, "failed: v.mp4 (frame 13): corrupt");
+        p.end();
+        assert!(
+            p.summary(false).starts_with("10/20 frames, 1 chunk(s) failed, 5.0 frames/s, in 2.00 s"),
+            "{}",
+            p.summary(false)
+        );
     }
 
     #[test]

@@ -44,6 +44,9 @@ pub struct Settings {
     pub presets: BTreeMap<String, Vec<Op>>,
     /// The extension batch outputs are written with; `None` keeps each input's format.
     pub batch_format: Option<String>,
+    /// Folders opened as the frames of a video (File ▸ Open frame folder…): opened again, from
+    /// the recent list or the command line, they open the same way, not as a batch.
+    pub frame_folders: Vec<PathBuf>,
 }
 
 impl Default for Settings {
@@ -61,6 +64,7 @@ impl Default for Settings {
             recent: Vec::new(),
             presets: BTreeMap::new(),
             batch_format: None,
+            frame_folders: Vec::new(),
         }
     }
 }
@@ -71,6 +75,13 @@ impl Settings {
         self.recent.retain(|r| *r != paths);
         self.recent.insert(0, paths);
         self.recent.truncate(RECENT);
+    }
+
+    /// `folder` was opened as frames: it opens so again (the last [`RECENT`] such folders).
+    pub fn add_frame_folder(&mut self, folder: PathBuf) {
+        self.frame_folders.retain(|f| *f != folder);
+        self.frame_folders.insert(0, folder);
+        self.frame_folders.truncate(RECENT);
     }
 }
 

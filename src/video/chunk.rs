@@ -349,7 +349,7 @@ impl Sink {
 }
 
 /// Copies a decoded `Mat` (8-bit, 1 or 3 channels) into an [`Image`].
-fn image_of(mat: &Mat) -> Result<Image> {
+pub fn image_of(mat: &Mat) -> Result<Image> {
     ensure!(mat.depth() == opencv::core::CV_8U, "only 8-bit frames are supported");
     let (w, h, c) = (mat.cols() as usize, mat.rows() as usize, mat.channels() as usize);
     ensure!(c == 1 || c == 3, "{c} channels");
