@@ -1,14 +1,18 @@
 /*
  * JPEG scanlines through the system libjpeg (the library OpenCV's imgcodecs links), set up exactly
- * as OpenCV 4.6's JpegDecoder does for IMREAD_ANYCOLOR from a memory buffer: its suspending memory
- * source, default DCT method and upsampling, gray kept gray, colour converted to BGR. The only
- * difference is that rows are handed out a few at a time instead of into one whole Mat.
+ * as OpenCV 4.6's JpegDecoder does for IMREAD_ANYCOLOR from a memory buffer: default DCT method
+ * and upsampling, gray kept gray, colour converted to BGR, and a source that suspends the decoder
+ * where the data ends. The differences: rows are handed out a few at a time instead of into one
+ * whole Mat, and the file is read in blocks as libjpeg asks (the same bytes, and the same
+ * suspension at the file's end, as OpenCV's source over the whole file in memory), so the
+ * encoded file is not held either.
  *
  * libjpeg reports fatal errors through error_exit, which by default calls exit(); here it jumps
  * back to the entry point and the message goes to the caller. C is needed for that setjmp/longjmp;
  * everything else (which variants to accept, EXIF, errors with file names) is in src/rows/jpeg.rs.
  */
 #include <setjmp.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,11 +23,15 @@ struct jr_error {
   jmp_buf jump;
 };
 
+/* Bytes read from the file per refill. */
+#define JR_BLOCK 65536
+
 struct jr_state {
   struct jpeg_decompress_struct cinfo;
   struct jr_error err;
   struct jpeg_source_mgr src;
-  int started;
+  FILE *file;
+  JOCTET block[JR_BLOCK];
 };
 
 /* What the caller needs to decide whether OpenCV's handling is reproduced. */
@@ -47,30 +55,50 @@ static void jr_message(struct jr_state *s, char *msg, size_t len) {
   snprintf(msg, len, "%s", buf);
 }
 
-/* OpenCV's memory source: all bytes are there from the start; running out suspends the decoder. */
-static void jr_stub(j_decompress_ptr cinfo) { (void)cinfo; }
-static boolean jr_fill(j_decompress_ptr cinfo) {
-  (void)cinfo;
-  return FALSE;
-}
-static void jr_skip(j_decompress_ptr cinfo, long n) {
-  struct jpeg_source_mgr *src = cinfo->src;
-  if (n <= 0) return;
-  if ((size_t)n > src->bytes_in_buffer) {
-    src->next_input_byte += src->bytes_in_buffer;
-    src->bytes_in_buffer = 0;
-  } else {
-    src->next_input_byte += n;
-    src->bytes_in_buffer -= (size_t)n;
-  }
+static struct jr_state *jr_of(j_decompress_ptr cinfo) {
+  return (struct jr_state *)((char *)cinfo - offsetof(struct jr_state, cinfo));
 }
 
-/* Reads the header of `data` (which must outlive the state). 0 and *out on success; -1 with a message. */
-int jr_open(const unsigned char *data, size_t len, struct jr_state **out, struct jr_info *info, char *msg,
-            size_t msg_len) {
+static void jr_stub(j_decompress_ptr cinfo) { (void)cinfo; }
+
+/* The next block of the file; at its end (or on a read error) FALSE, which suspends the decoder
+ * exactly where OpenCV's memory source runs out of bytes. */
+static boolean jr_fill(j_decompress_ptr cinfo) {
+  struct jr_state *s = jr_of(cinfo);
+  size_t n = fread(s->block, 1, JR_BLOCK, s->file);
+  if (n == 0) return FALSE;
+  s->src.next_input_byte = s->block;
+  s->src.bytes_in_buffer = n;
+  return TRUE;
+}
+
+/* Skips within the block, or seeks on past it: as OpenCV's source skips within the whole file. */
+static void jr_skip(j_decompress_ptr cinfo, long n) {
+  struct jr_state *s = jr_of(cinfo);
+  if (n <= 0) return;
+  if ((size_t)n <= s->src.bytes_in_buffer) {
+    s->src.next_input_byte += n;
+    s->src.bytes_in_buffer -= (size_t)n;
+    return;
+  }
+  long beyond = n - (long)s->src.bytes_in_buffer;
+  s->src.next_input_byte += s->src.bytes_in_buffer;
+  s->src.bytes_in_buffer = 0;
+  /* Past the end, the next fill finds nothing and suspends, as OpenCV's source does. */
+  if (fseek(s->file, beyond, SEEK_CUR) != 0) fseek(s->file, 0, SEEK_END);
+}
+
+/* Reads the header of the file at `path`. 0 and *out on success; -1 with a message. */
+int jr_open(const char *path, struct jr_state **out, struct jr_info *info, char *msg, size_t msg_len) {
   struct jr_state *s = calloc(1, sizeof *s);
   if (!s) {
     snprintf(msg, msg_len, "out of memory");
+    return -1;
+  }
+  s->file = fopen(path, "rb");
+  if (!s->file) {
+    snprintf(msg, msg_len, "cannot open the file");
+    free(s);
     return -1;
   }
   s->cinfo.err = jpeg_std_error(&s->err.pub);
@@ -78,6 +106,7 @@ int jr_open(const unsigned char *data, size_t len, struct jr_state **out, struct
   if (setjmp(s->err.jump)) {
     jr_message(s, msg, msg_len);
     jpeg_destroy_decompress(&s->cinfo);
+    fclose(s->file);
     free(s);
     return -1;
   }
@@ -87,14 +116,15 @@ int jr_open(const unsigned char *data, size_t len, struct jr_state **out, struct
   s->src.skip_input_data = jr_skip;
   s->src.resync_to_restart = jpeg_resync_to_restart;
   s->src.term_source = jr_stub;
-  s->src.next_input_byte = data;
-  s->src.bytes_in_buffer = len;
+  s->src.next_input_byte = NULL;
+  s->src.bytes_in_buffer = 0;
   s->cinfo.src = &s->src;
   /* OpenCV 4.6 keeps APP1 to read the EXIF orientation it applies after decoding. */
   jpeg_save_markers(&s->cinfo, JPEG_APP0 + 1, 0xffff);
   if (jpeg_read_header(&s->cinfo, TRUE) != JPEG_HEADER_OK) {
     snprintf(msg, msg_len, "no image in the JPEG data");
     jpeg_destroy_decompress(&s->cinfo);
+    fclose(s->file);
     free(s);
     return -1;
   }
@@ -129,7 +159,6 @@ int jr_start(struct jr_state *s, int color, char *msg, size_t msg_len) {
     snprintf(msg, msg_len, "JPEG data ends before the first row");
     return -1;
   }
-  s->started = 1;
   return 0;
 }
 
@@ -160,7 +189,6 @@ int jr_finish(struct jr_state *s, char *msg, size_t msg_len) {
     return -1;
   }
   jpeg_finish_decompress(&s->cinfo);
-  s->started = 0;
   return 0;
 }
 
@@ -170,5 +198,6 @@ long jr_warnings(const struct jr_state *s) { return s->err.pub.num_warnings; }
 void jr_close(struct jr_state *s) {
   if (!s) return;
   jpeg_destroy_decompress(&s->cinfo);
+  fclose(s->file);
   free(s);
 }

@@ -3,16 +3,17 @@
 //!
 //! JPEG has no random access (a baseline file without restart markers is one entropy-coded
 //! stream), so it is streamed: rank 0 decodes while the first strips are already being filtered.
-//! The encoded file is held in memory, as OpenCV's `imdecode` holds it; it is a fraction of the
-//! decoded image. Falls back (`None`) for what is not reproduced here: CMYK/YCCK, Motion-JPEG
+//! The file is read in blocks as libjpeg asks, not held. Falls back (`None`) for what is not reproduced here: CMYK/YCCK, Motion-JPEG
 //! frames without Huffman tables (OpenCV inserts its own), an EXIF orientation other than
 //! top-left (OpenCV turns the image), a truncated file (refused by the whole decode with its own
 //! message) and headers libjpeg rejects (the whole decode gives OpenCV's error). A progressive
 //! file streams too, but libjpeg reads all its scans at start (its coefficients are held whole).
 
 use super::{check_size, RowStream, Shape};
-use anyhow::{bail, Result};
-use std::ffi::{c_char, c_int, c_long, c_uint, CStr};
+use anyhow::{bail, Context, Result};
+use std::ffi::{c_char, c_int, c_long, c_uint, CStr, CString};
+use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 #[repr(C)]
@@ -32,8 +33,7 @@ struct JrInfo {
 
 extern "C" {
     fn jr_open(
-        data: *const u8,
-        len: usize,
+        path: *const c_char,
         out: *mut *mut JrState,
         info: *mut JrInfo,
         msg: *mut c_char,
@@ -55,22 +55,22 @@ fn message(buf: &[c_char; MSG_LEN]) -> String {
 }
 
 pub(super) fn open(path: &Path, max_pixels: u64) -> Result<Option<Box<dyn RowStream>>> {
-    let bytes = crate::codec::read_file(path)?;
-    if !crate::codec::jpeg_is_complete(&bytes) {
+    if !ends_with_eoi(path)? {
         return Ok(None);
     }
+    let Ok(c_path) = CString::new(path.as_os_str().as_bytes()) else {
+        return Ok(None);
+    };
     let mut msg = [0 as c_char; MSG_LEN];
     let mut state = std::ptr::null_mut();
     let mut info =
         JrInfo { width: 0, height: 0, components: 0, has_huffman_tables: 0, app1: std::ptr::null(), app1_len: 0 };
-    // SAFETY: `bytes` is moved into the returned decoder below and outlives `state`, which points
-    // into it; `info` and `msg` are valid for writes.
-    if unsafe { jr_open(bytes.as_ptr(), bytes.len(), &mut state, &mut info, msg.as_mut_ptr(), MSG_LEN) } != 0 {
+    // SAFETY: `c_path`, `info` and `msg` are valid for the call; `state` is closed in Drop.
+    if unsafe { jr_open(c_path.as_ptr(), &mut state, &mut info, msg.as_mut_ptr(), MSG_LEN) } != 0 {
         return Ok(None);
     }
     let mut decoder = JpegRows {
         path: path.to_owned(),
-        _bytes: bytes,
         state,
         shape: Shape { width: info.width as usize, height: info.height as usize, channels: 1 },
         next: 0,
@@ -102,8 +102,6 @@ pub(super) fn open(path: &Path, max_pixels: u64) -> Result<Option<Box<dyn RowStr
 
 struct JpegRows {
     path: PathBuf,
-    /// The encoded file, which libjpeg's source reads from; kept alive for `state`.
-    _bytes: Vec<u8>,
     state: *mut JrState,
     shape: Shape,
     next: usize,
@@ -162,6 +160,22 @@ impl RowStream for JpegRows {
         }
         Ok(())
     }
+}
+
+/// Whether the file ends with JPEG's end-of-image marker (after any padding), read from its last
+/// block only: `codec::decode` refuses a file without it as truncated. `false` (fall back, and
+/// let the whole decode judge) also when the last block is all padding.
+fn ends_with_eoi(path: &Path) -> Result<bool> {
+    const TAIL: u64 = 64 * 1024;
+    let name = path.display();
+    let mut file = std::fs::File::open(path).with_context(|| format!("{name}: cannot read"))?;
+    let len = file.metadata().with_context(|| format!("{name}: cannot read"))?.len();
+    let from = len.saturating_sub(TAIL);
+    file.seek(SeekFrom::Start(from)).with_context(|| format!("{name}: cannot read"))?;
+    let mut tail = Vec::with_capacity((len - from) as usize);
+    file.read_to_end(&mut tail).with_context(|| format!("{name}: cannot read"))?;
+    let padded = tail.iter().all(|&b| b == 0 || b.is_ascii_whitespace());
+    Ok(!(padded && from > 0) && crate::codec::jpeg_is_complete(&tail))
 }
 
 /// Whether OpenCV would leave the image as decoded, given the first APP1 marker's payload (empty

@@ -11,7 +11,7 @@ fn eight_k_photo_decode_times_stream_vs_whole() {
     let (_dir, file) = temp();
     let (w, h) = (7680, 4320);
     let rgb = picture(w, h);
-    for ext in ["png", "tif", "bmp"] {
+    for ext in ["png", "jpg", "tif", "bmp"] {
         let path = file(&format!("photo8k.{ext}"));
         opencv_write(&path, w, h, 3, &rgb, false, &[]);
         let size = std::fs::metadata(&path).unwrap().len();
