@@ -208,15 +208,7 @@ mod tests {
     use std::process::Command;
 
     fn info(frames: usize, keyframes: Vec<usize>) -> VideoInfo {
-        VideoInfo {
-            width: 4,
-            height: 4,
-            fps: "25/1".into(),
-            pts: (0..frames).map(|i| i as f64 / 25.0).collect(),
-            keyframes,
-            codec: "h264".into(),
-            audio: None,
-        }
+        VideoInfo::sample(frames, keyframes)
     }
 
     #[test]

@@ -213,15 +213,7 @@ mod tests {
     use crate::video::source::{FrameList, VideoInfo};
 
     fn video(frames: usize, keyframes: Vec<usize>) -> Source {
-        let info = VideoInfo {
-            width: 4,
-            height: 4,
-            fps: "25/1".into(),
-            pts: (0..frames).map(|i| i as f64 / 25.0).collect(),
-            keyframes,
-            codec: "h264".into(),
-            audio: None,
-        };
+        let info = VideoInfo::sample(frames, keyframes);
         Source::Video { path: "v.mp4".into(), info }
     }
 

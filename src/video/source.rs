@@ -25,6 +25,20 @@ pub struct VideoInfo {
 }
 
 impl VideoInfo {
+    /// A 4×4 H.264 video at 25 frames/s without audio, for tests of planning and seeking.
+    #[cfg(test)]
+    pub(crate) fn sample(frames: usize, keyframes: Vec<usize>) -> VideoInfo {
+        VideoInfo {
+            width: 4,
+            height: 4,
+            fps: "25/1".into(),
+            pts: (0..frames).map(|i| i as f64 / 25.0).collect(),
+            keyframes,
+            codec: "h264".into(),
+            audio: None,
+        }
+    }
+
     pub fn frames(&self) -> usize {
         self.pts.len()
     }
