@@ -114,13 +114,8 @@ impl JobProgress {
         self.frames_done = done.apply(event);
         match event {
             VideoEvent::ChunkAssigned { rank, chunk } => {
-                self.total += 1;
-                if let Some(r) = self.ranks.get_mut(*rank) {
-                    r.work = format!("frames {}–{}", chunk.start + 1, chunk.start + chunk.frames);
-                    r.busy_since = Some(Instant::now());
-                    r.strip_rows = chunk.frames;
-                    r.strip_fraction = None;
-                }
+                let work = format!("frames {}–{}", chunk.start + 1, chunk.start + chunk.frames);
+                self.unit_started(*rank, work, chunk.frames);
             }
             VideoEvent::Frames { rank, frames, .. } => {
                 if let Some(r) = self.ranks.get_mut(*rank).filter(|r| r.busy_since.is_some() && r.strip_rows > 0) {
@@ -128,17 +123,8 @@ impl JobProgress {
                 }
             }
             VideoEvent::ChunkDone { rank, secs, error, .. } => {
-                self.finished += 1;
-                self.failed += usize::from(error.is_some());
-                if let Some(r) = self.ranks.get_mut(*rank) {
-                    r.strip_fraction = None;
-                    r.busy_since = None;
-                    r.last_secs = Some(*secs);
-                    r.finished += 1;
-                    if let Some(e) = error {
-                        r.work = format!("failed: {e}");
-                    }
-                }
+                // Frames done come from `FramesDone`, not from the chunk's size.
+                self.unit_done(*rank, *secs, error.as_deref());
             }
         }
     }
@@ -147,14 +133,8 @@ impl JobProgress {
         let now = Instant::now();
         match event {
             Progress::RowsAssigned { rank, start, end } => {
-                self.total += 1;
                 self.rows_total += end - start;
-                if let Some(r) = self.ranks.get_mut(*rank) {
-                    r.work = format!("rows {start}..{end}");
-                    r.busy_since = Some(now);
-                    r.strip_rows = end - start;
-                    r.strip_fraction = None;
-                }
+                self.unit_started(*rank, format!("rows {start}..{end}"), end - start);
             }
             Progress::StripProgress { rank, fraction } => {
                 if let Some(r) = self.ranks.get_mut(*rank).filter(|r| r.busy_since.is_some()) {
@@ -162,18 +142,7 @@ impl JobProgress {
                 }
             }
             Progress::RowsDone { rank, secs, error } => {
-                self.finished += 1;
-                self.failed += usize::from(error.is_some());
-                if let Some(r) = self.ranks.get_mut(*rank) {
-                    self.rows_finished += std::mem::take(&mut r.strip_rows);
-                    r.strip_fraction = None;
-                    r.busy_since = None;
-                    r.last_secs = Some(*secs);
-                    r.finished += 1;
-                    if let Some(e) = error {
-                        r.work = format!("failed: {e}");
-                    }
-                }
+                self.rows_finished += self.unit_done(*rank, *secs, error.as_deref());
             }
             Progress::ItemAssigned { rank, index } => {
                 if let Some(item) = self.items.get_mut(*index) {
@@ -200,6 +169,33 @@ impl JobProgress {
                 }
             }
         }
+    }
+
+    /// A rank was given a strip of `rows` rows or a chunk of as many frames, described by `work`.
+    fn unit_started(&mut self, rank: usize, work: String, rows: usize) {
+        self.total += 1;
+        if let Some(r) = self.ranks.get_mut(rank) {
+            r.work = work;
+            r.busy_since = Some(Instant::now());
+            r.strip_rows = rows;
+            r.strip_fraction = None;
+        }
+    }
+
+    /// A rank's strip or chunk ended (failed with `error`): the rank is idle again. Returns the
+    /// rows (or frames) it had been given.
+    fn unit_done(&mut self, rank: usize, secs: f64, error: Option<&str>) -> usize {
+        self.finished += 1;
+        self.failed += usize::from(error.is_some());
+        let Some(r) = self.ranks.get_mut(rank) else { return 0 };
+        r.strip_fraction = None;
+        r.busy_since = None;
+        r.last_secs = Some(secs);
+        r.finished += 1;
+        if let Some(e) = error {
+            r.work = format!("failed: {e}");
+        }
+        std::mem::take(&mut r.strip_rows)
     }
 
     /// The job ended: every rank is idle.
