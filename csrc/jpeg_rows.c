@@ -192,9 +192,6 @@ int jr_finish(struct jr_state *s, char *msg, size_t msg_len) {
   return 0;
 }
 
-/* Warnings libjpeg counted (corrupt data it decoded around, as OpenCV does). */
-long jr_warnings(const struct jr_state *s) { return s->err.pub.num_warnings; }
-
 void jr_close(struct jr_state *s) {
   if (!s) return;
   jpeg_destroy_decompress(&s->cinfo);

@@ -182,7 +182,7 @@ fn ends_with_eoi(path: &Path) -> Result<bool> {
 /// when there is none). OpenCV reads an EXIF orientation from that marker (TIFF data at offset 6)
 /// and turns the image unless it is 1 (top-left). Anything not clearly upright answers `false`,
 /// so the caller falls back to the whole decode, which applies OpenCV's handling itself.
-pub(crate) fn exif_is_upright(app1: &[u8]) -> bool {
+fn exif_is_upright(app1: &[u8]) -> bool {
     let Some(tiff) = app1.get(6..) else {
         return true; // too short for OpenCV to parse anything
     };
