@@ -25,6 +25,10 @@ use std::time::{Duration, Instant};
 mod video;
 
 /// A batch item's result on a worker: encoded bytes for rank 0, or the temporary file it wrote.
+/// How long a cancelled batch item may take to stop (its next chunk of rows, or the end of the
+/// encode or write it is in) before the worker answers without it.
+const ITEM_STOP_WAIT: Duration = Duration::from_secs(2);
+
 enum Made {
     Bytes(crate::codec::Encoded),
     Temp(std::path::PathBuf),
@@ -235,7 +239,13 @@ impl Worker<'_> {
                 }
                 None => batch::process_file(&item, &chain, max_pixels, cancel).map(|(tmp, t)| (Made::Temp(tmp), t)),
             };
-            let result = self.in_background(job.id, index, work);
+            // A file the item wrote after all (the cancel came during its write) is removed.
+            let discard = |made: (Made, batch::FileTimes)| {
+                if let Made::Temp(tmp) = made.0 {
+                    let _ = std::fs::remove_file(tmp);
+                }
+            };
+            let result = self.in_background(job.id, index, work, discard);
             let secs = started.elapsed().as_secs_f64();
             let io = result.as_ref().map(|(_, t)| *t).unwrap_or_default();
             stats.read_secs += io.read_secs;
@@ -263,13 +273,16 @@ impl Worker<'_> {
     }
 
     /// Runs one batch item on a compute thread and waits for it, sleeping, while watching for a
-    /// cancel of the job or of this item: then the item is told to stop at its next chunk of rows
-    /// and `Failure::Cancelled` returns at once.
+    /// cancel of the job or of this item: then the item is told to stop at its next chunk of rows,
+    /// and `Failure::Cancelled` returns once the thread has stopped (at most [`ITEM_STOP_WAIT`]),
+    /// what it made after all going to `discard`. Returning before the thread stops could leave
+    /// a half-written temporary file behind when this process exits.
     fn in_background<T: Send + 'static>(
         &mut self,
         job: u64,
         index: usize,
         work: impl FnOnce(&CancelFlag) -> Result<T> + Send + 'static,
+        discard: impl FnOnce(T),
     ) -> std::result::Result<T, Failure> {
         let cancel = CancelFlag::default();
         let flag = cancel.clone();
@@ -286,6 +299,9 @@ impl Worker<'_> {
                 Err(mpsc::RecvTimeoutError::Timeout) => {
                     if self.is_cancelled(job, Some(index)) {
                         cancel.store(true, Ordering::Relaxed);
+                        if let Ok(Ok(made)) = rx.recv_timeout(ITEM_STOP_WAIT) {
+                            discard(made);
+                        }
                         return Err(Failure::Cancelled);
                     }
                 }
