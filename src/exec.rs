@@ -12,8 +12,9 @@
 use crate::chain::{OpChain, Stage};
 use crate::global::{self, HysteresisReply, HysteresisRequest};
 use crate::image::Image;
+use crate::incoming::Feed;
 use crate::model::Failure;
-use crate::ops::{canny_local_rows, in_row_chunks_in_place, GlobalNeed, Op};
+use crate::ops::{canny_local_rows, in_row_chunks_in_place_as_ready, GlobalNeed, Op};
 use crate::split::{plan, widen};
 use anyhow::{bail, ensure, Result};
 use ndarray::Array2;
@@ -72,6 +73,8 @@ pub struct StripRun {
     /// The only strip of its job (the whole image, no other rank): global steps need nobody
     /// else, so they run here, and Canny is one cv::Canny call, the reference itself.
     alone: bool,
+    /// Input rows still arriving (see [`StripRun::with_feed`]); `None` once all are in.
+    feed: Option<Feed>,
 }
 
 impl StripRun {
@@ -108,7 +111,25 @@ impl StripRun {
             pending_labels: None,
             chunk_bytes: CHUNK_BYTES,
             cancel: CancelFlag::default(),
+            feed: None,
         })
+    }
+
+    /// The input's rows arrive through `feed`, top to bottom, while the strip computes: the
+    /// input given to [`StripRun::new`] is the buffer they fill. The first op, when it is local,
+    /// filters each chunk of rows as soon as its rows are in; anything else waits for them all.
+    pub fn with_feed(mut self, feed: Feed) -> Self {
+        self.feed = Some(feed);
+        self
+    }
+
+    /// Waits for every input row still arriving.
+    fn fill_all(&mut self) -> Result<()> {
+        if let Some(mut feed) = self.feed.take() {
+            let len = self.cur.data.len();
+            feed.fill(&mut self.cur.data, len, &self.cancel)?;
+        }
+        Ok(())
     }
 
     /// Marks this strip as the only one of its job (it must hold the whole image): global steps
@@ -154,6 +175,9 @@ impl StripRun {
     pub fn advance(&mut self) -> Result<Step> {
         ensure!(self.pending_labels.is_none(), "advance called while a hysteresis answer is pending");
         while let Some(op) = self.chain.0.get(self.next_op).cloned() {
+            if op.global_need() != GlobalNeed::None {
+                self.fill_all()?;
+            }
             match op.global_need() {
                 GlobalNeed::None => {
                     // Only the rows the rest of the chain needs, a chunk of rows at a time.
@@ -166,12 +190,21 @@ impl StripRun {
                     // its rows (`OutChannels` is the input's or one), which in-place writing needs.
                     let chunk = self.chunk_rows();
                     let cur = std::mem::replace(&mut self.cur, Image::zeros(0, 0, 1));
-                    self.cur = in_row_chunks_in_place(cur, rows, op.halo(), chunk, out_ch, |window, r| {
-                        Self::check_cancel(cancel)?;
-                        let part = op.apply_local_rows(window, r);
-                        done.fetch_add(part.as_ref().map_or(0, |p| p.height), Ordering::Relaxed);
-                        part
-                    })?;
+                    let row_bytes = cur.row_bytes();
+                    // Rows still arriving are waited for chunk by chunk; the rows past the last
+                    // chunk's context (none, or rows no op reads) are not.
+                    let mut feed = self.feed.take();
+                    let ready = |data: &mut [u8], end: usize| match feed.as_mut() {
+                        Some(f) => f.fill(data, end * row_bytes, cancel),
+                        None => Ok(()),
+                    };
+                    self.cur =
+                        in_row_chunks_in_place_as_ready(cur, rows, op.halo(), chunk, out_ch, ready, |window, r| {
+                            Self::check_cancel(cancel)?;
+                            let part = op.apply_local_rows(window, r);
+                            done.fetch_add(part.as_ref().map_or(0, |p| p.height), Ordering::Relaxed);
+                            part
+                        })?;
                     // Chunks also computed context rows: count each needed row once.
                     done.store(before + needed.len(), Ordering::Relaxed);
                     self.cur_rows = needed;
@@ -198,6 +231,7 @@ impl StripRun {
                 }
             }
         }
+        self.fill_all()?;
         let own = self.owned_in_cur();
         self.cur.retain_rows(own.start, own.end);
         Ok(Step::Done(std::mem::replace(&mut self.cur, Image::zeros(0, 0, 1))))
@@ -296,7 +330,30 @@ pub trait GlobalExchange {
     fn cancelled(&mut self) -> bool;
     /// Told every few milliseconds while this strip computes: the share of its work done (0 to 1).
     fn progress(&mut self, _fraction: f64) {}
+    /// Asked in a loop while this strip computes: passes on input rows that have arrived (see
+    /// [`StripRun::with_feed`]) and says whether more are expected.
+    fn receive_rows(&mut self) -> RowsIn {
+        RowsIn::AllIn
+    }
+    /// Called once the strip's first computation ended (however it ended): receives the rows
+    /// still on their way and drops them, so the sender is never left waiting on this strip.
+    fn drain_rows(&mut self) {}
 }
+
+/// What [`GlobalExchange::receive_rows`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RowsIn {
+    /// Passed some on: ask again at once.
+    Moved,
+    /// None arrived yet: ask again shortly.
+    Waiting,
+    /// Every row is in (or none were expected).
+    AllIn,
+}
+
+/// How long a strip's MPI thread sleeps between looks for rows while they stream in: short
+/// against a message's transfer (4 MB), so the sender seldom waits on it.
+const ROW_POLL: Duration = Duration::from_micros(500);
 
 /// The failure an error stands for: [`Cancelled`] is a cancel, a full file system is
 /// `DiskFull`, anything else a failure.
@@ -363,6 +420,9 @@ pub fn drive(
             });
             times.compute_secs += started.elapsed().as_secs_f64();
         }
+        if state.as_ref().err() != Some(&Failure::Cancelled) {
+            exchange.drain_rows();
+        }
         let started = Instant::now();
         let failed = |e: anyhow::Error| failure_of(&e);
         let go_on = match (need, step) {
@@ -401,8 +461,14 @@ pub fn drive(
         }
     }
     let started = Instant::now();
-    let last = advance_in_background(state?, exchange);
+    let last = match state {
+        Ok(run) => advance_in_background(run, exchange),
+        Err(failure) => Err(failure),
+    };
     times.compute_secs += started.elapsed().as_secs_f64();
+    if last.as_ref().err() != Some(&Failure::Cancelled) {
+        exchange.drain_rows();
+    }
     match last?.1 {
         Step::Done(img) => Ok(img),
         _ => Err(Failure::Failed("chain ended at an unexpected global step".into())),
@@ -426,7 +492,12 @@ fn advance_in_background(
         })
         .map_err(|e| Failure::Failed(format!("starting a compute thread: {e}")))?;
     loop {
-        match rx.recv_timeout(CANCEL_POLL) {
+        let wait = match exchange.receive_rows() {
+            RowsIn::Moved => Duration::ZERO,
+            RowsIn::Waiting => ROW_POLL,
+            RowsIn::AllIn => CANCEL_POLL,
+        };
+        match rx.recv_timeout(wait) {
             Ok((run, Ok(step))) => return Ok((run, step)),
             Ok((_, Err(e))) => return Err(failure_of(&e)),
             Err(mpsc::RecvTimeoutError::Timeout) => {
@@ -585,5 +656,92 @@ mod tests {
         assert_eq!(seen[0], 0.0);
         assert!(seen.windows(2).all(|w| w[0] <= w[1]), "never goes back: {seen:?}");
         assert_eq!(*seen.last().unwrap(), 1.0);
+    }
+
+    /// Runs `run` to the end on its own (a strip alone, or a chain without global steps).
+    fn finish(mut run: StripRun) -> Result<Image> {
+        match run.advance()? {
+            Step::Done(img) => Ok(img),
+            other => bail!("stopped at {other:?}"),
+        }
+    }
+
+    /// Sends `img`'s bytes in messages of `sizes` bytes (cycled), a little apart, as a worker's
+    /// MPI thread would.
+    fn send_slowly(img: &Image, sizes: &[usize]) -> (std::thread::JoinHandle<()>, Feed) {
+        let (tx, feed) = crate::incoming::channel();
+        let (data, sizes) = (img.data.clone(), sizes.to_vec());
+        let sender = std::thread::spawn(move || {
+            let mut at = 0;
+            for len in sizes.iter().cycle() {
+                if at >= data.len() {
+                    break;
+                }
+                let end = (at + len).min(data.len());
+                std::thread::sleep(Duration::from_micros(300));
+                if tx.send(data[at..end].to_vec()).is_err() {
+                    break;
+                }
+                at = end;
+            }
+        });
+        (sender, feed)
+    }
+
+    #[test]
+    fn a_strip_fed_while_it_computes_gives_the_same_rows_for_every_kind_of_chain() {
+        let img = picture(37, 61, 3, 7);
+        for chain in ["gaussian", "median:ksize=7,invert", "contrast-stretch,blur", "canny", "bilateral,gray,canny"] {
+            let chain = OpChain::parse(chain, &[]).unwrap();
+            let expected = run_whole(&chain, &img, &CancelFlag::default()).unwrap();
+            for sizes in [&[1usize][..], &[37 * 3 * 4, 500, 7], &[img.byte_len()]] {
+                let (sender, feed) = send_slowly(&img, sizes);
+                let buffer = Image::zeros(img.width, img.height, img.channels);
+                let run = StripRun::new(chain.clone(), img.height, 0..img.height, buffer, 0..img.height)
+                    .unwrap()
+                    .alone()
+                    .unwrap()
+                    .with_chunk_bytes(37 * 3 * 5)
+                    .with_feed(feed);
+                let got = finish(run).unwrap();
+                sender.join().unwrap();
+                assert!(got.data == expected.data, "{chain:?} fed in messages of {sizes:?} bytes");
+            }
+        }
+    }
+
+    #[test]
+    fn a_fed_strip_inside_the_image_waits_for_the_rows_its_halo_reads() {
+        let img = picture(29, 50, 1, 3);
+        let chain = OpChain::parse("gaussian:ksize=7,blur", &[]).unwrap();
+        let (owned, input) = (10..30, 5..35);
+        let plain = StripRun::new(chain.clone(), 50, owned.clone(), img.crop_rows(5, 35), input.clone()).unwrap();
+        let expected = finish(plain.with_chunk_bytes(29 * 4)).unwrap();
+        let (sender, feed) = send_slowly(&img.crop_rows(5, 35), &[29 * 3 + 5]);
+        let buffer = Image::zeros(29, 30, 1);
+        let fed = StripRun::new(chain, 50, owned, buffer, input).unwrap().with_chunk_bytes(29 * 4).with_feed(feed);
+        assert!(finish(fed).unwrap().data == expected.data);
+        sender.join().unwrap();
+    }
+
+    #[test]
+    fn a_fed_strip_stops_on_cancel_while_rows_are_missing() {
+        let img = picture(20, 20, 1, 1);
+        let chain = OpChain::parse("blur", &[]).unwrap();
+        let (tx, feed) = crate::incoming::channel();
+        tx.send(img.rows(0, 3).to_vec()).unwrap();
+        let cancel = CancelFlag::default();
+        let run = StripRun::new(chain, 20, 0..20, Image::zeros(20, 20, 1), 0..20)
+            .unwrap()
+            .with_chunk_bytes(40)
+            .with_cancel(cancel.clone())
+            .with_feed(feed);
+        let worker = std::thread::spawn(move || finish(run));
+        std::thread::sleep(Duration::from_millis(30));
+        assert!(!worker.is_finished(), "it waits for rows that have not come");
+        cancel.store(true, Ordering::Relaxed);
+        let err = worker.join().unwrap().unwrap_err();
+        assert!(err.is::<Cancelled>(), "{err:#}");
+        drop(tx);
     }
 }

@@ -14,6 +14,7 @@ pub mod feed;
 pub mod global;
 pub mod gui;
 pub mod image;
+pub mod incoming;
 pub mod journal;
 pub mod master;
 pub mod model;

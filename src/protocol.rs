@@ -292,6 +292,28 @@ pub fn receive_bytes(from: &Process<'_>, tag: Tag, buf: &mut [u8]) {
     }
 }
 
+/// The sizes of the messages [`send_bytes`] makes of `total` bytes sent `part` bytes a call, in
+/// order: what a receiver that takes them one at a time ([`try_receive_bytes`]) expects.
+pub fn message_sizes(total: usize, part: usize) -> Vec<usize> {
+    let part = part.max(1);
+    (0..total)
+        .step_by(part)
+        .flat_map(|at| {
+            let len = part.min(total - at);
+            (0..len).step_by(CHUNK).map(move |off| CHUNK.min(len - off))
+        })
+        .collect()
+}
+
+/// Receives one message of `len` bytes sent by [`send_bytes`] if it has arrived; `None` at once
+/// otherwise (the caller does something else and asks again).
+pub fn try_receive_bytes(from: &Process<'_>, tag: Tag, len: usize) -> Option<Vec<u8>> {
+    from.immediate_probe_with_tag(tag)?;
+    let mut buf = vec![0u8; len];
+    from.receive_into_with_tag(&mut buf[..], tag);
+    Some(buf)
+}
+
 /// Receives a buffer sent by [`send_bytes`] like [`receive_bytes`], but gives up when `abort`
 /// says so between polls (the sender failed or the job was cancelled); false when it gave up.
 pub fn receive_bytes_unless(from: &Process<'_>, tag: Tag, buf: &mut [u8], abort: &mut dyn FnMut() -> bool) -> bool {
@@ -422,6 +444,16 @@ pub enum VideoUp {
 mod tests {
     use super::*;
     use std::time::Instant;
+
+    #[test]
+    fn message_sizes_follow_the_parts_and_add_up() {
+        assert_eq!(message_sizes(10, 4), vec![4, 4, 2]);
+        assert_eq!(message_sizes(8, 4), vec![4, 4]);
+        assert_eq!(message_sizes(0, 4), Vec::<usize>::new());
+        assert_eq!(message_sizes(3, 0), vec![1, 1, 1]);
+        let big = message_sizes(2 * CHUNK + 5, 3 * CHUNK);
+        assert_eq!(big, vec![CHUNK, CHUNK, 5]);
+    }
 
     #[test]
     fn backoff_grows_to_its_ceiling_and_no_further() {

@@ -6,11 +6,12 @@
 //! on a compute thread, so a [`Cancel`] from rank 0 is seen within milliseconds.
 
 use crate::batch::{self, BatchItem};
-use crate::exec::{drive, failure_of, CancelFlag, DriveTimes, GlobalExchange, ProgressThrottle, StripRun};
+use crate::exec::{drive, failure_of, CancelFlag, DriveTimes, GlobalExchange, ProgressThrottle, RowsIn, StripRun};
 use crate::feed::Fingerprint;
 use crate::global::{HysteresisReply, HysteresisRequest};
 use crate::image::Image;
-use crate::model::{unix_now, Failure, RankInfo, RankStats};
+use crate::incoming::{self, Feed};
+use crate::model::{unix_now, Failure, RankInfo, RankStats, Span};
 use crate::pieces::PART_BYTES;
 use crate::protocol::*;
 use crate::reach::BatchReach;
@@ -18,6 +19,7 @@ use crate::threads;
 use anyhow::{Context, Result};
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
+use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -108,15 +110,27 @@ impl Worker<'_> {
         let strip = &job.strips[self.rank];
         let mut stats = RankStats { rows: Some((strip.owned.start, strip.owned.end)), ..self.stats() };
 
-        let input = self.strip_input(job, &mut stats);
+        let (input, incoming) = match self.strip_input(job, &mut stats) {
+            Ok((img, incoming)) => (Ok(img), incoming),
+            Err(e) => (Err(e), None),
+        };
+        let (incoming, feed) = incoming.unzip();
         let run = input.and_then(|img| {
-            StripRun::new(job.chain.clone(), job.height, strip.owned.clone(), img, strip.input.clone())
+            let run = StripRun::new(job.chain.clone(), job.height, strip.owned.clone(), img, strip.input.clone())?;
+            Ok(match feed {
+                Some(feed) => run.with_feed(feed),
+                None => run,
+            })
         });
         let mut times = DriveTimes::default();
         let started = unix_now();
-        let mut exchange = WorkerExchange { worker: self, job: job.id, throttle: ProgressThrottle::default() };
+        let mut exchange =
+            WorkerExchange { worker: self, job: job.id, throttle: ProgressThrottle::default(), incoming };
         let result = drive(&job.chain, run, &mut exchange, &mut times);
         stats.record("filter", job.t0, started);
+        if let Some(incoming) = exchange.incoming.take() {
+            incoming.record(&mut stats, job.t0);
+        }
         (stats.compute_secs, stats.global_secs) = (times.compute_secs, times.global_secs);
 
         match (result, &job.output) {
@@ -157,21 +171,28 @@ impl Worker<'_> {
         }
     }
 
-    /// This rank's input rows: received in one buffer, streamed by rank 0 as it decodes, or read
-    /// from the file itself when it sees the same file as rank 0 (it tells rank 0 which).
-    fn strip_input(&mut self, job: &ImageJob, stats: &mut RankStats) -> Result<Image> {
+    /// This rank's input rows: received in one buffer, read from the file itself when it sees
+    /// the same file as rank 0 (it tells rank 0 which), or a buffer that rank 0's stream fills
+    /// while the strip computes (with the [`Incoming`] that receives it and the strip's [`Feed`]).
+    fn strip_input(&mut self, job: &ImageJob, stats: &mut RankStats) -> Result<(Image, Option<(Incoming, Feed)>)> {
         let strip = &job.strips[self.rank];
         let root = self.world.process_at_rank(0);
         let started = unix_now();
         let row_bytes = job.width * job.channels;
         let mut input = vec![0u8; strip.input.len() * row_bytes];
+        let streamed = |input: Vec<u8>, chunk_rows: usize| -> Result<_> {
+            let (to, feed) = incoming::channel();
+            let messages = message_sizes(input.len(), chunk_rows.max(1) * row_bytes).into();
+            let incoming = Incoming { messages, to, started, finished: None, bytes: 0 };
+            Ok((Image::from_vec(job.width, strip.input.len(), job.channels, input)?, Some((incoming, feed))))
+        };
         match &job.input {
             StripInput::Sent => {
                 if !input.is_empty() {
                     receive_bytes(&root, TAG_STRIP, &mut input);
                 }
             }
-            StripInput::Streamed { chunk_rows } => self.receive_streamed(job, *chunk_rows, &mut input)?,
+            StripInput::Streamed { chunk_rows } => return streamed(input, *chunk_rows),
             StripInput::File { path, fingerprint, max_pixels, chunk_rows } => {
                 let reader = (|| -> Result<_> {
                     anyhow::ensure!(Fingerprint::of(path)? == *fingerprint, "not the same file as rank 0's");
@@ -184,28 +205,15 @@ impl Worker<'_> {
                             r.read_rows(strip.input.start, strip.input.end, &mut input)?;
                         }
                         stats.read_secs = stats.record("read", job.t0, started);
-                        return Image::from_vec(job.width, strip.input.len(), job.channels, input);
+                        return Ok((Image::from_vec(job.width, strip.input.len(), job.channels, input)?, None));
                     }
-                    Err(_) => self.receive_streamed(job, *chunk_rows, &mut input)?,
+                    Err(_) => return streamed(input, *chunk_rows),
                 }
             }
         }
         stats.bytes_received = input.len() as u64;
         stats.send_secs = stats.record("receive", job.t0, started);
-        Image::from_vec(job.width, strip.input.len(), job.channels, input)
-    }
-
-    /// Receives rows streamed by rank 0, `chunk_rows` a message, until `buf` is full; stops with
-    /// [`crate::exec::Cancelled`] when rank 0 cancels the job (it could not read on, or the user).
-    fn receive_streamed(&mut self, job: &ImageJob, chunk_rows: usize, buf: &mut [u8]) -> Result<()> {
-        let root = self.world.process_at_rank(0);
-        let chunk = chunk_rows.max(1) * job.width * job.channels;
-        for part in buf.chunks_mut(chunk.max(1)) {
-            if !receive_bytes_unless(&root, TAG_STRIP, part, &mut || self.is_cancelled(job.id, None)) {
-                return Err(crate::exec::Cancelled.into());
-            }
-        }
-        Ok(())
+        Ok((Image::from_vec(job.width, strip.input.len(), job.channels, input)?, None))
     }
 
     fn batch_job(&mut self, job: &BatchJob) -> Result<()> {
@@ -313,11 +321,35 @@ impl Worker<'_> {
     }
 }
 
-/// A worker's side of the global steps: contribute, then wait for rank 0's answer.
+/// A worker's side of the global steps: contribute, then wait for rank 0's answer; and, while
+/// the strip computes, the receiving of its streamed rows.
 struct WorkerExchange<'a, 'w> {
     worker: &'a mut Worker<'w>,
     job: u64,
     throttle: ProgressThrottle,
+    incoming: Option<Incoming>,
+}
+
+/// Rows rank 0 is still streaming to this strip: the messages to come (their sizes, in order)
+/// and the strip's end of the channel their bytes go to.
+struct Incoming {
+    messages: VecDeque<usize>,
+    to: incoming::Sender,
+    started: f64,
+    /// When the last message arrived.
+    finished: Option<f64>,
+    bytes: u64,
+}
+
+impl Incoming {
+    /// Adds the receiving to the rank's summary: bytes, and the span from the job's first
+    /// message to its last (it overlaps the filtering).
+    fn record(self, stats: &mut RankStats, t0: f64) {
+        let end = self.finished.unwrap_or_else(unix_now);
+        stats.bytes_received = self.bytes;
+        stats.send_secs = end - self.started;
+        stats.timeline.push(Span { phase: "receive".into(), start: self.started - t0, end: end - t0 });
+    }
 }
 
 impl WorkerExchange<'_, '_> {
@@ -350,5 +382,33 @@ impl GlobalExchange for WorkerExchange<'_, '_> {
         }
         let message = StripProgress { job: self.job, fraction };
         send_json(&self.worker.world.process_at_rank(0), TAG_PROGRESS, &message);
+    }
+
+    fn receive_rows(&mut self) -> RowsIn {
+        let Some(incoming) = self.incoming.as_mut() else { return RowsIn::AllIn };
+        let Some(&len) = incoming.messages.front() else { return RowsIn::AllIn };
+        let Some(bytes) = try_receive_bytes(&self.worker.world.process_at_rank(0), TAG_STRIP, len) else {
+            return RowsIn::Waiting;
+        };
+        incoming.messages.pop_front();
+        incoming.bytes += len as u64;
+        if incoming.messages.is_empty() {
+            incoming.finished = Some(unix_now());
+        }
+        // A strip that stopped (it failed) no longer reads: the rows are received all the same.
+        let _ = incoming.to.send(bytes);
+        RowsIn::Moved
+    }
+
+    fn drain_rows(&mut self) {
+        let mut backoff = Backoff::new(BUSY_WAIT);
+        loop {
+            match self.receive_rows() {
+                RowsIn::Moved => backoff = Backoff::new(BUSY_WAIT),
+                RowsIn::AllIn => return,
+                RowsIn::Waiting if self.cancelled() => return,
+                RowsIn::Waiting => backoff.pause(),
+            }
+        }
     }
 }

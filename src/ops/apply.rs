@@ -179,11 +179,27 @@ pub fn in_row_chunks(
 /// window holding the chunk's context rows and the range of the whole window. Needs
 /// `out_ch <= img.channels` (a result row is never wider than an input row).
 pub fn in_row_chunks_in_place(
+    img: Image,
+    rows: Range<usize>,
+    halo: usize,
+    chunk_rows: usize,
+    out_ch: usize,
+    compute: impl FnMut(&Image, Range<usize>) -> Result<Image>,
+) -> Result<Image> {
+    in_row_chunks_in_place_as_ready(img, rows, halo, chunk_rows, out_ch, |_, _| Ok(()), compute)
+}
+
+/// [`in_row_chunks_in_place`] over input rows that are still arriving: before each chunk,
+/// `ready(buffer, end)` must make input rows up to `end` (exclusive) present in the buffer,
+/// writing only rows that no earlier call made ready (those may already hold results). So a
+/// strip filters its first rows while its last ones are still on their way.
+pub fn in_row_chunks_in_place_as_ready(
     mut img: Image,
     rows: Range<usize>,
     halo: usize,
     chunk_rows: usize,
     out_ch: usize,
+    mut ready: impl FnMut(&mut [u8], usize) -> Result<()>,
     mut compute: impl FnMut(&Image, Range<usize>) -> Result<Image>,
 ) -> Result<Image> {
     ensure!(rows.end <= img.height && chunk_rows > 0, "rows {rows:?} of a {}-row image", img.height);
@@ -198,6 +214,7 @@ pub fn in_row_chunks_in_place(
     while start < rows.end {
         let end = (start + chunk_rows).min(rows.end);
         let ctx = context(start, end);
+        ready(&mut img.data, ctx.end)?;
         let mut window = Image::zeros(img.width, ctx.len(), img.channels);
         for (i, r) in ctx.clone().enumerate() {
             let dst = &mut window.data[i * in_rb..(i + 1) * in_rb];

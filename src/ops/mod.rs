@@ -14,8 +14,8 @@ mod apply;
 mod registry;
 
 pub use apply::{
-    canny_local_rows, cv_canny, cv_resize, in_row_chunks, in_row_chunks_in_place, mat_view, mat_view_mut, MatMut,
-    MatRef,
+    canny_local_rows, cv_canny, cv_resize, in_row_chunks, in_row_chunks_in_place, in_row_chunks_in_place_as_ready,
+    mat_view, mat_view_mut, MatMut, MatRef,
 };
 pub use registry::{OpKind, OpSpec, OutChannels, ParamKind, ParamSpec, ParamValue, Rule};
 
