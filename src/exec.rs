@@ -666,6 +666,12 @@ mod tests {
         }
     }
 
+    fn message(bytes: &[u8]) -> crate::incoming::Message {
+        let mut m = crate::incoming::Message::zeroed(bytes.len());
+        m.copy_from_slice(bytes);
+        m
+    }
+
     /// Sends `img`'s bytes in messages of `sizes` bytes (cycled), a little apart, as a worker's
     /// MPI thread would.
     fn send_slowly(img: &Image, sizes: &[usize]) -> (std::thread::JoinHandle<()>, Feed) {
@@ -679,7 +685,7 @@ mod tests {
                 }
                 let end = (at + len).min(data.len());
                 std::thread::sleep(Duration::from_micros(300));
-                if tx.send(data[at..end].to_vec()).is_err() {
+                if tx.send(message(&data[at..end])).is_err() {
                     break;
                 }
                 at = end;
@@ -729,7 +735,7 @@ mod tests {
         let img = picture(20, 20, 1, 1);
         let chain = OpChain::parse("blur", &[]).unwrap();
         let (tx, feed) = crate::incoming::channel();
-        tx.send(img.rows(0, 3).to_vec()).unwrap();
+        tx.send(message(img.rows(0, 3))).unwrap();
         let cancel = CancelFlag::default();
         let run = StripRun::new(chain, 20, 0..20, Image::zeros(20, 20, 1), 0..20)
             .unwrap()

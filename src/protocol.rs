@@ -305,11 +305,16 @@ pub fn message_sizes(total: usize, part: usize) -> Vec<usize> {
         .collect()
 }
 
-/// Receives one message of `len` bytes sent by [`send_bytes`] if it has arrived; `None` at once
-/// otherwise (the caller does something else and asks again).
-pub fn try_receive_bytes(from: &Process<'_>, tag: Tag, len: usize) -> Option<Vec<u8>> {
+/// Receives one message sent by [`send_bytes`] into a buffer from `buffer` (of the message's
+/// length) if it has arrived; `None` at once otherwise (the caller does something else and asks
+/// again).
+pub fn try_receive_bytes<B: std::ops::DerefMut<Target = [u8]>>(
+    from: &Process<'_>,
+    tag: Tag,
+    buffer: impl FnOnce() -> B,
+) -> Option<B> {
     from.immediate_probe_with_tag(tag)?;
-    let mut buf = vec![0u8; len];
+    let mut buf = buffer();
     from.receive_into_with_tag(&mut buf[..], tag);
     Some(buf)
 }

@@ -387,7 +387,8 @@ impl GlobalExchange for WorkerExchange<'_, '_> {
     fn receive_rows(&mut self) -> RowsIn {
         let Some(incoming) = self.incoming.as_mut() else { return RowsIn::AllIn };
         let Some(&len) = incoming.messages.front() else { return RowsIn::AllIn };
-        let Some(bytes) = try_receive_bytes(&self.worker.world.process_at_rank(0), TAG_STRIP, len) else {
+        let root = self.worker.world.process_at_rank(0);
+        let Some(bytes) = try_receive_bytes(&root, TAG_STRIP, || incoming::Message::zeroed(len)) else {
             return RowsIn::Waiting;
         };
         incoming.messages.pop_front();
