@@ -2,7 +2,7 @@
 //! imgcodecs links (Debian's libjpeg62-turbo and libtiff6), so the pixels are the same:
 //! - `csrc/jpeg_rows.c`: the JPEG row decoder needs libjpeg's setjmp/longjmp error handling,
 //!   which Rust cannot host.
-//! - `csrc/tiff_rows.c`: TIFF strips and tiles decoded by libtiff,
+//! - `csrc/tiff_rows.c`: TIFF strips and tiles decoded, and a piece's strips encoded, by libtiff,
 //!   with per-handle error handlers (libtiff's messages come back as text).
 //!
 //! `tiffio.h` is found where Debian's libtiff-dev puts it (a default include directory); the

@@ -1,9 +1,11 @@
 /*
- * TIFF chunks through the system libtiff (the library OpenCV's imgcodecs links):
+ * TIFF chunks through the system libtiff (the library OpenCV's imgcodecs links), both ways:
  *
  * - tr_*: reads one strip or tile of a file, decoded (decompressed, predictor undone, 16-bit
  *   samples in host byte order), into the caller's buffer. Which files to accept and how the
  *   samples become OpenCV's rows is decided in src/rows/tiff.rs.
+ * - tw_*: compresses a piece's strips (LZW + horizontal predictor, as OpenCV writes TIFF) into an
+ *   in-memory TIFF and hands out each strip's bytes; src/pieces/tiff.rs joins them into one file.
  *
  * libtiff reports errors through handlers; every handle here gets its own (TIFFOpenOptions), which
  * keep the first message of a call for the caller, so nothing is printed and the process-wide
@@ -103,4 +105,143 @@ void tr_close(struct tr_file *f) {
   if (!f) return;
   TIFFClose(f->tif);
   free(f);
+}
+
+/* ---- Writing a piece ---- */
+
+/* The in-memory file libtiff writes to. */
+struct tw_piece {
+  TIFF *tif;
+  unsigned char *data;
+  size_t len, cap, pos;
+  char msg[T_MSG_LEN];
+};
+
+static tmsize_t tw_read_proc(thandle_t h, void *buf, tmsize_t n) {
+  struct tw_piece *p = h;
+  size_t left = p->pos < p->len ? p->len - p->pos : 0;
+  size_t take = (size_t)n < left ? (size_t)n : left;
+  memcpy(buf, p->data + p->pos, take);
+  p->pos += take;
+  return (tmsize_t)take;
+}
+
+static tmsize_t tw_write_proc(thandle_t h, void *buf, tmsize_t n) {
+  struct tw_piece *p = h;
+  size_t end = p->pos + (size_t)n;
+  if (end > p->cap) {
+    size_t cap = p->cap ? p->cap : 1 << 16;
+    while (cap < end) cap *= 2;
+    unsigned char *grown = realloc(p->data, cap);
+    if (!grown) return -1;
+    p->data = grown;
+    p->cap = cap;
+  }
+  /* A seek past the end leaves a gap: zeros, as in a file. */
+  if (p->pos > p->len) memset(p->data + p->len, 0, p->pos - p->len);
+  memcpy(p->data + p->pos, buf, (size_t)n);
+  p->pos = end;
+  if (end > p->len) p->len = end;
+  return n;
+}
+
+static toff_t tw_seek_proc(thandle_t h, toff_t off, int whence) {
+  struct tw_piece *p = h;
+  size_t base = whence == SEEK_CUR ? p->pos : whence == SEEK_END ? p->len : 0;
+  p->pos = base + (size_t)off;
+  return (toff_t)p->pos;
+}
+
+static int tw_close_proc(thandle_t h) {
+  (void)h;
+  return 0;
+}
+
+static toff_t tw_size_proc(thandle_t h) { return (toff_t)((struct tw_piece *)h)->len; }
+
+static int tw_map_proc(thandle_t h, void **base, toff_t *size) {
+  (void)h, (void)base, (void)size;
+  return 0;
+}
+
+static void tw_unmap_proc(thandle_t h, void *base, toff_t size) { (void)h, (void)base, (void)size; }
+
+void tw_close(struct tw_piece *p);
+
+/* Starts an in-memory TIFF of `width` x `height` pixels of `spp` (1 or 3) 8-bit samples, in LZW
+ * strips of `rows_per_strip` rows with the horizontal predictor, its buffer first `reserve` bytes
+ * (it grows as needed): 0 and *out, or -1 with a message. */
+int tw_open(uint32_t width, uint32_t height, int spp, uint32_t rows_per_strip, size_t reserve, struct tw_piece **out,
+            char *msg, size_t msg_len) {
+  struct tw_piece *p = calloc(1, sizeof *p);
+  if (!p) {
+    snprintf(msg, msg_len, "out of memory");
+    return -1;
+  }
+  p->data = malloc(reserve ? reserve : 1);
+  TIFFOpenOptions *opts = p->data ? t_options(p->msg) : NULL;
+  if (!opts) {
+    snprintf(msg, msg_len, "out of memory");
+    free(p->data);
+    free(p);
+    return -1;
+  }
+  p->cap = reserve ? reserve : 1;
+  p->tif = TIFFClientOpenExt("piece", "wl", p, tw_read_proc, tw_write_proc, tw_seek_proc, tw_close_proc, tw_size_proc,
+                             tw_map_proc, tw_unmap_proc, opts);
+  TIFFOpenOptionsFree(opts);
+  if (!p->tif) {
+    t_report(p->msg, "libtiff cannot start a TIFF in memory", msg, msg_len);
+    tw_close(p);
+    return -1;
+  }
+  int ok = TIFFSetField(p->tif, TIFFTAG_IMAGEWIDTH, width) && TIFFSetField(p->tif, TIFFTAG_IMAGELENGTH, height) &&
+           TIFFSetField(p->tif, TIFFTAG_BITSPERSAMPLE, 8) && TIFFSetField(p->tif, TIFFTAG_SAMPLESPERPIXEL, spp) &&
+           TIFFSetField(p->tif, TIFFTAG_PHOTOMETRIC, spp == 3 ? PHOTOMETRIC_RGB : PHOTOMETRIC_MINISBLACK) &&
+           TIFFSetField(p->tif, TIFFTAG_PLANARCONFIG, PLANARCONFIG_CONTIG) &&
+           TIFFSetField(p->tif, TIFFTAG_COMPRESSION, COMPRESSION_LZW) &&
+           TIFFSetField(p->tif, TIFFTAG_PREDICTOR, PREDICTOR_HORIZONTAL) &&
+           TIFFSetField(p->tif, TIFFTAG_ROWSPERSTRIP, rows_per_strip);
+  if (!ok) {
+    t_report(p->msg, "libtiff refuses the piece's tags", msg, msg_len);
+    tw_close(p);
+    return -1;
+  }
+  *out = p;
+  return 0;
+}
+
+/* Compresses strip `strip` from `len` bytes of RGB or gray rows: 0, or -1 with a message. */
+int tw_write(struct tw_piece *p, uint32_t strip, void *rows, size_t len, char *msg, size_t msg_len) {
+  p->msg[0] = '\0';
+  if (TIFFWriteEncodedStrip(p->tif, strip, rows, (tmsize_t)len) < 0) {
+    t_report(p->msg, "libtiff cannot compress the strip", msg, msg_len);
+    return -1;
+  }
+  return 0;
+}
+
+/* Where strip `strip`'s compressed bytes are (valid until the next tw_write or tw_close): 0, or -1
+ * with a message. */
+int tw_strip(struct tw_piece *p, uint32_t strip, const unsigned char **at, size_t *len, char *msg, size_t msg_len) {
+  p->msg[0] = '\0';
+  int err = 0;
+  uint64_t offset = TIFFGetStrileOffsetWithErr(p->tif, strip, &err);
+  uint64_t count = err ? 0 : TIFFGetStrileByteCountWithErr(p->tif, strip, &err);
+  if (err || offset > p->len || count > p->len - offset) {
+    t_report(p->msg, "libtiff lost track of the strip", msg, msg_len);
+    return -1;
+  }
+  *at = p->data + offset;
+  *len = (size_t)count;
+  return 0;
+}
+
+/* Frees the piece (libtiff first writes its small directory into the buffer; only the strips are
+ * used). */
+void tw_close(struct tw_piece *p) {
+  if (!p) return;
+  if (p->tif) TIFFClose(p->tif);
+  free(p->data);
+  free(p);
 }
