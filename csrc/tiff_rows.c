@@ -74,8 +74,10 @@ int tr_open(const char *path, struct tr_file **out, int *tiled, uint32_t *chunks
     return -1;
   }
   /* "c": the file's own strips, even a single uncompressed one (which libtiff would otherwise
-   * present as many smaller strips), as src/rows/tiff.rs counted them. */
-  f->tif = TIFFOpenExt(path, "rc", opts);
+   * present as many smaller strips), as src/rows/tiff.rs counted them. "m": read each strip into
+   * libtiff's buffer rather than map the whole file, whose pages would count as the rank's memory
+   * (a rank reads only its own rows; tests/stream_memory.rs bounds what it holds). */
+  f->tif = TIFFOpenExt(path, "rcm", opts);
   TIFFOpenOptionsFree(opts);
   if (!f->tif) {
     t_report(f->msg, "libtiff cannot open the file", msg, msg_len);
