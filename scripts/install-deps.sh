@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing imgproc needs on Debian 12, and nothing when it is all there:
-# Open MPI, OpenCV, clang (the opencv crate's binding generator), GTK 3 (the file dialogs), Xvfb,
+# Open MPI, OpenCV, clang (the opencv crate's binding generator), the libjpeg and libtiff headers
+# (the C shims over the libraries OpenCV links), GTK 3 (the file dialogs), Xvfb,
 # ImageMagick and xdotool (the GUI test), ffmpeg (videos: ffprobe, encoding segments, the join),
 # libtiff's tools and libvips (test files for the row decoders; vips: the second reader of files
 # written in pieces),
@@ -11,7 +12,7 @@ set -euo pipefail
 packages=(
   build-essential pkg-config
   libopenmpi-dev openmpi-bin
-  libopencv-dev clang libclang-dev libjpeg62-turbo-dev
+  libopencv-dev clang libclang-dev libjpeg62-turbo-dev libtiff-dev
   libgtk-3-dev
   libxkbcommon-x11-0 libgl1 libegl1 libgl1-mesa-dri libxcursor1 libxrandr2 libxi6
   xvfb xauth x11-utils imagemagick xdotool

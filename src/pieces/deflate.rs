@@ -1,4 +1,4 @@
-//! A safe wrapper over the system zlib's `deflate`, for the PNG and TIFF pieces.
+//! A safe wrapper over the system zlib's `deflate`, for the PNG pieces.
 //!
 //! We call zlib itself (through `libz-sys`) rather than a Rust port because a piece must be
 //! compressed exactly as OpenCV's libpng would (level 1, `Z_RLE`) and end on a byte-aligned
@@ -16,8 +16,6 @@ pub enum Framing {
     /// Bare deflate blocks (`windowBits` −15): the PNG joiner writes the zlib header and the
     /// Adler-32 around the concatenated pieces itself.
     Raw,
-    /// A complete zlib stream (header, blocks, Adler-32), as one TIFF strip.
-    Zlib,
 }
 
 /// One deflate stream. Boxed because zlib keeps a pointer back to the `z_stream` and checks it.
@@ -32,7 +30,7 @@ pub enum Flush {
     None,
     /// End on a byte boundary with an empty stored block, not final: more pieces follow.
     Sync,
-    /// End the stream (final block, and the trailer for [`Framing::Zlib`]).
+    /// End the stream (final block).
     Finish,
 }
 
@@ -63,7 +61,9 @@ impl Deflater {
             adler: 0,
             reserved: 0,
         });
-        let bits = if framing == Framing::Raw { -15 } else { 15 };
+        let bits = match framing {
+            Framing::Raw => -15,
+        };
         // SAFETY: `stream` is a fully initialised z_stream that stays at this address (boxed)
         // until `deflateEnd` in Drop.
         let rc = unsafe {

@@ -7,7 +7,8 @@
 //! complete and in order. It does no MPI and no pixel processing (ops), and it does not decide
 //! which rank gets which rows beyond [`PieceFormat::row_align`].
 //!
-//! Codec work is done by libraries (zlib, OpenCV's libjpeg); only the joining is written here.
+//! Codec work is done by libraries (zlib, libtiff, OpenCV's libjpeg); only the joining is written
+//! here.
 
 mod bmp;
 mod deflate;

@@ -126,3 +126,23 @@ fn rotated_and_alpha_tiffs_fall_back_to_the_whole_decode() {
     tool("tiffcp", &["-t", "-w", "128", "-l", "128", "-p", "separate", s(&rotated), s(&planar_tiles)]);
     assert_falls_back(&planar_tiles);
 }
+
+/// libtiff's own message reaches the caller, with the file, the chunk and its rows: a strip of
+/// OpenCV's LZW overwritten with codes past the end of the table cannot decode.
+#[test]
+fn a_corrupt_lzw_strip_gives_libtiffs_message_naming_the_file_and_rows() {
+    let (_dir, file) = temp();
+    let (w, h) = (333, 257);
+    let path = file("corrupt-lzw.tif");
+    opencv_write(&path, w, h, 3, &picture(w, h), false, &[]);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle..middle + 64].fill(0xff);
+    std::fs::write(&path, &bytes).unwrap();
+    let mut reader = open_range(&path, DEFAULT_MAX_PIXELS).unwrap().expect("random access");
+    let shape = reader.shape();
+    let mut buf = vec![0u8; shape.row_bytes() * shape.height];
+    let e = format!("{:#}", reader.read_rows(0, shape.height, &mut buf).expect_err("corrupt strip decoded"));
+    // libtiff 4.5's words for a code past the end of the LZW table.
+    assert!(e.contains("corrupt-lzw.tif") && e.contains("(rows ") && e.contains("code not yet in table"), "{e}");
+}
