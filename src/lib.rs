@@ -26,6 +26,7 @@ pub mod report;
 pub mod rows;
 pub mod scheduler;
 pub mod split;
+pub mod substrips;
 pub mod synth;
 pub mod threads;
 pub mod video;

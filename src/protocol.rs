@@ -274,10 +274,32 @@ pub fn send_bytes(to: &Process<'_>, tag: Tag, bytes: &[u8]) {
     }
 }
 
+/// Sends `bytes` as [`send_bytes`] does, running `meanwhile` while the transfer is under way
+/// (rank 0 decodes the next rows while a worker takes these), and returns its result once the
+/// buffer may be reused.
+pub fn send_bytes_while<R>(to: &Process<'_>, tag: Tag, bytes: &[u8], meanwhile: impl FnOnce() -> R) -> R {
+    if bytes.len() > CHUNK {
+        let result = meanwhile();
+        send_bytes(to, tag, bytes);
+        return result;
+    }
+    mpi::request::scope(|scope| {
+        let request = to.immediate_send_with_tag(scope, bytes, tag);
+        let result = meanwhile();
+        wait(request);
+        result
+    })
+}
+
 /// Serialises `value` as JSON and sends it (see [`send_bytes`]).
 pub fn send_json<T: Serialize>(to: &Process<'_>, tag: Tag, value: &T) {
     let bytes = serde_json::to_vec(value).expect("protocol messages always serialise");
     mpi::request::scope(|scope| wait(to.immediate_send_with_tag(scope, &bytes[..], tag)));
+}
+
+/// Whether a message with `tag` from `from` has arrived (and can be received at once).
+pub fn has_message(from: &Process<'_>, tag: Tag) -> bool {
+    from.immediate_probe_with_tag(tag).is_some()
 }
 
 /// Receives a buffer sent by [`send_bytes`] into `buf`, whose length must match. Waits for each

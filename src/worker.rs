@@ -24,6 +24,7 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+mod pipeline;
 mod video;
 
 /// A batch item's result on a worker: encoded bytes for rank 0, or the temporary file it wrote.
@@ -62,7 +63,14 @@ pub fn serve(world: &SimpleCommunicator) -> Result<()> {
             }
             Command::Image(job) => {
                 me.forget_cancels_before(job.id);
-                me.image_job(&job);
+                match (&job.input, &job.output) {
+                    (StripInput::Streamed { chunk_rows }, StripOutput::Piece(format))
+                        if crate::substrips::applies_to(&job.chain) =>
+                    {
+                        me.pipelined_strip(&job, *format, *chunk_rows)
+                    }
+                    _ => me.image_job(&job),
+                }
             }
             Command::Batch(job) => {
                 me.forget_cancels_before(job.id);
@@ -183,7 +191,7 @@ impl Worker<'_> {
         let streamed = |input: Vec<u8>, chunk_rows: usize| -> Result<_> {
             let (to, feed) = incoming::channel();
             let messages = message_sizes(input.len(), chunk_rows.max(1) * row_bytes).into();
-            let incoming = Incoming { messages, to, started, finished: None, bytes: 0 };
+            let incoming = Incoming { messages, to: Some(to), started, finished: None, bytes: 0 };
             Ok((Image::from_vec(job.width, strip.input.len(), job.channels, input)?, Some((incoming, feed))))
         };
         match &job.input {
@@ -331,17 +339,46 @@ struct WorkerExchange<'a, 'w> {
 }
 
 /// Rows rank 0 is still streaming to this strip: the messages to come (their sizes, in order)
-/// and the strip's end of the channel their bytes go to.
+/// and, when the strip reads them through a feed, the channel their bytes go to.
 struct Incoming {
     messages: VecDeque<usize>,
-    to: incoming::Sender,
+    to: Option<incoming::Sender>,
     started: f64,
     /// When the last message arrived.
     finished: Option<f64>,
     bytes: u64,
 }
 
+/// What [`Incoming::receive`] found.
+enum Arrival {
+    Message(incoming::Message),
+    /// The next message has not arrived yet.
+    Waiting,
+    /// Every message is in.
+    AllIn,
+}
+
 impl Incoming {
+    /// Receives the next message if it has arrived.
+    fn receive(&mut self, root: &mpi::topology::Process<'_>) -> Arrival {
+        let Some(&len) = self.messages.front() else { return Arrival::AllIn };
+        let Some(bytes) = try_receive_bytes(root, TAG_STRIP, || incoming::Message::zeroed(len)) else {
+            return Arrival::Waiting;
+        };
+        self.took();
+        Arrival::Message(bytes)
+    }
+
+    /// Counts the next message as received.
+    fn took(&mut self) {
+        if let Some(len) = self.messages.pop_front() {
+            self.bytes += len as u64;
+        }
+        if self.messages.is_empty() {
+            self.finished = Some(unix_now());
+        }
+    }
+
     /// Adds the receiving to the rank's summary: bytes, and the span from the job's first
     /// message to its last (it overlaps the filtering).
     fn record(self, stats: &mut RankStats, t0: f64) {
@@ -386,19 +423,17 @@ impl GlobalExchange for WorkerExchange<'_, '_> {
 
     fn receive_rows(&mut self) -> RowsIn {
         let Some(incoming) = self.incoming.as_mut() else { return RowsIn::AllIn };
-        let Some(&len) = incoming.messages.front() else { return RowsIn::AllIn };
-        let root = self.worker.world.process_at_rank(0);
-        let Some(bytes) = try_receive_bytes(&root, TAG_STRIP, || incoming::Message::zeroed(len)) else {
-            return RowsIn::Waiting;
-        };
-        incoming.messages.pop_front();
-        incoming.bytes += len as u64;
-        if incoming.messages.is_empty() {
-            incoming.finished = Some(unix_now());
+        match incoming.receive(&self.worker.world.process_at_rank(0)) {
+            Arrival::Message(bytes) => {
+                // A strip that stopped (it failed) no longer reads: the rows are received all the same.
+                if let Some(to) = &incoming.to {
+                    let _ = to.send(bytes);
+                }
+                RowsIn::Moved
+            }
+            Arrival::Waiting => RowsIn::Waiting,
+            Arrival::AllIn => RowsIn::AllIn,
         }
-        // A strip that stopped (it failed) no longer reads: the rows are received all the same.
-        let _ = incoming.to.send(bytes);
-        RowsIn::Moved
     }
 
     fn drain_rows(&mut self) {

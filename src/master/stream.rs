@@ -341,7 +341,10 @@ impl Master {
     }
 
     /// Sends worker `rank` its input rows as they are read, a message of `chunk` rows at a time;
-    /// stops early (the worker is told by a cancel) when the job is cancelled.
+    /// stops early (the worker is told by a cancel) when the job is cancelled. Decoded rows go in
+    /// two buffers by turns: the next rows are decoded while the worker takes the last ones, so
+    /// neither side waits for the other (a worker's MPI thread may take a few milliseconds to get
+    /// a core while its strip computes).
     #[allow(clippy::too_many_arguments)]
     fn stream_rows(
         &self,
@@ -354,25 +357,39 @@ impl Master {
         mine: &mut RankStats,
     ) -> Result<()> {
         let row_bytes = rows.shape().width * rows.shape().channels;
-        let mut buf =
-            if rows.in_memory(0, 0).is_some() { Vec::new() } else { vec![0u8; chunk.min(input.len()) * row_bytes] };
-        let mut at = input.start;
-        while at < input.end {
+        let to = self.process(rank);
+        let parts: Vec<std::ops::Range<usize>> =
+            (input.start..input.end).step_by(chunk.max(1)).map(|a| a..(a + chunk.max(1)).min(input.end)).collect();
+        if rows.in_memory(0, 0).is_some() {
+            for part in parts {
+                if relay.poll() {
+                    return Ok(());
+                }
+                let bytes = rows.in_memory(part.start, part.end).expect("a whole decode holds every row");
+                send_bytes(&to, TAG_STRIP, bytes);
+                mine.bytes_sent += bytes.len() as u64;
+            }
+            return Ok(());
+        }
+        let read = |rows: &mut Rows, part: &std::ops::Range<usize>, buf: &mut Vec<u8>| -> Result<()> {
+            buf.resize(part.len() * row_bytes, 0);
+            rows.rows(part.start, part.end, buf, keep_from.min(part.end))
+        };
+        let (mut sending, mut filling) = (Vec::new(), Vec::new());
+        let Some(first) = parts.first() else { return Ok(()) };
+        read(rows, first, &mut sending)?;
+        for (i, _) in parts.iter().enumerate() {
             if relay.poll() {
                 return Ok(());
             }
-            let to = (at + chunk).min(input.end);
-            let part = match rows.in_memory(at, to) {
-                Some(decoded) => decoded,
-                None => {
-                    let part = &mut buf[..(to - at) * row_bytes];
-                    rows.rows(at, to, part, keep_from.min(to))?;
-                    part
-                }
-            };
-            send_bytes(&self.process(rank), TAG_STRIP, part);
-            mine.bytes_sent += part.len() as u64;
-            at = to;
+            let next = parts.get(i + 1);
+            let decoded = send_bytes_while(&to, TAG_STRIP, &sending, || match next {
+                Some(part) => read(rows, part, &mut filling),
+                None => Ok(()),
+            });
+            mine.bytes_sent += sending.len() as u64;
+            decoded?;
+            std::mem::swap(&mut sending, &mut filling);
         }
         Ok(())
     }

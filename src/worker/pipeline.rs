@@ -1,0 +1,132 @@
+//! A worker's streamed strip of a chain of local ops, filtered and encoded sub-strip by sub-strip
+//! while its later rows still arrive (see `substrips`): this thread (the MPI one) receives rank
+//! 0's messages and hands each complete sub-strip input to a compute thread, which filters and
+//! encodes it; the parts go to rank 0 as the whole strip's would, once all are made.
+
+use super::{Arrival, Incoming, Worker};
+use crate::exec::{failure_of, CancelFlag, ProgressThrottle};
+use crate::model::{unix_now, Failure, RankStats, Span};
+use crate::pieces::PieceFormat;
+use crate::protocol::*;
+use crate::substrips::{self, Gather, Job, Made};
+use mpi::traits::*;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// How long this thread sleeps between looks for rows while they stream in: short against a
+/// message's transfer (4 MB), so rank 0 seldom waits on it.
+const ROW_POLL: Duration = Duration::from_micros(500);
+/// How often it looks for a cancel once every row is in.
+const CANCEL_POLL: Duration = Duration::from_millis(5);
+
+impl Worker<'_> {
+    /// Filters and encodes this rank's strip of `job` (streamed, `chunk_rows` rows a message, a
+    /// chain without global steps) in sub-strips, and sends rank 0 the result and the parts.
+    pub(super) fn pipelined_strip(&mut self, job: &ImageJob, format: PieceFormat, chunk_rows: usize) {
+        let root = self.world.process_at_rank(0);
+        let strip = job.strips[self.rank].clone();
+        let mut stats = RankStats { rows: Some((strip.owned.start, strip.owned.end)), ..self.stats() };
+        let row_bytes = job.width * job.channels;
+        let rows = substrips::rows_per_sub(row_bytes);
+        let subs = substrips::plan(strip.owned.clone(), job.chain.total_halo(), job.height, format.row_align(), rows);
+        let sizes = message_sizes(strip.input.len() * row_bytes, chunk_rows.max(1) * row_bytes);
+        // The sub-strips' inputs go through `gather`, not through a feed.
+        let mut incoming = Incoming { messages: sizes.into(), to: None, started: unix_now(), finished: None, bytes: 0 };
+        let mut gather = Gather::new(subs.clone(), strip.input.start, row_bytes);
+        let cancel = CancelFlag::default();
+        let done = AtomicUsize::new(0);
+        let mut throttle = ProgressThrottle::default();
+
+        let outcome: std::result::Result<Made, Failure> = std::thread::scope(|scope| {
+            let (inputs, inputs_rx) = mpsc::channel();
+            let sub_job = Job { chain: &job.chain, height: job.height, format, subs: &subs };
+            let (cancel_c, done_c) = (&cancel, &done);
+            let compute = scope.spawn(move || substrips::run(&sub_job, inputs_rx, cancel_c, done_c));
+            let mut inputs = Some(inputs);
+            let mut gather_error = None;
+            let mut backoff = Backoff::new(ROW_POLL);
+            loop {
+                if compute.is_finished() {
+                    break;
+                }
+                match incoming.messages.front() {
+                    // Straight into the gathered rows: this thread shares a core with the
+                    // strip's computing, and rank 0 waits for each message to be taken.
+                    Some(&len) if has_message(&root, TAG_STRIP) => {
+                        receive_bytes(&root, TAG_STRIP, gather.room(len));
+                        incoming.took();
+                        backoff = Backoff::new(ROW_POLL);
+                        match gather.received(job.width, job.channels) {
+                            Ok(ready) => {
+                                for input in ready {
+                                    if let Some(tx) = &inputs {
+                                        let _ = tx.send(input);
+                                    }
+                                }
+                            }
+                            Err(e) => {
+                                // The compute thread stops for want of input; the error is ours.
+                                gather_error = Some(e);
+                                inputs = None;
+                            }
+                        }
+                        continue;
+                    }
+                    Some(_) => backoff.pause(),
+                    None => std::thread::sleep(CANCEL_POLL),
+                }
+                if self.is_cancelled(job.id, None) {
+                    cancel.store(true, Ordering::Relaxed);
+                    // The compute thread stops at its next chunk of rows; the scope waits for it.
+                    return Err(Failure::Cancelled);
+                }
+                let fraction = done.load(Ordering::Relaxed) as f64 / subs.len().max(1) as f64;
+                if throttle.ready(fraction) {
+                    send_json(&root, TAG_PROGRESS, &StripProgress { job: job.id, fraction });
+                }
+            }
+            let made = compute.join().unwrap_or_else(|_| Err(anyhow::anyhow!("the compute thread panicked")));
+            match (gather_error, made) {
+                (Some(e), _) | (None, Err(e)) => Err(failure_of(&e)),
+                (None, Ok(made)) => Ok(made),
+            }
+        });
+        // Rows still on their way are received all the same, so rank 0 never waits on this rank.
+        if outcome.as_ref().err() != Some(&Failure::Cancelled) {
+            let mut backoff = Backoff::new(BUSY_WAIT);
+            loop {
+                match incoming.receive(&root) {
+                    Arrival::Message(_) => backoff = Backoff::new(BUSY_WAIT),
+                    Arrival::AllIn => break,
+                    Arrival::Waiting if self.is_cancelled(job.id, None) => break,
+                    Arrival::Waiting => backoff.pause(),
+                }
+            }
+        }
+        incoming.record(&mut stats, job.t0);
+        match outcome {
+            Ok(made) => {
+                stats.compute_secs = made.filter_secs;
+                stats.encode_secs = made.encode_secs;
+                let t0 = job.t0;
+                stats.timeline.extend(made.spans.into_iter().map(|s| Span {
+                    start: s.start - t0,
+                    end: s.end - t0,
+                    ..s
+                }));
+                stats.bytes_sent = made.parts.iter().map(|p| p.bytes.len() as u64).sum();
+                stats.peak_rss_bytes = crate::report::rss_bytes().0;
+                send_json(&root, TAG_RESULT, &StripResult { outcome: Ok(()), stats, parts: made.parts.len() });
+                for p in made.parts {
+                    send_json(&root, TAG_PIECE, &PieceHead { meta: p.meta, len: p.bytes.len() });
+                    send_bytes(&root, TAG_RESULT_ROWS, &p.bytes);
+                }
+            }
+            Err(failure) => {
+                stats.peak_rss_bytes = crate::report::rss_bytes().0;
+                send_json(&root, TAG_RESULT, &StripResult { outcome: Err(failure), stats, parts: 0 });
+            }
+        }
+    }
+}
