@@ -141,9 +141,9 @@ impl Master {
         let shape = rows.shape();
         let (w, h, c) = (shape.width, shape.height, shape.channels);
         let n = self.size();
-        // Equal shares unless decoding is a large part of the job (JPEG): for a PNG at 0.7 of a
-        // share (docs/BENCHMARKS.md, 8K at 2 ranks) rank 0 finished 0.65 s before the worker,
-        // which filters only once all its rows are in.
+        // Equal shares unless decoding is a large part of the job (JPEG): for an 8K PNG at 2
+        // ranks, 0.8 and 0.6 of a share took 3-10% longer than equal shares (workers filter and
+        // encode while their rows arrive, so rank 0's decoding is mostly hidden).
         let weight = rows.rank0_weight();
         let strips = plan_streamed(h, n, chain.total_halo(), coordinator_only, format.row_align(), weight);
         let chunk = chunk_rows(w * c);

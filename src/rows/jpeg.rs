@@ -124,7 +124,9 @@ impl RowStream for JpegRows {
     }
 
     /// Measured on the 8K benchmark image: libjpeg takes 0.40 s of the one-process gaussian's
-    /// 0.63 s, a quarter of bilateral's; a half is between (docs/BENCHMARKS.md).
+    /// 0.63 s, a quarter of bilateral's; a half is between (docs/BENCHMARKS.md). With workers
+    /// filtering and encoding while their rows arrive, 0.65 and 0.75 (rank 0 at 0.35 and 0.25 of
+    /// a share) were 2-8% slower for gaussian and median at 2 ranks.
     fn decode_share(&self) -> f64 {
         0.5
     }
