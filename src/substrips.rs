@@ -236,6 +236,16 @@ mod tests {
     }
 
     #[test]
+    fn a_strip_without_rows_is_complete_before_any_byte() {
+        let subs = plan(16..16, 2, 20, 16, 8);
+        let mut gather = Gather::new(subs, 16, 3 * 9);
+        let ready = gather.received(9, 3).unwrap();
+        assert_eq!(ready.len(), 1);
+        assert_eq!(ready[0].1.height, 0);
+        assert!(gather.complete());
+    }
+
+    #[test]
     fn parts_of_sub_strips_hold_the_rows_of_the_whole_strip() {
         let img = picture(33, 90, 3, 2);
         let chain = OpChain::parse("median:ksize=5,gaussian:ksize=7,invert", &[]).unwrap();

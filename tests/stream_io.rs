@@ -64,6 +64,21 @@ fn every_input_format_streams_to_the_exact_result() {
     }
 }
 
+/// More ranks than aligned rows to share (JPEG MCU rows and TIFF strips are 16 rows, so at 5
+/// ranks most workers of a 20-row image own nothing): a worker without rows still answers, for a
+/// chain of local ops (filtered in sub-strips as rows arrive) and one with a global step.
+#[test]
+fn workers_without_rows_still_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.png");
+    write_picture(&input, 97, 20, 3, 5);
+    for chain in ["gaussian", "contrast-stretch"] {
+        for ext in ["jpg", "tif"] {
+            check_all_ranks(dir.path(), &input, chain, ext, &format!("{chain} to {ext} from 97x20"));
+        }
+    }
+}
+
 /// Every output format encoded in pieces, gray and colour, odd sizes, 1/2/3/5 ranks; chains with
 /// global steps (the histogram, Canny's hysteresis) included.
 #[test]

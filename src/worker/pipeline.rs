@@ -45,6 +45,25 @@ impl Worker<'_> {
             let compute = scope.spawn(move || substrips::run(&sub_job, inputs_rx, cancel_c, done_c));
             let mut inputs = Some(inputs);
             let mut gather_error = None;
+            // Hands the compute thread every sub-strip whose rows are all in; on a bad message
+            // it stops for want of input, and the error is this thread's.
+            let mut hand_over = |gather: &mut Gather, inputs: &mut Option<mpsc::Sender<_>>| match gather
+                .received(job.width, job.channels)
+            {
+                Ok(ready) => {
+                    for input in ready {
+                        if let Some(tx) = inputs.as_ref() {
+                            let _ = tx.send(input);
+                        }
+                    }
+                }
+                Err(e) => {
+                    gather_error = Some(e);
+                    *inputs = None;
+                }
+            };
+            // A strip without rows (more ranks than rows to share) is complete before any message.
+            hand_over(&mut gather, &mut inputs);
             let mut backoff = Backoff::new(ROW_POLL);
             loop {
                 if compute.is_finished() {
@@ -57,20 +76,7 @@ impl Worker<'_> {
                         receive_bytes(&root, TAG_STRIP, gather.room(len));
                         incoming.took();
                         backoff = Backoff::new(ROW_POLL);
-                        match gather.received(job.width, job.channels) {
-                            Ok(ready) => {
-                                for input in ready {
-                                    if let Some(tx) = &inputs {
-                                        let _ = tx.send(input);
-                                    }
-                                }
-                            }
-                            Err(e) => {
-                                // The compute thread stops for want of input; the error is ours.
-                                gather_error = Some(e);
-                                inputs = None;
-                            }
-                        }
+                        hand_over(&mut gather, &mut inputs);
                         continue;
                     }
                     Some(_) => backoff.pause(),
