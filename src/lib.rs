@@ -25,6 +25,7 @@ pub mod reach;
 pub mod report;
 pub mod rows;
 pub mod scheduler;
+mod shim;
 pub mod split;
 pub mod substrips;
 pub mod synth;

@@ -12,8 +12,9 @@
 
 use super::{row_as_rgb, PieceDetail};
 use crate::image::Image;
+use crate::shim::{message, MSG_LEN};
 use anyhow::{anyhow, ensure, Context, Result};
-use std::ffi::{c_char, c_int, c_void, CStr};
+use std::ffi::{c_char, c_int, c_void};
 use std::io::{Seek, SeekFrom, Write};
 
 /// Rows in each strip (and so the alignment of pieces).
@@ -65,15 +66,6 @@ extern "C" {
         msg_len: usize,
     ) -> c_int;
     fn tw_close(p: *mut TwPiece);
-}
-
-/// Room for libtiff's messages (the shim keeps up to 512 bytes).
-const MSG_LEN: usize = 512;
-
-fn message(buf: &[c_char; MSG_LEN]) -> String {
-    // SAFETY: the C side always writes a NUL-terminated string within MSG_LEN (snprintf), and the
-    // buffer starts zeroed.
-    unsafe { CStr::from_ptr(buf.as_ptr()) }.to_string_lossy().into_owned()
 }
 
 /// A piece's rows as an in-memory TIFF that libtiff compresses strip by strip; freed on drop.

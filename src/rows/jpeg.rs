@@ -10,8 +10,9 @@
 //! file streams too, but libjpeg reads all its scans at start (its coefficients are held whole).
 
 use super::{check_size, RowStream, Shape};
+use crate::shim::{message, MSG_LEN};
 use anyhow::{bail, Context, Result};
-use std::ffi::{c_char, c_int, c_long, c_uint, CStr, CString};
+use std::ffi::{c_char, c_int, c_long, c_uint, CString};
 use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -43,15 +44,6 @@ extern "C" {
     fn jr_read(s: *mut JrState, buf: *mut u8, rows: usize, stride: usize, msg: *mut c_char, msg_len: usize) -> c_long;
     fn jr_finish(s: *mut JrState, msg: *mut c_char, msg_len: usize) -> c_int;
     fn jr_close(s: *mut JrState);
-}
-
-/// Room for libjpeg's messages (its JMSG_LENGTH_MAX is 200).
-const MSG_LEN: usize = 256;
-
-fn message(buf: &[c_char; MSG_LEN]) -> String {
-    // SAFETY: the C side always writes a NUL-terminated string within MSG_LEN (snprintf), and the
-    // buffer starts zeroed.
-    unsafe { CStr::from_ptr(buf.as_ptr()) }.to_string_lossy().into_owned()
 }
 
 pub(super) fn open(path: &Path, max_pixels: u64) -> Result<Option<Box<dyn RowStream>>> {

@@ -13,8 +13,9 @@
 //! (which converts 16 bits differently), and files whose chunks libtiff counts otherwise.
 
 use super::{check_request, check_size, RowRange, Shape};
+use crate::shim::{message, MSG_LEN};
 use anyhow::{anyhow, ensure, Context, Result};
-use std::ffi::{c_char, c_int, c_void, CStr, CString};
+use std::ffi::{c_char, c_int, c_void, CString};
 use std::fs::File;
 use std::io::BufReader;
 use std::os::unix::ffi::OsStrExt;
@@ -230,15 +231,6 @@ extern "C" {
     ) -> c_int;
     fn tr_read(f: *mut TrFile, chunk: u32, buf: *mut c_void, len: usize, msg: *mut c_char, msg_len: usize) -> i64;
     fn tr_close(f: *mut TrFile);
-}
-
-/// Room for libtiff's messages (the shim keeps up to 512 bytes).
-const MSG_LEN: usize = 512;
-
-fn message(buf: &[c_char; MSG_LEN]) -> String {
-    // SAFETY: the C side always writes a NUL-terminated string within MSG_LEN (snprintf), and the
-    // buffer starts zeroed.
-    unsafe { CStr::from_ptr(buf.as_ptr()) }.to_string_lossy().into_owned()
 }
 
 /// A file open in libtiff (`csrc/tiff_rows.c`), closed on drop. libtiff decodes each chunk as
