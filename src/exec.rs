@@ -31,8 +31,9 @@ pub type CancelFlag = Arc<AtomicBool>;
 #[error("cancelled")]
 pub struct Cancelled;
 
-/// How often [`drive`] asks whether the job was cancelled while its strip computes.
-const CANCEL_POLL: Duration = Duration::from_millis(5);
+/// How often [`drive`] asks whether the job was cancelled while its strip computes (and a
+/// strip waiting for rows looks at its cancel flag).
+pub(crate) const CANCEL_POLL: Duration = Duration::from_millis(5);
 
 /// Input bytes per chunk of rows when a strip applies an op that needs a large scratch copy (see
 /// [`in_row_chunks`]): small enough that OpenCV's working memory stays far below the image's size,
@@ -353,7 +354,7 @@ pub enum RowsIn {
 
 /// How long a strip's MPI thread sleeps between looks for rows while they stream in: short
 /// against a message's transfer (4 MB), so the sender seldom waits on it.
-const ROW_POLL: Duration = Duration::from_micros(500);
+pub(crate) const ROW_POLL: Duration = Duration::from_micros(500);
 
 /// The failure an error stands for: [`Cancelled`] is a cancel, a full file system is
 /// `DiskFull`, anything else a failure.

@@ -12,14 +12,10 @@
 //! rows in (after the first large free it serves 4 MB blocks from its heap and keeps them), and
 //! the waiting messages would count twice against the rank's memory bound.
 
-use crate::exec::Cancelled;
+use crate::exec::{Cancelled, CANCEL_POLL};
 use anyhow::{bail, ensure, Result};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::time::Duration;
-
-/// How often a strip waiting for rows looks at its cancel flag.
-const CANCEL_POLL: Duration = Duration::from_millis(5);
 
 /// The MPI thread's end: each message's bytes, in the order they fill the strip.
 pub type Sender = mpsc::Sender<Message>;
@@ -128,6 +124,7 @@ impl Feed {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn message(bytes: &[u8]) -> Message {
         let mut m = Message::zeroed(bytes.len());

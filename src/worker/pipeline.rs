@@ -4,7 +4,7 @@
 //! encodes it; the parts go to rank 0 as the whole strip's would, once all are made.
 
 use super::{Arrival, Incoming, Worker};
-use crate::exec::{failure_of, CancelFlag, ProgressThrottle};
+use crate::exec::{failure_of, CancelFlag, ProgressThrottle, CANCEL_POLL, ROW_POLL};
 use crate::model::{unix_now, Failure, RankStats, Span};
 use crate::pieces::PieceFormat;
 use crate::protocol::*;
@@ -12,13 +12,6 @@ use crate::substrips::{self, Gather, Job, Made};
 use mpi::traits::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
-use std::time::Duration;
-
-/// How long this thread sleeps between looks for rows while they stream in: short against a
-/// message's transfer (4 MB), so rank 0 seldom waits on it.
-const ROW_POLL: Duration = Duration::from_micros(500);
-/// How often it looks for a cancel once every row is in.
-const CANCEL_POLL: Duration = Duration::from_millis(5);
 
 impl Worker<'_> {
     /// Filters and encodes this rank's strip of `job` (streamed, `chunk_rows` rows a message, a
