@@ -14,7 +14,9 @@ use crate::global::{self, HysteresisReply, HysteresisRequest};
 use crate::image::Image;
 use crate::incoming::Feed;
 use crate::model::Failure;
-use crate::ops::{canny_local_rows, in_row_chunks_in_place_as_ready, GlobalNeed, Op};
+use crate::ops::{
+    canny_local_rows, in_row_chunks_in_place_as_ready, strong_among, strong_among_supported, GlobalNeed, Op,
+};
 use crate::split::{plan, widen};
 use anyhow::{bail, ensure, Result};
 use ndarray::Array2;
@@ -135,7 +137,7 @@ impl StripRun {
 
     /// Marks this strip as the only one of its job (it must hold the whole image): global steps
     /// then run inside [`StripRun::advance`] and [`drive`] exchanges nothing. Faster (one cv::Canny
-    /// instead of two passes and a labelling), at the cost of cv::Canny's whole-image working
+    /// instead of a pass and a labelling), at the cost of cv::Canny's whole-image working
     /// memory (about four times the image).
     pub fn alone(mut self) -> Result<Self> {
         ensure!(
@@ -176,7 +178,10 @@ impl StripRun {
     pub fn advance(&mut self) -> Result<Step> {
         ensure!(self.pending_labels.is_none(), "advance called while a hysteresis answer is pending");
         while let Some(op) = self.chain.0.get(self.next_op).cloned() {
-            if op.global_need() != GlobalNeed::None {
+            // Split Canny's first pass takes rows as they arrive (`start_hysteresis`); every other
+            // global step needs them all.
+            let streamed = op.global_need() == GlobalNeed::Hysteresis && !self.alone;
+            if op.global_need() != GlobalNeed::None && !streamed {
                 self.fill_all()?;
             }
             match op.global_need() {
@@ -274,7 +279,9 @@ impl StripRun {
         self.chain.0.get(self.next_op).map(Op::global_need)
     }
 
-    /// Canny on the held rows, twice: `(low, low)` gives candidates, `(high, high)` strong pixels.
+    /// Canny on the held rows: `(low, low)` gives candidates, and the strong pixels are the
+    /// candidates whose gradient passes `high` ([`strong_among`]; a second pass, `(high, high)`,
+    /// for aperture 7).
     fn start_hysteresis(&mut self, op: &Op) -> Result<Step> {
         let Op::Canny { low, high, aperture, l2 } = *op else { bail!("hysteresis is Canny's step") };
         // Exact rows after Canny: the owned rows widened by what the rest of the chain needs.
@@ -282,16 +289,42 @@ impl StripRun {
         let (lo, hi) = if low <= high { (low, high) } else { (high, low) };
         let own = self.owned_in_cur();
         let chunk = self.chunk_rows();
+        let candidates = self.candidates_as_ready(own.clone(), lo, aperture, l2)?;
+        self.fill_all()?;
         Self::check_cancel(&self.cancel)?;
-        let candidates = canny_local_rows(&self.cur, own.clone(), lo, aperture, l2, chunk)?;
-        Self::check_cancel(&self.cancel)?;
-        let strong = canny_local_rows(&self.cur, own, hi, aperture, l2, chunk)?;
+        let strong = if strong_among_supported(aperture) {
+            strong_among(&self.cur, own, &candidates, hi, aperture, l2)?
+        } else {
+            canny_local_rows(&self.cur, own, hi, aperture, l2, chunk)?
+        };
         // The input rows are not needed any more: the rows after Canny come from the edges.
         self.cur.retain_rows(0, 0);
         let labels = global::label_candidates(&candidates, &strong)?;
         let request = global::boundary_request(&labels, self.owned.start, after);
         self.pending_labels = Some(labels);
         Ok(Step::Hysteresis(request))
+    }
+
+    /// `Canny(t, t)` of the held rows `own`, a chunk of rows at a time, each as soon as its rows
+    /// and halo are in: a worker finds its candidates while rank 0 still decodes the rows after.
+    fn candidates_as_ready(&mut self, own: Range<usize>, t: f64, aperture: u32, l2: bool) -> Result<Image> {
+        let chunk = self.chunk_rows();
+        let halo = Op::Canny { low: t, high: t, aperture, l2 }.halo();
+        let row_bytes = self.cur.row_bytes();
+        let mut data = Vec::with_capacity(own.len() * self.cur.width);
+        let mut start = own.start;
+        while start < own.end {
+            let end = (start + chunk).min(own.end);
+            if let Some(feed) = self.feed.as_mut() {
+                let need = (end + halo).min(self.cur.height);
+                feed.fill(&mut self.cur.data, need * row_bytes, &self.cancel)?;
+            }
+            Self::check_cancel(&self.cancel)?;
+            let part = canny_local_rows(&self.cur, start..end, t, aperture, l2, chunk)?;
+            data.extend_from_slice(&part.data);
+            start = end;
+        }
+        Image::from_vec(self.cur.width, own.len(), 1, data)
     }
 
     /// Rows per chunk of a local op: about `chunk_bytes` of input.
@@ -565,7 +598,7 @@ fn run_strips(
         return Ok(cur);
     }
     let strips = plan(img.height, ranks, chain.total_halo(), skip_rank0);
-    let mut runs = strips
+    let runs = strips
         .iter()
         .map(|s| {
             StripRun::new(
@@ -585,11 +618,17 @@ fn run_strips(
             })
         })
         .collect::<Result<Vec<_>>>()?;
+    drive_in_process(runs, img, chain.out_channels(img.channels))
+}
+
+/// Takes every strip of one image through its chain in turn, doing rank 0's part at each global
+/// step; the strips' owned rows must tile `img`'s. Returns the joined result.
+fn drive_in_process(mut runs: Vec<StripRun>, img: &Image, out_channels: usize) -> Result<Image> {
     loop {
         let steps = runs.iter_mut().map(StripRun::advance).collect::<Result<Vec<_>>>()?;
         match &steps[0] {
             Step::Done(_) => {
-                let mut out = Image::zeros(img.width, 0, chain.out_channels(img.channels));
+                let mut out = Image::zeros(img.width, 0, out_channels);
                 for step in steps {
                     let Step::Done(part) = step else { bail!("strips disagree about the chain") };
                     // Rank 0 grows its part, even an empty one, into the output: shapes must agree.
@@ -713,6 +752,35 @@ mod tests {
                 let got = finish(run).unwrap();
                 sender.join().unwrap();
                 assert!(got.data == expected.data, "{chain:?} fed in messages of {sizes:?} bytes");
+            }
+        }
+    }
+
+    /// Strips of a split job, each fed its rows while it computes: split Canny finds its
+    /// candidates chunk by chunk as rows arrive, and must wait for each chunk's halo.
+    #[test]
+    fn fed_strips_of_a_split_job_give_the_whole_images_rows() {
+        let img = picture(41, 97, 3, 11);
+        for chain in
+            ["canny", "canny:low=20:high=60", "canny:aperture=5:low=200:high=600:l2=true", "gaussian,canny,blur"]
+        {
+            let chain = OpChain::parse(chain, &[]).unwrap();
+            let expected = run_whole(&chain, &img, &CancelFlag::default()).unwrap();
+            for ranks in [2, 3] {
+                let mut senders = vec![];
+                let runs = plan(img.height, ranks, chain.total_halo(), false)
+                    .into_iter()
+                    .map(|s| {
+                        let (sender, feed) = send_slowly(&img.crop_rows(s.input.start, s.input.end), &[41 * 3 + 7]);
+                        senders.push(sender);
+                        let buffer = Image::zeros(img.width, s.input.len(), img.channels);
+                        let run = StripRun::new(chain.clone(), img.height, s.owned, buffer, s.input).unwrap();
+                        run.with_chunk_bytes(41 * 3 * 6).with_feed(feed)
+                    })
+                    .collect();
+                let got = drive_in_process(runs, &img, chain.out_channels(img.channels)).unwrap();
+                senders.into_iter().for_each(|s| s.join().unwrap());
+                assert!(got.data == expected.data, "{chain:?} on {ranks} strips");
             }
         }
     }

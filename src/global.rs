@@ -3,7 +3,8 @@
 //! - contrast-stretch: per-strip histograms are summed (an all-reduce) and every rank builds the
 //!   same lookup table from the total.
 //! - Canny hysteresis: on a strip with its halo, `Canny(low, low)` marks the candidate pixels and
-//!   `Canny(high, high)` the strong ones (both are exact inside the strip). An edge pixel is a
+//!   `Canny(high, high)` the strong ones (both are exact inside the strip; the second is computed
+//!   from the first, `ops::strong_among`). An edge pixel is a
 //!   candidate whose 8-connected component of candidates, over the whole image, holds a strong
 //!   pixel: exactly cv::Canny's hysteresis. Each strip labels the components inside its own rows;
 //!   rank 0 joins labels that touch across strip boundaries with a union-find ([`resolve_hysteresis`]).
@@ -66,31 +67,55 @@ pub fn apply_lut(img: &Image, lut: &[u8; 256]) -> Image {
 /// Bit set on a label whose component (inside its strip) holds a strong pixel.
 pub const STRONG: u32 = 1 << 31;
 
+/// Calls `f` with the index of every non-zero byte of `bytes`, skipping zero runs 16 bytes at a
+/// time: edge maps are mostly zero, and the split Canny walks each several times.
+pub fn for_each_set(bytes: &[u8], mut f: impl FnMut(usize)) {
+    let mut blocks = bytes.chunks_exact(16);
+    for (b, block) in blocks.by_ref().enumerate() {
+        if u128::from_ne_bytes(block.try_into().expect("16 bytes")) == 0 {
+            continue;
+        }
+        for (i, &v) in block.iter().enumerate() {
+            if v != 0 {
+                f(b * 16 + i);
+            }
+        }
+    }
+    let tail = bytes.len() - blocks.remainder().len();
+    for (i, &v) in blocks.remainder().iter().enumerate() {
+        if v != 0 {
+            f(tail + i);
+        }
+    }
+}
+
 /// Connected components (8-neighbourhood) of the candidate pixels in one strip's own rows.
 /// A label is 0 for a non-candidate, else a component id below 2³¹, with [`STRONG`] or-ed in when
 /// the component holds a strong pixel.
 pub fn label_candidates(candidates: &Image, strong: &Image) -> Result<Array2<u32>> {
     ensure!(candidates.channels == 1 && strong.channels == 1, "edge maps are single-channel");
     let (h, w) = (candidates.height, candidates.width);
-    let mut labels = Array2::<u32>::zeros((h, w));
+    ensure!(strong.data.len() == h * w, "the strong map is not the candidates' size");
+    let mut labels = vec![0u32; h * w];
     let mut parent: Vec<u32> = vec![0]; // provisional label -> parent; index 0 unused
     let mut is_strong: Vec<bool> = vec![false];
+    let mut too_many = false;
     for y in 0..h {
-        for x in 0..w {
-            if candidates.data[y * w + x] == 0 {
-                continue;
-            }
+        let (before, rest) = labels.split_at_mut(y * w);
+        let above = if y > 0 { &before[(y - 1) * w..] } else { &[][..] };
+        let row = &mut rest[..w];
+        for_each_set(&candidates.data[y * w..(y + 1) * w], |x| {
             let mut neighbours = [0u32; 4];
             if x > 0 {
-                neighbours[0] = labels[(y, x - 1)];
+                neighbours[0] = row[x - 1];
             }
             if y > 0 {
-                neighbours[1] = labels[(y - 1, x)];
+                neighbours[1] = above[x];
                 if x > 0 {
-                    neighbours[2] = labels[(y - 1, x - 1)];
+                    neighbours[2] = above[x - 1];
                 }
                 if x + 1 < w {
-                    neighbours[3] = labels[(y - 1, x + 1)];
+                    neighbours[3] = above[x + 1];
                 }
             }
             let mut label = 0;
@@ -103,15 +128,16 @@ pub fn label_candidates(candidates: &Image, strong: &Image) -> Result<Array2<u32
             }
             if label == 0 {
                 label = parent.len() as u32;
-                ensure!(label < STRONG, "too many edge components in one strip");
+                too_many |= label >= STRONG;
                 parent.push(label);
                 is_strong.push(false);
             }
-            labels[(y, x)] = label;
+            row[x] = label;
             if strong.data[y * w + x] != 0 {
                 is_strong[label as usize] = true;
             }
-        }
+        });
+        ensure!(!too_many, "too many edge components in one strip");
     }
     // Strong flags gathered on provisional labels move to their roots.
     for l in 1..parent.len() {
@@ -120,11 +146,11 @@ pub fn label_candidates(candidates: &Image, strong: &Image) -> Result<Array2<u32
             is_strong[r] = true;
         }
     }
-    for v in labels.iter_mut().filter(|v| **v != 0) {
-        let r = find(&mut parent, *v);
-        *v = if is_strong[r as usize] { r | STRONG } else { r };
-    }
-    Ok(labels)
+    for_each_set(&candidates.data, |i| {
+        let r = find(&mut parent, labels[i]);
+        labels[i] = if is_strong[r as usize] { r | STRONG } else { r };
+    });
+    Ok(Array2::from_shape_vec((h, w), labels)?)
 }
 
 fn find(parent: &mut [u32], mut x: u32) -> u32 {
@@ -288,17 +314,20 @@ pub fn resolve_hysteresis(requests: &[HysteresisRequest], width: usize, height: 
 
 /// A strip's own final edge rows from its labels and rank 0's promotions.
 pub fn finish_edges(labels: &Array2<u32>, promote: &[u32]) -> Vec<u8> {
-    labels
-        .iter()
-        .map(|&l| {
-            let edge = l != 0 && (l & STRONG != 0 || promote.binary_search(&(l & !STRONG)).is_ok());
-            if edge {
-                255
-            } else {
-                0
+    let labels = labels.as_slice().expect("labels are contiguous");
+    let mut out = vec![0u8; labels.len()];
+    // Four labels (16 bytes) at a time: most are 0.
+    for (i, block) in labels.chunks(4).enumerate() {
+        if block.iter().all(|&l| l == 0) {
+            continue;
+        }
+        for (j, &l) in block.iter().enumerate() {
+            if l != 0 && (l & STRONG != 0 || promote.binary_search(&(l & !STRONG)).is_ok()) {
+                out[i * 4 + j] = 255;
             }
-        })
-        .collect()
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -307,6 +336,19 @@ mod tests {
 
     fn gray(w: usize, h: usize, data: &[u8]) -> Image {
         Image::from_vec(w, h, 1, data.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn for_each_set_finds_every_non_zero_byte_in_blocks_and_tail() {
+        for len in [0, 1, 15, 16, 17, 33, 100] {
+            for step in [1, 3, 7, 16, 40] {
+                let bytes: Vec<u8> = (0..len).map(|i| u8::from(i % step == step - 1) * (i as u8 | 1)).collect();
+                let expected: Vec<usize> = (0..len).filter(|&i| bytes[i] != 0).collect();
+                let mut got = vec![];
+                for_each_set(&bytes, |i| got.push(i));
+                assert_eq!(got, expected, "length {len}, every {step}th byte set");
+            }
+        }
     }
 
     #[test]

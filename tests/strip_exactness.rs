@@ -5,7 +5,7 @@
 use imgproc::chain::OpChain;
 use imgproc::exec::{run_in_process, run_in_process_chunked, CHUNK_BYTES};
 use imgproc::image::Image;
-use imgproc::ops::{canny_local_rows, cv_canny, Op, OpKind, ParamKind, ParamSpec, ParamValue};
+use imgproc::ops::{canny_local_rows, cv_canny, strong_among, Op, OpKind, ParamKind, ParamSpec, ParamValue};
 use imgproc::synth::picture;
 use proptest::prelude::*;
 
@@ -107,6 +107,25 @@ proptest! {
         let whole = cv_canny(&img, t, t, aperture, l2).unwrap().crop_rows(start, end);
         let chunked = canny_local_rows(&img, start..end, t, aperture, l2, chunk).unwrap();
         prop_assert_eq!(chunked, whole);
+    }
+
+    /// Split hysteresis takes the strong pixels from the candidates and the gradient at them
+    /// instead of a second Canny pass: any thresholds, rows, aperture 3 or 5, L1 or L2 give the
+    /// bytes of `Canny(high, high)`.
+    #[test]
+    fn strong_pixels_from_the_candidates_equal_canny_high_high(
+        w in 1usize..40, h in 1usize..60, colour in any::<bool>(), seed in any::<u64>(),
+        low in 0u32..1200, extra in 0u32..1200, frac in prop_oneof![Just(0.0f64), 0.0f64..1.0],
+        aperture in prop_oneof![Just(3u32), Just(5)], l2 in any::<bool>(), first in 0usize..60, len in 0usize..60,
+    ) {
+        let img = picture(w, h, if colour { 3 } else { 1 }, seed);
+        let start = first.min(h);
+        let end = (start + len).min(h);
+        // Whole thresholds often equal a magnitude exactly, where `>` against `>=` shows.
+        let (low, high) = (f64::from(low), f64::from(low + extra) + frac);
+        let candidates = cv_canny(&img, low, low, aperture, l2).unwrap().crop_rows(start, end);
+        let strong = cv_canny(&img, high, high, aperture, l2).unwrap().crop_rows(start, end);
+        prop_assert_eq!(strong_among(&img, start..end, &candidates, high, aperture, l2).unwrap(), strong);
     }
 }
 

@@ -5,18 +5,21 @@
 //! - `registry`: one [`OpSpec`] per op (name, description, parameters with default, range, unit and
 //!   help): what the CLI, `imgproc ops`, the GUI editor and the property tests are built from;
 //! - this file: `Op` itself, the map from registry parameters to its fields, and what an op needs;
-//! - `apply`: the OpenCV calls.
+//! - `apply`: the OpenCV calls;
+//! - `gradient`: Canny's strong pixels among its candidates (split hysteresis without a second pass).
 //!
 //! Every `match` over ops is exhaustive (no `_ =>`), so an op added to the enum without its
 //! halo, its fields or its OpenCV call does not compile.
 
 mod apply;
+mod gradient;
 mod registry;
 
 pub use apply::{
     canny_local_rows, cv_canny, cv_resize, in_row_chunks, in_row_chunks_in_place, in_row_chunks_in_place_as_ready,
     mat_view, mat_view_mut, MatMut, MatRef,
 };
+pub use gradient::{strong_among, strong_among_supported};
 pub use registry::{OpKind, OpSpec, OutChannels, ParamKind, ParamSpec, ParamValue, Rule};
 
 use anyhow::{anyhow, bail, Result};
