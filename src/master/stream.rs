@@ -14,7 +14,7 @@ use crate::exec::{drive, Cancelled, DriveTimes, ProgressThrottle, StripRun};
 use crate::feed::{chunk_rows, Fingerprint, Rows};
 use crate::image::Image;
 use crate::model::{unix_now, Failure, Progress, RankStats};
-use crate::ops::GlobalNeed;
+use crate::ops::{GlobalNeed, Op};
 use crate::pieces::{encode_in_parts, Assembler, Piece, PieceFormat, PART_BYTES};
 use crate::protocol::*;
 use crate::split::{plan_streamed, Strip};
@@ -142,10 +142,7 @@ impl Master {
         let shape = rows.shape();
         let (w, h, c) = (shape.width, shape.height, shape.channels);
         let n = self.size();
-        // Equal shares unless decoding is a large part of the job (JPEG): for an 8K PNG at 2
-        // ranks, 0.8 and 0.6 of a share took 3-10% longer than equal shares (workers filter and
-        // encode while their rows arrive, so rank 0's decoding is mostly hidden).
-        let weight = rows.rank0_weight().min(split_canny_weight(chain, &rows, n));
+        let weight = rank0_weight(chain, &rows, n);
         let strips = plan_streamed(h, n, chain.total_halo(), coordinator_only, format.row_align(), weight);
         let chunk = chunk_rows(w * c);
         let strip_input = if rows.random_access() && n > 1 {
@@ -424,17 +421,27 @@ impl Drop for RemoveOnDrop {
     }
 }
 
-/// Rank 0's share of rows against a worker's for a chain with Canny, when rank 0 decodes the rows
-/// of every rank (1 otherwise). A worker finds its Canny candidates while its rows arrive, but the
-/// rest of split Canny (strong pixels, labels, the hysteresis exchange) waits for them all, and
-/// rank 0 starts its own rows only after sending everyone else's. Measured on the 8K PNG at
-/// 2 ranks (job seconds, 3 interleaved rounds): 0.99, 0.79, 0.89 with equal shares; 0.93, 0.76,
-/// 0.79 at 0.7; 0.98, 0.87, 0.88 at 0.5.
-fn split_canny_weight(chain: &OpChain, rows: &Rows, ranks: usize) -> f64 {
-    let canny = chain.global_steps().any(|g| g == GlobalNeed::Hysteresis);
-    if canny && ranks > 1 && !rows.random_access() {
-        0.7
-    } else {
+/// Rank 0's share of rows against a worker's (`split::plan_streamed`). When rank 0 decodes the
+/// rows of every rank (a stream or a whole decode), it has less time left for rows of its own;
+/// how much less depends on the format and on the chain. Measured on the 8K image at 2 ranks
+/// (job seconds, 3 interleaved rounds each):
+/// - light chains keep the reader's share ([`Rows::rank0_weight`]): equal for PNG (0.8 and 0.6
+///   of a share took 3-10% longer; workers filter and encode while their rows arrive, so the
+///   decode is mostly hidden), half for JPEG;
+/// - with bilateral the filter dwarfs the decode: JPEG 1.75, 1.78, 1.76 with equal shares
+///   against 2.25, 2.18, 1.81 at half;
+/// - with Canny a worker finds its candidates while its rows arrive, but the rest of split Canny
+///   waits for its last row: PNG 0.93, 0.76, 0.79 at 0.7 against 0.99, 0.79, 0.89 with equal
+///   shares and 0.98, 0.87, 0.88 at 0.5.
+fn rank0_weight(chain: &OpChain, rows: &Rows, ranks: usize) -> f64 {
+    let reader = rows.rank0_weight();
+    if ranks < 2 || rows.random_access() {
+        reader
+    } else if chain.0.iter().any(|op| matches!(op, Op::Bilateral { .. })) {
         1.0
+    } else if chain.global_steps().any(|g| g == GlobalNeed::Hysteresis) {
+        reader.min(0.7)
+    } else {
+        reader
     }
 }
