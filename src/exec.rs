@@ -10,16 +10,14 @@
 //! every kept row is exact, because the rows it was computed from were exact or the image's edge.
 
 use crate::chain::{OpChain, Stage};
+use crate::edges::EdgeMap;
 use crate::global::{self, HysteresisReply, HysteresisRequest};
 use crate::image::Image;
 use crate::incoming::Feed;
 use crate::model::Failure;
-use crate::ops::{
-    canny_local_rows, in_row_chunks_in_place_as_ready, strong_among, strong_among_supported, GlobalNeed, Op,
-};
+use crate::ops::{canny_map_rows, in_row_chunks_in_place_as_ready, GlobalNeed, Op};
 use crate::split::{plan, widen};
 use anyhow::{bail, ensure, Result};
-use ndarray::Array2;
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
@@ -63,8 +61,8 @@ pub struct StripRun {
     /// Rows currently held, and their global position.
     cur: Image,
     cur_rows: Range<usize>,
-    /// Labels of the owned rows while waiting for rank 0's hysteresis answer.
-    pending_labels: Option<Array2<u32>>,
+    /// Split Canny's map of the owned rows while waiting for rank 0's hysteresis answer.
+    pending_edges: Option<EdgeMap>,
     /// Input bytes per chunk of rows; [`CHUNK_BYTES`] unless a test asks for tiny chunks.
     chunk_bytes: usize,
     /// Checked before every chunk of rows.
@@ -111,7 +109,7 @@ impl StripRun {
             owned,
             cur: input,
             cur_rows: input_rows,
-            pending_labels: None,
+            pending_edges: None,
             chunk_bytes: CHUNK_BYTES,
             cancel: CancelFlag::default(),
             feed: None,
@@ -176,10 +174,10 @@ impl StripRun {
 
     /// Applies ops until a global step or the end of the chain.
     pub fn advance(&mut self) -> Result<Step> {
-        ensure!(self.pending_labels.is_none(), "advance called while a hysteresis answer is pending");
+        ensure!(self.pending_edges.is_none(), "advance called while a hysteresis answer is pending");
         while let Some(op) = self.chain.0.get(self.next_op).cloned() {
-            // Split Canny's first pass takes rows as they arrive (`start_hysteresis`); every other
-            // global step needs them all.
+            // Split Canny takes rows as they arrive (`start_hysteresis`); every other global
+            // step needs them all.
             let streamed = op.global_need() == GlobalNeed::Hysteresis && !self.alone;
             if op.global_need() != GlobalNeed::None && !streamed {
                 self.fill_all()?;
@@ -255,9 +253,9 @@ impl StripRun {
 
     /// Resumes after [`Step::Hysteresis`] with rank 0's answer for this strip.
     pub fn resume_hysteresis(&mut self, reply: HysteresisReply) -> Result<()> {
-        let Some(labels) = self.pending_labels.take() else { bail!("no hysteresis step is pending") };
+        let Some(edges) = self.pending_edges.take() else { bail!("no hysteresis step is pending") };
         let needed = self.rows_needed_after(self.next_op);
-        let own_edges = global::finish_edges(&labels, &reply.promote);
+        let own_edges = edges.finish(&reply.promote);
         let (above, below) = (reply.halo_above, reply.halo_below);
         ensure!(
             above.0 == needed.start && below.0 == self.owned.end,
@@ -279,52 +277,35 @@ impl StripRun {
         self.chain.0.get(self.next_op).map(Op::global_need)
     }
 
-    /// Canny on the held rows: `(low, low)` gives candidates, and the strong pixels are the
-    /// candidates whose gradient passes `high` ([`strong_among`]; a second pass, `(high, high)`,
-    /// for aperture 7).
+    /// Split Canny's first half: the map of candidates and strong pixels of the owned rows
+    /// (`ops::canny_map_rows`), a chunk of rows at a time as soon as each chunk's rows are in and
+    /// written over the strip's input, then the hysteresis inside the strip and the labels of
+    /// its boundary rows for rank 0 ([`EdgeMap`]).
     fn start_hysteresis(&mut self, op: &Op) -> Result<Step> {
         let Op::Canny { low, high, aperture, l2 } = *op else { bail!("hysteresis is Canny's step") };
         // Exact rows after Canny: the owned rows widened by what the rest of the chain needs.
         let after = self.chain.halo_after(self.next_op);
-        let (lo, hi) = if low <= high { (low, high) } else { (high, low) };
         let own = self.owned_in_cur();
         let chunk = self.chunk_rows();
-        let candidates = self.candidates_as_ready(own.clone(), lo, aperture, l2)?;
-        self.fill_all()?;
-        Self::check_cancel(&self.cancel)?;
-        let strong = if strong_among_supported(aperture) {
-            strong_among(&self.cur, own, &candidates, hi, aperture, l2)?
-        } else {
-            canny_local_rows(&self.cur, own, hi, aperture, l2, chunk)?
+        let cur = std::mem::replace(&mut self.cur, Image::zeros(0, 0, 1));
+        let row_bytes = cur.row_bytes();
+        // Rows past the last chunk's context (read only by later ops, which read Canny's
+        // result instead) are not waited for.
+        let (cancel, mut feed) = (&self.cancel, self.feed.take());
+        let ready = |data: &mut [u8], end: usize| match feed.as_mut() {
+            Some(f) => f.fill(data, end * row_bytes, cancel),
+            None => Ok(()),
         };
-        // The input rows are not needed any more: the rows after Canny come from the edges.
-        self.cur.retain_rows(0, 0);
-        let labels = global::label_candidates(&candidates, &strong)?;
-        let request = global::boundary_request(&labels, self.owned.start, after);
-        self.pending_labels = Some(labels);
+        let map = in_row_chunks_in_place_as_ready(cur, own, op.halo(), chunk, 1, ready, |window, r| {
+            Self::check_cancel(cancel)?;
+            canny_map_rows(window, r, low, high, aperture, l2)
+        })?;
+        Self::check_cancel(&self.cancel)?;
+        // No rows held until the answer: the rows after Canny come from the edges.
+        self.cur = Image::zeros(map.width, 0, 1);
+        let (edges, request) = EdgeMap::new(map, self.owned.start, after)?;
+        self.pending_edges = Some(edges);
         Ok(Step::Hysteresis(request))
-    }
-
-    /// `Canny(t, t)` of the held rows `own`, a chunk of rows at a time, each as soon as its rows
-    /// and halo are in: a worker finds its candidates while rank 0 still decodes the rows after.
-    fn candidates_as_ready(&mut self, own: Range<usize>, t: f64, aperture: u32, l2: bool) -> Result<Image> {
-        let chunk = self.chunk_rows();
-        let halo = Op::Canny { low: t, high: t, aperture, l2 }.halo();
-        let row_bytes = self.cur.row_bytes();
-        let mut data = Vec::with_capacity(own.len() * self.cur.width);
-        let mut start = own.start;
-        while start < own.end {
-            let end = (start + chunk).min(own.end);
-            if let Some(feed) = self.feed.as_mut() {
-                let need = (end + halo).min(self.cur.height);
-                feed.fill(&mut self.cur.data, need * row_bytes, &self.cancel)?;
-            }
-            Self::check_cancel(&self.cancel)?;
-            let part = canny_local_rows(&self.cur, start..end, t, aperture, l2, chunk)?;
-            data.extend_from_slice(&part.data);
-            start = end;
-        }
-        Image::from_vec(self.cur.width, own.len(), 1, data)
     }
 
     /// Rows per chunk of a local op: about `chunk_bytes` of input.

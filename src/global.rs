@@ -4,16 +4,16 @@
 //!   same lookup table from the total.
 //! - Canny hysteresis: on a strip with its halo, `Canny(low, low)` marks the candidate pixels and
 //!   `Canny(high, high)` the strong ones (both are exact inside the strip; the second is computed
-//!   from the first, `ops::strong_among`). An edge pixel is a
-//!   candidate whose 8-connected component of candidates, over the whole image, holds a strong
-//!   pixel: exactly cv::Canny's hysteresis. Each strip labels the components inside its own rows;
-//!   rank 0 joins labels that touch across strip boundaries with a union-find ([`resolve_hysteresis`]).
+//!   from the first, `ops::strong_among`). An edge pixel is a candidate whose 8-connected
+//!   component of candidates, over the whole image, holds a strong pixel: exactly cv::Canny's
+//!   hysteresis. Each strip follows its strong pixels inside its own rows and labels the
+//!   components on its boundary rows (`edges`); rank 0 joins labels that touch across strip
+//!   boundaries with a union-find ([`resolve_hysteresis`]).
 //!
 //! No MPI here: the master/worker layer only moves these values.
 
 use crate::image::Image;
 use anyhow::{ensure, Result};
-use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -89,87 +89,6 @@ pub fn for_each_set(bytes: &[u8], mut f: impl FnMut(usize)) {
     }
 }
 
-/// Connected components (8-neighbourhood) of the candidate pixels in one strip's own rows.
-/// A label is 0 for a non-candidate, else a component id below 2³¹, with [`STRONG`] or-ed in when
-/// the component holds a strong pixel.
-pub fn label_candidates(candidates: &Image, strong: &Image) -> Result<Array2<u32>> {
-    ensure!(candidates.channels == 1 && strong.channels == 1, "edge maps are single-channel");
-    let (h, w) = (candidates.height, candidates.width);
-    ensure!(strong.data.len() == h * w, "the strong map is not the candidates' size");
-    let mut labels = vec![0u32; h * w];
-    let mut parent: Vec<u32> = vec![0]; // provisional label -> parent; index 0 unused
-    let mut is_strong: Vec<bool> = vec![false];
-    let mut too_many = false;
-    for y in 0..h {
-        let (before, rest) = labels.split_at_mut(y * w);
-        let above = if y > 0 { &before[(y - 1) * w..] } else { &[][..] };
-        let row = &mut rest[..w];
-        for_each_set(&candidates.data[y * w..(y + 1) * w], |x| {
-            let mut neighbours = [0u32; 4];
-            if x > 0 {
-                neighbours[0] = row[x - 1];
-            }
-            if y > 0 {
-                neighbours[1] = above[x];
-                if x > 0 {
-                    neighbours[2] = above[x - 1];
-                }
-                if x + 1 < w {
-                    neighbours[3] = above[x + 1];
-                }
-            }
-            let mut label = 0;
-            for &n in neighbours.iter().filter(|&&n| n != 0) {
-                if label == 0 {
-                    label = find(&mut parent, n);
-                } else {
-                    label = union(&mut parent, label, n);
-                }
-            }
-            if label == 0 {
-                label = parent.len() as u32;
-                too_many |= label >= STRONG;
-                parent.push(label);
-                is_strong.push(false);
-            }
-            row[x] = label;
-            if strong.data[y * w + x] != 0 {
-                is_strong[label as usize] = true;
-            }
-        });
-        ensure!(!too_many, "too many edge components in one strip");
-    }
-    // Strong flags gathered on provisional labels move to their roots.
-    for l in 1..parent.len() {
-        if is_strong[l] {
-            let r = find(&mut parent, l as u32) as usize;
-            is_strong[r] = true;
-        }
-    }
-    for_each_set(&candidates.data, |i| {
-        let r = find(&mut parent, labels[i]);
-        labels[i] = if is_strong[r as usize] { r | STRONG } else { r };
-    });
-    Ok(Array2::from_shape_vec((h, w), labels)?)
-}
-
-fn find(parent: &mut [u32], mut x: u32) -> u32 {
-    while parent[x as usize] != x {
-        let p = parent[x as usize];
-        parent[x as usize] = parent[p as usize];
-        x = p;
-    }
-    x
-}
-
-/// Joins the sets of `a` and `b`; returns the root, always the smaller label.
-fn union(parent: &mut [u32], a: u32, b: u32) -> u32 {
-    let (ra, rb) = (find(parent, a), find(parent, b));
-    let (lo, hi) = if ra < rb { (ra, rb) } else { (rb, ra) };
-    parent[hi as usize] = lo;
-    lo
-}
-
 /// What a strip sends to rank 0 for hysteresis: its own rows and the labels of the rows near its
 /// edges (the first and last `max(1, halo after Canny)` rows, which neighbours read as halo).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -194,22 +113,6 @@ pub struct HysteresisReply {
     /// `[owned_end, ..)`, owned by other strips, that later ops in the chain read.
     pub halo_above: (usize, Vec<u8>),
     pub halo_below: (usize, Vec<u8>),
-}
-
-/// The rows of `labels` (global rows `[start, end)`) that a strip sends for hysteresis.
-pub fn boundary_request(labels: &Array2<u32>, start: usize, halo_after: usize) -> HysteresisRequest {
-    let (h, w) = labels.dim();
-    let k = halo_after.max(1);
-    let flat = labels.as_slice().expect("labels are contiguous");
-    let block = |a: usize, b: usize| (start + a, flat[a * w..b * w].to_vec());
-    let blocks = if h == 0 {
-        vec![]
-    } else if 2 * k >= h {
-        vec![block(0, h)]
-    } else {
-        vec![block(0, k), block(h - k, h)]
-    };
-    HysteresisRequest { owned_start: start, owned_end: start + h, halo_after, blocks }
 }
 
 /// Rank 0's step: joins components across strip boundaries and answers every strip.
@@ -312,31 +215,9 @@ pub fn resolve_hysteresis(requests: &[HysteresisRequest], width: usize, height: 
     Ok(replies)
 }
 
-/// A strip's own final edge rows from its labels and rank 0's promotions.
-pub fn finish_edges(labels: &Array2<u32>, promote: &[u32]) -> Vec<u8> {
-    let labels = labels.as_slice().expect("labels are contiguous");
-    let mut out = vec![0u8; labels.len()];
-    // Four labels (16 bytes) at a time: most are 0.
-    for (i, block) in labels.chunks(4).enumerate() {
-        if block.iter().all(|&l| l == 0) {
-            continue;
-        }
-        for (j, &l) in block.iter().enumerate() {
-            if l != 0 && (l & STRONG != 0 || promote.binary_search(&(l & !STRONG)).is_ok()) {
-                out[i * 4 + j] = 255;
-            }
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn gray(w: usize, h: usize, data: &[u8]) -> Image {
-        Image::from_vec(w, h, 1, data.to_vec()).unwrap()
-    }
 
     #[test]
     fn for_each_set_finds_every_non_zero_byte_in_blocks_and_tail() {
@@ -368,43 +249,5 @@ mod tests {
     fn stretch_of_a_constant_image_is_the_identity() {
         let lut = stretch_lut(&histogram(&[42; 10]));
         assert!(lut.iter().enumerate().all(|(v, &l)| l == v as u8));
-    }
-
-    #[test]
-    fn labels_join_diagonal_neighbours_and_carry_the_strong_flag() {
-        // Two components: a diagonal run (one strong pixel) and an isolated pixel.
-        let cand = gray(4, 3, &[1, 0, 0, 1, 0, 1, 0, 0, 0, 0, 1, 0]);
-        let strong = gray(4, 3, &[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0]);
-        let l = label_candidates(&cand, &strong).unwrap();
-        assert_eq!(l[(0, 0)], l[(2, 2)]);
-        assert_eq!(l[(0, 0)], l[(1, 1)]);
-        assert!(l[(0, 0)] & STRONG != 0);
-        assert_eq!(l[(0, 3)] & STRONG, 0);
-        assert_ne!(l[(0, 3)], 0);
-        assert_eq!(l[(0, 1)], 0);
-    }
-
-    #[test]
-    fn a_u_shape_merges_into_one_component() {
-        // The two arms only meet in the last row: the first pass sees two labels.
-        let cand = gray(3, 3, &[1, 0, 1, 1, 0, 1, 1, 1, 1]);
-        let strong = gray(3, 3, &[0, 0, 1, 0, 0, 0, 0, 0, 0]);
-        let l = label_candidates(&cand, &strong).unwrap();
-        assert!(l.iter().filter(|&&v| v != 0).all(|&v| v == l[(0, 0)]));
-        assert!(l[(0, 0)] & STRONG != 0);
-    }
-
-    #[test]
-    fn a_weak_edge_is_promoted_by_a_strong_pixel_in_the_next_strip() {
-        // Image 3x4: a vertical line at x=1; the only strong pixel is in the bottom strip.
-        let cand = gray(3, 4, &[0, 1, 0, 0, 1, 0, 0, 0, 1, 0, 0, 1]);
-        let strong = gray(3, 4, &[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
-        let top = label_candidates(&cand.crop_rows(0, 2), &strong.crop_rows(0, 2)).unwrap();
-        let bottom = label_candidates(&cand.crop_rows(2, 4), &strong.crop_rows(2, 4)).unwrap();
-        let reqs = [boundary_request(&top, 0, 1), boundary_request(&bottom, 2, 1)];
-        let replies = resolve_hysteresis(&reqs, 3, 4).unwrap();
-        assert_eq!(finish_edges(&top, &replies[0].promote), vec![0, 255, 0, 0, 255, 0]);
-        assert_eq!(replies[0].halo_below, (2, vec![0, 0, 255]));
-        assert_eq!(replies[1].halo_above, (1, vec![0, 255, 0]));
     }
 }

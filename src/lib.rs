@@ -9,6 +9,7 @@ pub mod chain;
 pub mod cli;
 pub mod codec;
 pub mod commands;
+pub mod edges;
 pub mod exec;
 pub mod feed;
 pub mod global;

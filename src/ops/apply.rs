@@ -7,7 +7,9 @@
 //! - [`Op::apply_local`] runs the part of an op that needs no global knowledge on one strip. For the
 //!   two global ops it yields the raw material of the global step (`exec` and `global` do the rest).
 
+use super::gradient::{strong_among, strong_among_supported};
 use super::Op;
+use crate::edges::{STRONG, WEAK};
 use crate::image::Image;
 use anyhow::{bail, ensure, Context, Result};
 use opencv::core::{self, Mat, Point, Size, Vec3b, BORDER_DEFAULT};
@@ -115,6 +117,37 @@ fn cv_canny_rows(img: &Image, rows: Range<usize>, low: f64, high: f64, aperture:
     let h = rows.len();
     with_cv(img, rows, 1, |s, d| imgproc::canny(s, d, low, high, aperture as i32, l2))
         .with_context(|| format!("applying canny to a {}x{h} image", img.width))
+}
+
+/// Split Canny's map of rows `rows` of `img` alone, as if they were the whole image: 0, or
+/// [`WEAK`] for a candidate (`Canny(low, low)`), or [`STRONG`] for a candidate that
+/// `Canny(high, high)` keeps too ([`strong_among`], or that second pass for aperture 7).
+pub fn canny_map_rows(img: &Image, rows: Range<usize>, low: f64, high: f64, aperture: u32, l2: bool) -> Result<Image> {
+    let (low, high) = if low <= high { (low, high) } else { (high, low) };
+    let mut map = cv_canny_rows(img, rows.clone(), low, low, aperture, l2)?;
+    let strong = if strong_among_supported(aperture) {
+        // The rows alone: their first and last rows replicate, as in cv::Canny on them.
+        let cropped;
+        let window = if rows == (0..img.height) {
+            img
+        } else {
+            cropped = img.crop_rows(rows.start, rows.end);
+            &cropped
+        };
+        strong_among(window, 0..window.height, &map, high, aperture, l2)?
+    } else {
+        cv_canny_rows(img, rows, high, high, aperture, l2)?
+    };
+    for (m, s) in map.data.iter_mut().zip(&strong.data) {
+        *m = if *s != 0 {
+            STRONG
+        } else if *m != 0 {
+            WEAK
+        } else {
+            0
+        };
+    }
+    Ok(map)
 }
 
 /// `Canny(t, t)` of rows `rows` of `img`, computed at most `chunk_rows` output rows at a time.
