@@ -12,7 +12,7 @@
 //! or 3 (colour), which broke the memory bound of 1.5 × strip + 100 MB. The map is written over
 //! the strip's own input, so split Canny holds the strip once, as the other ops do.
 
-use crate::global::{for_each_set, HysteresisRequest, STRONG as STRONG_LABEL};
+use crate::global::{HysteresisRequest, STRONG as STRONG_LABEL};
 use crate::image::Image;
 use anyhow::{ensure, Result};
 
@@ -22,6 +22,10 @@ pub const WEAK: u8 = 1;
 pub const STRONG: u8 = 2;
 /// Set on a pixel once the boundary labelling has visited it.
 const SEEN: u8 = 0x80;
+/// Set on a strong pixel once the flood has taken it (so it seeds no second flood).
+const DONE: u8 = 0x40;
+/// The bits that say none, weak or strong.
+const KIND: u8 = 0x03;
 
 /// A strip's map waiting for rank 0's answer, with the labels it sent.
 pub struct EdgeMap {
@@ -38,17 +42,15 @@ fn neighbours(i: usize, w: usize, h: usize) -> impl Iterator<Item = usize> {
     ys.flat_map(move |ny| xs.clone().map(move |nx| ny * w + nx)).filter(move |&n| n != i)
 }
 
-/// Turns every weak pixel reachable from `seeds` (through weak pixels) strong.
-fn flood_strong(map: &mut [u8], w: usize, h: usize, seeds: impl IntoIterator<Item = usize>, stack: &mut Vec<usize>) {
-    for seed in seeds {
-        map[seed] = STRONG;
-        stack.push(seed);
-        while let Some(p) = stack.pop() {
-            for n in neighbours(p, w, h) {
-                if map[n] & !SEEN == WEAK {
-                    map[n] = STRONG;
-                    stack.push(n);
-                }
+/// Turns every weak pixel reachable from `seed` (through weak pixels) strong.
+fn flood_strong(map: &mut [u8], w: usize, h: usize, seed: usize, stack: &mut Vec<usize>) {
+    map[seed] = STRONG | DONE;
+    stack.push(seed);
+    while let Some(p) = stack.pop() {
+        for n in neighbours(p, w, h) {
+            if map[n] & KIND == WEAK {
+                map[n] = STRONG | DONE;
+                stack.push(n);
             }
         }
     }
@@ -64,13 +66,19 @@ impl EdgeMap {
         ensure!(map.channels == 1, "an edge map has one channel");
         let (w, h) = (map.width, map.height);
         let mut stack = Vec::new();
-        let mut strong = vec![];
-        for_each_set(&map.data, |i| {
-            if map.data[i] == STRONG {
-                strong.push(i);
+        // Seeds are found in place (no list of them: on a noisy strip that list alone could
+        // outgrow the map); most 16-byte blocks are all zero.
+        for b in (0..map.data.len()).step_by(16) {
+            let end = (b + 16).min(map.data.len());
+            if map.data[b..end].iter().all(|&v| v == 0) {
+                continue;
             }
-        });
-        flood_strong(&mut map.data, w, h, strong, &mut stack);
+            for i in b..end {
+                if map.data[i] == STRONG {
+                    flood_strong(&mut map.data, w, h, i, &mut stack);
+                }
+            }
+        }
 
         let k = halo_after.max(1);
         let spans: Vec<(usize, usize)> = match h {
@@ -87,7 +95,7 @@ impl EdgeMap {
                     continue;
                 }
                 ensure!(next < STRONG_LABEL, "too many edge components on a strip's boundary rows");
-                let label = if map.data[i] == STRONG { next | STRONG_LABEL } else { next };
+                let label = if map.data[i] & KIND == STRONG { next | STRONG_LABEL } else { next };
                 next += 1;
                 map.data[i] |= SEEN;
                 stack.push(i);
@@ -121,17 +129,17 @@ impl EdgeMap {
     pub fn finish(self, promote: &[u32]) -> Vec<u8> {
         let EdgeMap { mut map, blocks } = self;
         let (w, h) = (map.width, map.height);
-        let mut seeds = vec![];
+        let mut stack = Vec::new();
         for (first, labels) in &blocks {
             for (j, &l) in labels.iter().enumerate() {
-                if l != 0 && l & STRONG_LABEL == 0 && promote.binary_search(&l).is_ok() {
-                    seeds.push(first * w + j);
+                let i = first * w + j;
+                if l != 0 && l & STRONG_LABEL == 0 && map.data[i] & KIND == WEAK && promote.binary_search(&l).is_ok() {
+                    flood_strong(&mut map.data, w, h, i, &mut stack);
                 }
             }
         }
-        flood_strong(&mut map.data, w, h, seeds, &mut Vec::new());
         for v in map.data.iter_mut() {
-            *v = if *v & !SEEN == STRONG { 255 } else { 0 };
+            *v = if *v & KIND == STRONG { 255 } else { 0 };
         }
         map.data
     }
