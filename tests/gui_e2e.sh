@@ -119,7 +119,14 @@ type_into_dialog() {
 
 focus_main() {
   local win
-  win=$(xdotool search --name "^imgproc .* rank" | head -1)
+  wait_for 30 "the main window to be shown" xdotool search --onlyvisible --name "^imgproc .* rank"
+  win=$(xdotool search --onlyvisible --name "^imgproc .* rank" | head -1)
+  # A window just mapped can still refuse the focus (X error BadMatch on SetInputFocus, seen
+  # once in CI right after a start): try again for a few seconds, then once more loudly.
+  for _ in $(seq 20); do
+    xdotool windowfocus --sync "$win" 2>/dev/null && break
+    sleep 0.25
+  done
   xdotool windowfocus --sync "$win"
   sleep 0.2
 }
