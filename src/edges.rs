@@ -81,15 +81,14 @@ impl EdgeMap {
         }
 
         let k = halo_after.max(1);
-        let spans: Vec<(usize, usize)> = match h {
-            0 => vec![],
-            _ if 2 * k >= h => vec![(0, h)],
-            _ => vec![(0, k), (h - k, h)],
+        let spans: &[(usize, usize)] = match h {
+            0 => &[],
+            _ if 2 * k >= h => &[(0, h)],
+            _ => &[(0, k), (h - k, h)],
         };
         let mut blocks: Vec<(usize, Vec<u32>)> = spans.iter().map(|&(a, b)| (a, vec![0u32; (b - a) * w])).collect();
         let mut next = 1u32;
-        for s in 0..spans.len() {
-            let (a, b) = spans[s];
+        for &(a, b) in spans {
             for i in a * w..b * w {
                 if map.data[i] == 0 || map.data[i] & SEEN != 0 {
                     continue;
@@ -100,11 +99,12 @@ impl EdgeMap {
                 map.data[i] |= SEEN;
                 stack.push(i);
                 while let Some(p) = stack.pop() {
+                    // A pixel on a labelled row keeps its label (blocks start at row 0 or later).
                     let row = p / w;
-                    if let Some((block, &(first, _))) =
-                        blocks.iter_mut().zip(&spans).find(|(_, &(sa, sb))| (sa..sb).contains(&row))
-                    {
-                        block.1[p - first * w] = label;
+                    if let Some((first, labels)) = blocks.iter_mut().rev().find(|(first, _)| *first <= row) {
+                        if let Some(l) = labels.get_mut(p - *first * w) {
+                            *l = label;
+                        }
                     }
                     for n in neighbours(p, w, h) {
                         if map.data[n] != 0 && map.data[n] & SEEN == 0 {

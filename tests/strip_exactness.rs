@@ -3,9 +3,12 @@
 //! (`exec::run_in_process`), so no MPI is involved; `tests/mpi_cli.rs` checks the MPI layer.
 
 use imgproc::chain::OpChain;
+use imgproc::edges::{STRONG, WEAK};
 use imgproc::exec::{run_in_process, run_in_process_chunked, CHUNK_BYTES};
 use imgproc::image::Image;
-use imgproc::ops::{canny_local_rows, cv_canny, strong_among, Op, OpKind, ParamKind, ParamSpec, ParamValue};
+use imgproc::ops::{
+    canny_map_rows, cv_canny, in_row_chunks_in_place, strong_among, Op, OpKind, ParamKind, ParamSpec, ParamValue,
+};
 use imgproc::synth::picture;
 use proptest::prelude::*;
 
@@ -93,20 +96,29 @@ proptest! {
         check_chunked(&OpChain(vec![op]), &img, ranks, false, chunk_bytes)?;
     }
 
-    /// Strips compute Canny's candidates and strong pixels a chunk of rows at a time, to bound
-    /// OpenCV's memory: any chunking gives the bytes of one call on the whole image.
+    /// Strips compute Canny's map (candidates and strong pixels) a chunk of rows at a time, to
+    /// bound OpenCV's memory: any chunking gives the map of `Canny(low, low)` and
+    /// `Canny(high, high)` on the whole image, for every aperture (7 takes the second pass).
     #[test]
-    fn canny_with_equal_thresholds_in_chunks_equals_one_call(
+    fn canny_map_in_chunks_equals_two_whole_image_calls(
         w in 1usize..40, h in 1usize..60, colour in any::<bool>(), seed in any::<u64>(),
-        t in 0.0f64..300.0, aperture in prop_oneof![Just(3u32), Just(5), Just(7)], l2 in any::<bool>(),
-        first in 0usize..60, len in 0usize..60, chunk in 1usize..9,
+        low in 0.0f64..300.0, extra in 0.0f64..300.0, aperture in prop_oneof![Just(3u32), Just(5), Just(7)],
+        l2 in any::<bool>(), first in 0usize..60, len in 0usize..60, chunk in 1usize..9,
     ) {
         let img = picture(w, h, if colour { 3 } else { 1 }, seed);
         let start = first.min(h);
         let end = (start + len).min(h);
-        let whole = cv_canny(&img, t, t, aperture, l2).unwrap().crop_rows(start, end);
-        let chunked = canny_local_rows(&img, start..end, t, aperture, l2, chunk).unwrap();
-        prop_assert_eq!(chunked, whole);
+        let high = low + extra;
+        let halo = Op::Canny { low, high, aperture, l2 }.halo();
+        let candidates = cv_canny(&img, low, low, aperture, l2).unwrap().crop_rows(start, end);
+        let strong = cv_canny(&img, high, high, aperture, l2).unwrap().crop_rows(start, end);
+        let whole: Vec<u8> = candidates.data.iter().zip(&strong.data)
+            .map(|(&c, &s)| if s != 0 { STRONG } else if c != 0 { WEAK } else { 0 })
+            .collect();
+        let chunked = in_row_chunks_in_place(img.clone(), start..end, halo, chunk, 1, |window, r| {
+            canny_map_rows(window, r, low, high, aperture, l2)
+        }).unwrap();
+        prop_assert_eq!(chunked.data, whole);
     }
 
     /// Split hysteresis takes the strong pixels from the candidates and the gradient at them

@@ -119,7 +119,11 @@ fn cv_canny_rows(img: &Image, rows: Range<usize>, low: f64, high: f64, aperture:
         .with_context(|| format!("applying canny to a {}x{h} image", img.width))
 }
 
-/// Split Canny's map of rows `rows` of `img` alone, as if they were the whole image: 0, or
+/// Split Canny's map of rows `rows` of `img` alone, as if they were the whole image. With equal
+/// thresholds Canny's hysteresis has nothing to follow: a pixel is a candidate exactly when its
+/// gradient passes the threshold and non-maximum suppression, which read only the rows within
+/// [`Op::halo`] of it, so the map is as local as a filter and can be made a chunk of rows at a
+/// time ([`in_row_chunks_in_place`]). Each pixel is 0, or
 /// [`WEAK`] for a candidate (`Canny(low, low)`), or [`STRONG`] for a candidate that
 /// `Canny(high, high)` keeps too ([`strong_among`], or that second pass for aperture 7).
 pub fn canny_map_rows(img: &Image, rows: Range<usize>, low: f64, high: f64, aperture: u32, l2: bool) -> Result<Image> {
@@ -148,23 +152,6 @@ pub fn canny_map_rows(img: &Image, rows: Range<usize>, low: f64, high: f64, aper
         };
     }
     Ok(map)
-}
-
-/// `Canny(t, t)` of rows `rows` of `img`, computed at most `chunk_rows` output rows at a time.
-///
-/// With equal thresholds Canny's hysteresis has nothing to follow: a pixel is an edge exactly when
-/// its gradient passes the threshold and non-maximum suppression, which read only the rows within
-/// [`Op::halo`] of it. So Canny is then as local as a filter and [`in_row_chunks`] applies.
-pub fn canny_local_rows(
-    img: &Image,
-    rows: Range<usize>,
-    threshold: f64,
-    aperture: u32,
-    l2: bool,
-    chunk_rows: usize,
-) -> Result<Image> {
-    let halo = Op::Canny { low: threshold, high: threshold, aperture, l2 }.halo();
-    in_row_chunks(img, rows, halo, chunk_rows, 1, |r| cv_canny_rows(img, r, threshold, threshold, aperture, l2))
 }
 
 /// Rows `rows` of a local operation's result on `img`, computed at most `chunk_rows` output rows

@@ -45,7 +45,7 @@ fn kernels(aperture: u32) -> (&'static [i32], &'static [i32]) {
     }
 }
 
-/// Rows `rows` of `Canny(high, high)` on `img` (as [`super::canny_local_rows`] gives them), from
+/// Rows `rows` of `Canny(high, high)` on `img` (cv::Canny on the whole of `img`), from
 /// `candidates`, the same rows of `Canny(low, low)` with `low <= high`: 255 where a candidate's
 /// gradient magnitude passes `high`, else 0. Rows of `img` outside `rows` serve as context, as
 /// they do for Canny itself; the image's own edges are replicated.
@@ -108,14 +108,13 @@ pub fn strong_among(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::canny_local_rows;
+    use crate::ops::cv_canny;
     use crate::synth::picture;
 
     /// `strong_among` against OpenCV's own `Canny(high, high)` on the same rows.
     fn check(img: &Image, rows: Range<usize>, low: f64, high: f64, aperture: u32, l2: bool) {
-        let chunk = 64;
-        let candidates = canny_local_rows(img, rows.clone(), low, aperture, l2, chunk).unwrap();
-        let expected = canny_local_rows(img, rows.clone(), high, aperture, l2, chunk).unwrap();
+        let candidates = cv_canny(img, low, low, aperture, l2).unwrap().crop_rows(rows.start, rows.end);
+        let expected = cv_canny(img, high, high, aperture, l2).unwrap().crop_rows(rows.start, rows.end);
         let got = strong_among(img, rows.clone(), &candidates, high, aperture, l2).unwrap();
         let n = |i: &Image| i.data.iter().filter(|&&v| v != 0).count();
         let case = format!(

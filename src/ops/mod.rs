@@ -16,8 +16,8 @@ mod gradient;
 mod registry;
 
 pub use apply::{
-    canny_local_rows, canny_map_rows, cv_canny, cv_resize, in_row_chunks, in_row_chunks_in_place,
-    in_row_chunks_in_place_as_ready, mat_view, mat_view_mut, MatMut, MatRef,
+    canny_map_rows, cv_canny, cv_resize, in_row_chunks, in_row_chunks_in_place, in_row_chunks_in_place_as_ready,
+    mat_view, mat_view_mut, MatMut, MatRef,
 };
 pub use gradient::{strong_among, strong_among_supported};
 pub use registry::{OpKind, OpSpec, OutChannels, ParamKind, ParamSpec, ParamValue, Rule};
