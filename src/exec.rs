@@ -41,6 +41,13 @@ pub(crate) const CANCEL_POLL: Duration = Duration::from_millis(5);
 /// 182 rows a chunk, of which the default bilateral recomputes 8 and Canny 4).
 pub const CHUNK_BYTES: usize = 4 << 20;
 
+/// Work per chunk of rows ([`Op::work_per_byte`] × input bytes): a costly op's chunks are cut
+/// below [`CHUNK_BYTES`] to it, so that a cancel, checked between chunks, waits for at most about
+/// a tenth of a second of one core's work (measured: a 31-px bilateral on 1600×1200 colour took
+/// 1.9 s on one thread here, 0.3 s of which a 4 MB chunk of its rows would be at the default
+/// 9 px). The default bilateral's 49 taps per byte keep the whole [`CHUNK_BYTES`].
+pub const CHUNK_WORK: usize = CHUNK_BYTES * 64;
+
 /// What a strip hands to the global step, or its final rows.
 #[derive(Debug)]
 pub enum Step {
@@ -159,8 +166,8 @@ impl StripRun {
         Ok(())
     }
 
-    /// Applies the ops that need a large scratch copy ([`Op::needs_large_scratch`]) in chunks of
-    /// about `bytes` of input rows (at least one row) instead of [`CHUNK_BYTES`].
+    /// Applies each op in chunks of about `bytes` of input rows (at least one row) instead of
+    /// [`CHUNK_BYTES`]; costly ops still cut them to [`CHUNK_WORK`].
     pub fn with_chunk_bytes(mut self, bytes: usize) -> Self {
         self.chunk_bytes = bytes;
         self
@@ -192,7 +199,7 @@ impl StripRun {
                     let before = done.load(Ordering::Relaxed);
                     // Each chunk's result over its own input: the strip is held once. No op widens
                     // its rows (`OutChannels` is the input's or one), which in-place writing needs.
-                    let chunk = self.chunk_rows();
+                    let chunk = self.chunk_rows(&op);
                     let cur = std::mem::replace(&mut self.cur, Image::zeros(0, 0, 1));
                     let row_bytes = cur.row_bytes();
                     // Rows still arriving are waited for chunk by chunk; the rows past the last
@@ -286,7 +293,7 @@ impl StripRun {
         // Exact rows after Canny: the owned rows widened by what the rest of the chain needs.
         let after = self.chain.halo_after(self.next_op);
         let own = self.owned_in_cur();
-        let chunk = self.chunk_rows();
+        let chunk = self.chunk_rows(op);
         let cur = std::mem::replace(&mut self.cur, Image::zeros(0, 0, 1));
         let row_bytes = cur.row_bytes();
         // Rows past the last chunk's context (read only by later ops, which read Canny's
@@ -308,9 +315,11 @@ impl StripRun {
         Ok(Step::Hysteresis(request))
     }
 
-    /// Rows per chunk of a local op: about `chunk_bytes` of input.
-    fn chunk_rows(&self) -> usize {
-        (self.chunk_bytes / self.cur.row_bytes().max(1)).max(1)
+    /// Rows per chunk of `op`: about `chunk_bytes` of input, fewer for an op costly enough that
+    /// they would exceed [`CHUNK_WORK`].
+    fn chunk_rows(&self, op: &Op) -> usize {
+        let bytes = self.chunk_bytes.min(CHUNK_WORK / op.work_per_byte().max(1));
+        (bytes / self.cur.row_bytes().max(1)).max(1)
     }
 
     /// The owned rows, as indices into the held rows.

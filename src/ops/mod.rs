@@ -289,21 +289,23 @@ impl Op {
         }
     }
 
-    /// Whether OpenCV makes a working copy of the whole input for this op (a bordered copy for
-    /// bilateral and the medians above 5×5, the gradients of every channel for Canny): such ops
-    /// are applied a chunk of rows at a time, so that copy stays small (see [`in_row_chunks`]).
-    pub fn needs_large_scratch(&self) -> bool {
+    /// OpenCV's rough work per input byte, a copy being 1: the taps of the bilateral disc, the
+    /// kernel side of the blurs and medians, a few dozen for Canny's Sobel and suppression. A
+    /// strip's chunks of rows are cut to about the same work each ([`CHUNK_WORK`](crate::exec::CHUNK_WORK)),
+    /// so that a cancel, checked between chunks, takes effect within about a tenth of a second
+    /// however costly the op: a 31-px bilateral does 14 times the work per byte of the default one.
+    pub fn work_per_byte(&self) -> usize {
         match *self {
-            Op::Bilateral { .. } | Op::Canny { .. } => true,
-            Op::Median { ksize } => ksize > 5,
-            Op::Blur { .. }
-            | Op::Gaussian { .. }
-            | Op::Invert
-            | Op::Brightness { .. }
-            | Op::Gray
-            | Op::Bw { .. }
-            | Op::ContrastStretch
-            | Op::Resize { .. } => false,
+            // bilateralFilter sums over the offsets within its radius (`sqrt(i² + j²) <= radius`).
+            Op::Bilateral { .. } => {
+                let r = self.halo() as i64;
+                (-r..=r).flat_map(|i| (-r..=r).map(move |j| i * i + j * j)).filter(|&d2| d2 <= r * r).count()
+            }
+            Op::Blur { ksize } | Op::Gaussian { ksize, .. } | Op::Median { ksize } => ksize as usize,
+            Op::Canny { .. } => 32,
+            Op::Invert | Op::Brightness { .. } | Op::Gray | Op::Bw { .. } | Op::ContrastStretch | Op::Resize { .. } => {
+                1
+            }
         }
     }
 
@@ -441,6 +443,14 @@ mod tests {
         assert_eq!(Op::Bilateral { d: 9, sigma_color: 1.0, sigma_space: 1.0 }.halo(), 4);
         assert_eq!(Op::default_for("canny").unwrap().halo(), 2);
         assert_eq!(Op::Invert.halo(), 0);
+    }
+
+    #[test]
+    fn the_bilateral_work_counts_the_taps_of_its_disc() {
+        let taps = |d| Op::Bilateral { d, sigma_color: 75.0, sigma_space: 75.0 }.work_per_byte();
+        // Radius 1: the centre and its four neighbours; radius 4 (d = 9): 49 offsets.
+        assert_eq!((taps(1), taps(3), taps(9)), (5, 5, 49));
+        assert!(taps(31) > 14 * taps(9), "{}", taps(31));
     }
 
     #[test]
