@@ -5,7 +5,8 @@
 #   `mpirun -np 2 imgproc run --whole-io` (the code before streaming) and libvips' nearest op
 #   (gaussblur at OpenCV's sigma for ksize 5, rank 5×5 for the median, canny, invert; none for bilateral).
 # Whole-run wall time is measured outside (mpirun included), job time is `wall_secs` of `--json`
-# (MPI start-up excluded). Every imgproc output is compared in decoded pixels with the reference
+# (MPI start-up excluded), CPU time by bash's `time` (every rank included); with the fixed cost of a
+# job on a 16x16 image it gives the lower bound 2 cores set on np 2's whole run. Every imgproc output is compared in decoded pixels with the reference
 # output (examples/same_pixels); the script stops at the first difference. Medians go into the
 # section "One image, streamed (issue 11)" of docs/BENCHMARKS.md (between HTML comment markers),
 # with the per-rank timelines of gaussian at 1, 2 and 3 ranks drawn by examples/timeline
@@ -103,12 +104,15 @@ if [ -e "$work/in.tif" ]; then
   "$same" "$work/in.png" "$work/in.tif" || { echo "stream: FAIL: the TIFF input differs from the PNG" >&2; exit 1; }
 fi
 
-# timed NAME CMD...: CMD's stdout in $res/NAME.json, its wall time (mpirun included) in NAME.secs.
+# timed NAME CMD...: CMD's stdout in $res/NAME.json, its wall time (mpirun included) in NAME.secs, and
+# the CPU seconds (user and system) of it and every process it waited for (mpirun waits for its
+# ranks) in NAME.cpu.
 timed() {
-  local name=$1 t0 t1
+  local name=$1 t0 t1 TIMEFORMAT='%3U %3S'
   shift
   t0=$(date +%s.%N)
-  "$@" >"$res/$name.json" 2>"$res/$name.err" || { echo "stream: FAIL: $name (see $res/$name.err)" >&2; exit 1; }
+  { time "$@" >"$res/$name.json" 2>"$res/$name.err"; } 2>"$res/$name.cpu" ||
+    { echo "stream: FAIL: $name (see $res/$name.err)" >&2; exit 1; }
   t1=$(date +%s.%N)
   awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f\n", b - a }' >"$res/$name.secs"
 }
@@ -143,7 +147,12 @@ vips_op() {
   esac
 }
 
+# The fixed cost of a job, whatever its image: loading the libraries, and for mpirun the launch, MPI's
+# start and end, a second process. Measured once a round on a 16x16 image, for the CPU bound.
+"$synth" 16 16 3 7 "$work/tiny.png"
 for rep in $(seq 1 "$repeat"); do
+  timed "fixed-ref-$rep" "$bin" run --reference --json --op invert "$work/tiny.png" -o "$work/tiny-out.png"
+  timed "fixed-np2-$rep" mpirun --oversubscribe -np 2 "$bin" run --json --op invert "$work/tiny.png" -o "$work/tiny-out.png"
   for fmt in "${formats[@]}"; do
     in=$work/in.$fmt
     for op in "${ops[@]}"; do
