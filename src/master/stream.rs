@@ -4,13 +4,14 @@
 //!
 //! Rows go top to bottom: workers own the first strips in rank order and rank 0 the last, so a
 //! worker's rows are decoded (and its piece is due) first, and rank 0 writes the workers' pieces
-//! while it filters its own rows. On any failure or cancel every rank is told, every worker's
+//! while it filters its own rows (sub-strip by sub-strip as it reads them, for a chain of local
+//! ops, as workers do: `substrips`). On any failure or cancel every rank is told, every worker's
 //! answer is still received (none is left blocked in a send), and the temporary file is removed.
 
 use super::{CancelRelay, Master, RootExchange};
 use crate::chain::OpChain;
 use crate::codec;
-use crate::exec::{drive, Cancelled, DriveTimes, ProgressThrottle, StripRun};
+use crate::exec::{drive, CancelFlag, Cancelled, DriveTimes, ProgressThrottle, StripRun};
 use crate::feed::{chunk_rows, Fingerprint, Rows};
 use crate::image::Image;
 use crate::model::{unix_now, Failure, Progress, RankStats};
@@ -18,9 +19,11 @@ use crate::ops::{GlobalNeed, Op};
 use crate::pieces::{encode_in_parts, Assembler, Piece, PieceFormat, PART_BYTES};
 use crate::protocol::*;
 use crate::split::{plan_streamed, Strip};
+use crate::substrips::{self, Gather};
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
 use std::time::Duration;
 
 /// What a file-to-file job did.
@@ -232,63 +235,26 @@ impl Master {
         // Rank 0's own rows: the last ones.
         let own = &strips[0];
         (relay.on)(Progress::RowsAssigned { rank: 0, start: own.owned.start, end: own.owned.end });
-        let started = unix_now();
         let failed = match read_error.take() {
             Some(e) => Some(e),
             None if relay.poll() => Some(Cancelled.into()),
             None => None,
         };
-        let run = match failed {
-            Some(e) => {
-                drop(rows);
-                Err(e)
-            }
-            None => rows.into_image(own.input.start, own.input.end).and_then(|img| {
-                let run = StripRun::new(chain.clone(), h, own.owned.clone(), img, own.input.clone())?;
-                if n == 1 {
-                    run.alone()
-                } else {
-                    Ok(run)
-                }
-            }),
-        };
-        mine.read_secs += mine.record("read", t0, started);
-        // A reading error is the job's error; the strips that stop because of it say nothing new.
-        let read_failed = run.as_ref().err().filter(|e| !e.is::<Cancelled>()).map(|e| anyhow::anyhow!("{e:#}"));
-
-        let mut times = DriveTimes::default();
-        let started = unix_now();
-        let mut exchange =
-            RootExchange { relay: &mut relay, width: w, height: h, throttle: ProgressThrottle::default() };
-        let result = drive(chain, run, &mut exchange, &mut times);
-        mine.record("filter", t0, started);
-        (mine.compute_secs, mine.global_secs) = (times.compute_secs, times.global_secs);
-        (relay.on)(Progress::RowsDone {
-            rank: 0,
-            secs: times.compute_secs,
-            error: result.as_ref().err().map(|f| f.to_string()),
-        });
-
-        let mut own_failure = None;
-        let own_piece = match result {
-            Ok(rows) if !own.owned.is_empty() => {
-                let started = unix_now();
-                let piece = encode_while_polling(format, rows, own.owned.start, h, &mut relay);
-                mine.encode_secs = mine.record("encode", t0, started);
-                match piece {
-                    Ok(p) => Some(p),
-                    Err(e) => {
-                        own_failure = Some(crate::exec::failure_of(&e));
-                        relay.abort();
-                        None
-                    }
-                }
-            }
-            Ok(_) => None,
-            Err(f) => {
-                own_failure = Some(f);
-                None
-            }
+        // A whole decode already holds every row: its strip is filtered where it lies.
+        let pipelined =
+            failed.is_none() && substrips::applies_to(chain) && !own.owned.is_empty() && rows.in_memory(0, 0).is_none();
+        let OwnStrip { read_failed, failure: own_failure, parts: own_piece } = if pipelined {
+            let subs = substrips::plan(
+                own.owned.clone(),
+                chain.total_halo(),
+                h,
+                format.row_align(),
+                substrips::rows_per_sub(w * c),
+            );
+            let sub_job = substrips::Job { chain, height: h, format, subs: &subs };
+            own_strip_pipelined(rows, &sub_job, &own.input, chunk, t0, &mut relay, &mut mine)
+        } else {
+            own_strip_whole(rows, failed, chain, own, format, (w, h), n, t0, &mut relay, &mut mine)
         };
 
         // Every worker's answer, then rank 0's piece last.
@@ -390,6 +356,184 @@ impl Master {
             std::mem::swap(&mut sending, &mut filling);
         }
         Ok(())
+    }
+}
+
+/// What rank 0 made of its own strip: a reading error (the job's error), the strip's failure,
+/// and its parts when it succeeded.
+struct OwnStrip {
+    read_failed: Option<anyhow::Error>,
+    failure: Option<Failure>,
+    parts: Option<Vec<Piece>>,
+}
+
+/// Rank 0's own strip read whole, then filtered through every step ([`drive`]) and encoded in
+/// parts: for chains with global steps, and to attend a job that already failed (`failed`).
+#[allow(clippy::too_many_arguments)]
+fn own_strip_whole(
+    rows: Rows,
+    failed: Option<anyhow::Error>,
+    chain: &OpChain,
+    own: &Strip,
+    format: PieceFormat,
+    (width, h): (usize, usize),
+    n: usize,
+    t0: f64,
+    relay: &mut CancelRelay<'_>,
+    mine: &mut RankStats,
+) -> OwnStrip {
+    let started = unix_now();
+    let run = match failed {
+        Some(e) => {
+            drop(rows);
+            Err(e)
+        }
+        None => rows.into_image(own.input.start, own.input.end).and_then(|img| {
+            let run = StripRun::new(chain.clone(), h, own.owned.clone(), img, own.input.clone())?;
+            if n == 1 {
+                run.alone()
+            } else {
+                Ok(run)
+            }
+        }),
+    };
+    mine.read_secs += mine.record("read", t0, started);
+    // A reading error is the job's error; the strips that stop because of it say nothing new.
+    let read_failed = run.as_ref().err().filter(|e| !e.is::<Cancelled>()).map(|e| anyhow::anyhow!("{e:#}"));
+
+    let mut times = DriveTimes::default();
+    let started = unix_now();
+    let mut exchange = RootExchange { relay, width, height: h, throttle: ProgressThrottle::default() };
+    let result = drive(chain, run, &mut exchange, &mut times);
+    mine.record("filter", t0, started);
+    (mine.compute_secs, mine.global_secs) = (times.compute_secs, times.global_secs);
+    (relay.on)(Progress::RowsDone {
+        rank: 0,
+        secs: times.compute_secs,
+        error: result.as_ref().err().map(|f| f.to_string()),
+    });
+    match result {
+        Ok(rows) if !own.owned.is_empty() => {
+            let started = unix_now();
+            let piece = encode_while_polling(format, rows, own.owned.start, h, relay);
+            mine.encode_secs = mine.record("encode", t0, started);
+            match piece {
+                Ok(p) => OwnStrip { read_failed, failure: None, parts: Some(p) },
+                Err(e) => {
+                    relay.abort();
+                    OwnStrip { read_failed, failure: Some(crate::exec::failure_of(&e)), parts: None }
+                }
+            }
+        }
+        Ok(_) => OwnStrip { read_failed, failure: None, parts: None },
+        Err(f) => OwnStrip { read_failed, failure: Some(f), parts: None },
+    }
+}
+
+/// Rank 0's own strip of a chain of local ops, as a worker does its streamed strip
+/// (`substrips`): this thread reads the rows a message's worth at a time and hands each
+/// sub-strip whose rows are in to a compute thread, which filters and encodes it. The strip's
+/// first rows are filtered while its last ones are still being decoded, and each sub-strip is
+/// encoded while its rows are fresh in the cache; rank 0 never holds its whole strip. Between
+/// reads this thread writes the workers' pieces and watches for a cancel.
+fn own_strip_pipelined(
+    mut rows: Rows,
+    job: &substrips::Job<'_>,
+    input: &std::ops::Range<usize>,
+    chunk: usize,
+    t0: f64,
+    relay: &mut CancelRelay<'_>,
+    mine: &mut RankStats,
+) -> OwnStrip {
+    let shape = rows.shape();
+    let row_bytes = shape.width * shape.channels;
+    let mut gather = Gather::new(job.subs.to_vec(), input.start, row_bytes);
+    let cancel = CancelFlag::default();
+    let done = AtomicUsize::new(0);
+    let mut throttle = ProgressThrottle::default();
+    let mut reads = Vec::new();
+    let mut read_failed = None;
+    let made = std::thread::scope(|scope| {
+        let (inputs, inputs_rx) = mpsc::channel();
+        let (cancel_c, done_c) = (&cancel, &done);
+        let compute = scope.spawn(move || substrips::run(job, inputs_rx, cancel_c, done_c));
+        let mut inputs = Some(inputs);
+        let mut at = input.start;
+        while at < input.end {
+            if relay.poll() {
+                cancel.store(true, Ordering::Relaxed);
+                break;
+            }
+            let end = (at + chunk.max(1)).min(input.end);
+            let reading = unix_now();
+            // No later request needs these rows: the stream may forget them.
+            let read = rows
+                .rows(at, end, gather.room((end - at) * row_bytes), end)
+                .and_then(|()| gather.received(shape.width, shape.channels));
+            reads.push(crate::model::Span { phase: "read".into(), start: reading - t0, end: unix_now() - t0 });
+            match read {
+                Ok(ready) => {
+                    for sub in ready {
+                        if let Some(tx) = &inputs {
+                            let _ = tx.send(sub);
+                        }
+                    }
+                }
+                Err(e) => {
+                    read_failed = Some(e);
+                    inputs = None;
+                    relay.abort();
+                    break;
+                }
+            }
+            at = end;
+        }
+        // The compute thread stops for want of input once the sender is gone.
+        drop(inputs);
+        drop(rows);
+        let mut backoff = Backoff::new(BUSY_WAIT);
+        while !compute.is_finished() {
+            if relay.poll() {
+                cancel.store(true, Ordering::Relaxed);
+            }
+            let fraction = done.load(Ordering::Relaxed) as f64 / job.subs.len().max(1) as f64;
+            if throttle.ready(fraction) {
+                (relay.on)(Progress::StripProgress { rank: 0, fraction });
+            }
+            backoff.pause();
+        }
+        compute.join().unwrap_or_else(|_| Err(anyhow::anyhow!("the compute thread panicked")))
+    });
+    mine.read_secs += reads.iter().map(|s| s.end - s.start).sum::<f64>();
+    mine.timeline.extend(reads);
+    let outcome = match (&read_failed, made) {
+        (Some(e), _) => Err(crate::exec::failure_of(e)),
+        (None, Err(e)) => Err(crate::exec::failure_of(&e)),
+        (None, Ok(made)) => Ok(made),
+    };
+    let (secs, error) = match &outcome {
+        Ok(m) => (m.filter_secs + m.encode_secs, None),
+        Err(f) => (0.0, Some(f.to_string())),
+    };
+    (relay.on)(Progress::RowsDone { rank: 0, secs, error });
+    // A reading error is the job's error, as in `own_strip_whole`.
+    let read_failed = read_failed.filter(|e| !e.is::<Cancelled>()).map(|e| anyhow::anyhow!("{e:#}"));
+    match outcome {
+        Ok(made) => {
+            (mine.compute_secs, mine.encode_secs) = (made.filter_secs, made.encode_secs);
+            mine.timeline.extend(made.spans.into_iter().map(|s| crate::model::Span {
+                start: s.start - t0,
+                end: s.end - t0,
+                ..s
+            }));
+            OwnStrip { read_failed, failure: None, parts: Some(made.parts) }
+        }
+        Err(f) => {
+            if f != Failure::Cancelled {
+                relay.abort();
+            }
+            OwnStrip { read_failed, failure: Some(f), parts: None }
+        }
     }
 }
 
