@@ -790,6 +790,20 @@ mod tests {
     }
 
     #[test]
+    fn a_costly_op_gets_chunks_of_about_the_same_work_as_a_cheap_one() {
+        let img = Image::zeros(1600, 1200, 3);
+        let run = StripRun::new(OpChain(vec![Op::Invert]), 1200, 0..1200, img, 0..1200).unwrap();
+        let bilateral = |d| Op::Bilateral { d, sigma_color: 75.0, sigma_space: 75.0 };
+        let full = CHUNK_BYTES / run.cur.row_bytes();
+        // The defaults keep the whole 4 MB; a 31-px bilateral's chunk does about their work.
+        assert_eq!((run.chunk_rows(&Op::Invert), run.chunk_rows(&bilateral(9))), (full, full));
+        let wide = run.chunk_rows(&bilateral(31));
+        assert!(wide * 10 < full, "{wide} rows of {full}");
+        let work = wide * run.cur.row_bytes() * bilateral(31).work_per_byte();
+        assert!(work <= CHUNK_WORK && work * 2 > CHUNK_WORK, "{work} against {CHUNK_WORK}");
+    }
+
+    #[test]
     fn a_fed_strip_stops_on_cancel_while_rows_are_missing() {
         let img = picture(20, 20, 1, 1);
         let chain = OpChain::parse("blur", &[]).unwrap();

@@ -573,7 +573,10 @@ impl Drop for RemoveOnDrop {
 ///   of a share took 3-10% longer; workers filter and encode while their rows arrive, so the
 ///   decode is mostly hidden), half for JPEG;
 /// - with bilateral the filter dwarfs the decode: JPEG 1.75, 1.78, 1.76 with equal shares
-///   against 2.25, 2.18, 1.81 at half;
+///   against 2.25, 2.18, 1.81 at half. Since rank 0 filters its own rows sub-strip by sub-strip
+///   while it reads them, 0.85 of a share does better still: PNG 2.30, 2.14, 2.22, 2.18, 2.16,
+///   2.49 against 2.37, 2.57, 2.41, 2.37, 2.13, 2.35 with equal shares (and 2.37, 2.16, 2.37 at
+///   0.7); JPEG 1.87, 1.67, 1.76 against 1.83, 1.80, 1.82 (2.10, 2.03, 1.78 at 0.7);
 /// - with Canny a worker finds its candidates while its rows arrive, but the rest of split Canny
 ///   waits for its last row: PNG 0.93, 0.76, 0.79 at 0.7 against 0.99, 0.79, 0.89 with equal
 ///   shares and 0.98, 0.87, 0.88 at 0.5; JPEG (4 rounds) 0.61, 0.64, 0.67, 0.55 at 0.7 against
@@ -587,7 +590,7 @@ fn rank0_weight(chain: &OpChain, rows: &Rows, ranks: usize) -> f64 {
     if ranks < 2 || rows.random_access() {
         reader
     } else if chain.0.iter().any(|op| matches!(op, Op::Bilateral { .. })) {
-        1.0
+        0.85
     } else if chain.global_steps().any(|g| g == GlobalNeed::Hysteresis) {
         0.7
     } else {
