@@ -359,6 +359,9 @@ impl Master {
     }
 }
 
+/// How many sub-strips rank 0 reads ahead of its own filter: one being filtered, one ready.
+const AHEAD: usize = 2;
+
 /// What rank 0 made of its own strip: a reading error (the job's error), the strip's failure,
 /// and its parts when it succeeded.
 struct OwnStrip {
@@ -458,12 +461,25 @@ fn own_strip_pipelined(
         let (cancel_c, done_c) = (&cancel, &done);
         let compute = scope.spawn(move || substrips::run(job, inputs_rx, cancel_c, done_c));
         let mut inputs = Some(inputs);
+        let mut backoff = Backoff::new(BUSY_WAIT);
         let mut at = input.start;
+        let mut handed = 0;
         while at < input.end {
             if relay.poll() {
                 cancel.store(true, Ordering::Relaxed);
                 break;
             }
+            if compute.is_finished() {
+                // It failed: the rows left are not needed.
+                break;
+            }
+            // Reads stay at most `AHEAD` sub-strips ahead of the filter: a decoder faster than
+            // the filter would otherwise queue up the whole strip's rows (over the memory bound).
+            if handed - done.load(Ordering::Relaxed) >= AHEAD {
+                backoff.pause();
+                continue;
+            }
+            backoff = Backoff::new(BUSY_WAIT);
             let end = (at + chunk.max(1)).min(input.end);
             let reading = unix_now();
             // No later request needs these rows: the stream may forget them.
@@ -474,6 +490,7 @@ fn own_strip_pipelined(
             match read {
                 Ok(ready) => {
                     for sub in ready {
+                        handed += 1;
                         if let Some(tx) = &inputs {
                             let _ = tx.send(sub);
                         }
@@ -491,7 +508,6 @@ fn own_strip_pipelined(
         // The compute thread stops for want of input once the sender is gone.
         drop(inputs);
         drop(rows);
-        let mut backoff = Backoff::new(BUSY_WAIT);
         while !compute.is_finished() {
             if relay.poll() {
                 cancel.store(true, Ordering::Relaxed);
