@@ -464,11 +464,18 @@ fn own_strip_pipelined(
         let mut backoff = Backoff::new(BUSY_WAIT);
         let mut at = input.start;
         let mut handed = 0;
+        let mut report = |relay: &mut CancelRelay<'_>| {
+            let fraction = done.load(Ordering::Relaxed) as f64 / job.subs.len().max(1) as f64;
+            if throttle.ready(fraction) {
+                (relay.on)(Progress::StripProgress { rank: 0, fraction });
+            }
+        };
         while at < input.end {
             if relay.poll() {
                 cancel.store(true, Ordering::Relaxed);
                 break;
             }
+            report(relay);
             if compute.is_finished() {
                 // It failed: the rows left are not needed.
                 break;
@@ -512,10 +519,7 @@ fn own_strip_pipelined(
             if relay.poll() {
                 cancel.store(true, Ordering::Relaxed);
             }
-            let fraction = done.load(Ordering::Relaxed) as f64 / job.subs.len().max(1) as f64;
-            if throttle.ready(fraction) {
-                (relay.on)(Progress::StripProgress { rank: 0, fraction });
-            }
+            report(relay);
             backoff.pause();
         }
         compute.join().unwrap_or_else(|_| Err(anyhow::anyhow!("the compute thread panicked")))
