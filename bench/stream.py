@@ -375,8 +375,8 @@ def report(a):
           "ref* is above a target, 2 cores cannot meet it. *ref uses* is *ref*'s CPU over its wall "
           "time: the cores it keeps busy alone (OpenCV runs its filters in threads). The bound needs np 2 "
           "to run *ref*'s library code: it holds for TIFF (libtiff reads and writes both) and JPEG "
-          "(libjpeg-turbo both), not for PNG (np 2 decodes with the `png` crate and chooses its own row "
-          "filters, less work than OpenCV's libpng) nor for Canny (split Canny computes its edges "
+          "(libjpeg-turbo both), not for PNG (np 2 decodes with the `png` crate and Sub-filters its rows "
+          "for zlib itself, less work than OpenCV's libpng) nor for Canny (split Canny computes its edges "
           "otherwise than cv::Canny): there np 2 can, and does, come in under it.")
         p("")
         p("*balanced* is the same sum with np 2's own work (its CPU less the 2-rank fixed cost's): what "
