@@ -120,15 +120,20 @@ type_into_dialog() {
 focus_main() {
   local win
   wait_for 30 "the main window to be shown" xdotool search --onlyvisible --name "^imgproc .* rank"
-  win=$(xdotool search --onlyvisible --name "^imgproc .* rank" | head -1)
-  # A window just mapped can still refuse the focus (X error BadMatch on SetInputFocus, seen
-  # once in CI right after a start): try again for a few seconds, then once more loudly.
-  for _ in $(seq 20); do
-    xdotool windowfocus --sync "$win" 2>/dev/null && break
+  # A window just mapped can still refuse the focus (X error BadMatch on SetInputFocus, seen in
+  # CI right after a start, twice): look the window up again and retry for up to 10 s; the
+  # first focus that takes is enough.
+  for _ in $(seq 40); do
+    win=$(xdotool search --onlyvisible --name "^imgproc .* rank" 2>/dev/null | head -1)
+    if [ -n "$win" ] && xdotool windowfocus --sync "$win" 2>/dev/null; then
+      sleep 0.2
+      return 0
+    fi
     sleep 0.25
   done
-  xdotool windowfocus --sync "$win"
-  sleep 0.2
+  echo "gui_e2e: FAIL: the main window never took the focus; windows named imgproc:" >&2
+  xdotool search --name "^imgproc" getwindowname %@ >&2 || true
+  return 1
 }
 
 Xvfb "$display" -screen 0 1280x800x24 -nolisten tcp >"$work/xvfb.log" 2>&1 &
