@@ -16,7 +16,7 @@
 use crate::chain::OpChain;
 use crate::exec::{CancelFlag, Cancelled, Step, StripRun};
 use crate::image::Image;
-use crate::model::{unix_now, Span};
+use crate::model::{unix_now, RankStats, Span};
 use crate::pieces::{encode_in_parts, Piece, PieceFormat, PART_BYTES};
 use crate::split::{widen, Strip};
 use anyhow::{bail, ensure, Result};
@@ -129,6 +129,17 @@ pub struct Made {
     pub encode_secs: f64,
     /// Unix times of each sub-strip's filter and encode.
     pub spans: Vec<Span>,
+}
+
+impl Made {
+    /// Puts the filter and encode times, and the spans shifted to the job's start `t0`, into
+    /// the rank's `stats`; returns the parts. Rank 0's own strip and a worker's record the same.
+    pub fn record(self, stats: &mut RankStats, t0: f64) -> Vec<Piece> {
+        stats.compute_secs = self.filter_secs;
+        stats.encode_secs = self.encode_secs;
+        stats.timeline.extend(self.spans.into_iter().map(|s| Span { start: s.start - t0, end: s.end - t0, ..s }));
+        self.parts
+    }
 }
 
 /// What a sub-strip is filtered and encoded as.
@@ -266,6 +277,32 @@ mod tests {
         let joined: Vec<u8> = made.parts.iter().flat_map(|p| p.bytes.clone()).collect();
         let expected: Vec<u8> = whole.rows(16, 80).chunks(3).flat_map(|p| [p[2], p[1], p[0]]).collect();
         assert!(joined == expected, "rows differ from the whole image's");
+    }
+
+    #[test]
+    fn made_records_its_times_and_spans_from_the_jobs_start() {
+        let img = picture(20, 40, 1, 5);
+        let chain = OpChain::parse("gaussian", &[]).unwrap();
+        let subs = plan(0..40, chain.total_halo(), 40, 1, 10);
+        let (tx, rx) = mpsc::channel();
+        let mut gather = Gather::new(subs.clone(), 0, img.row_bytes());
+        for input in gather.push(img.rows(0, 40), 20, 1).unwrap() {
+            tx.send(input).unwrap();
+        }
+        let job = Job { chain: &chain, height: 40, format: PieceFormat::Pnm, subs: &subs };
+        let made = run(&job, rx, &CancelFlag::default(), &AtomicUsize::new(0)).unwrap();
+        let (filter, encode, spans, parts) = (made.filter_secs, made.encode_secs, made.spans.clone(), made.parts.len());
+        let t0 = spans[0].start - 1.5;
+        let mut stats = RankStats { compute_secs: 9.0, ..RankStats::default() };
+        let recorded = made.record(&mut stats, t0);
+        assert_eq!(recorded.len(), parts);
+        assert_eq!((stats.compute_secs, stats.encode_secs), (filter, encode));
+        assert_eq!(stats.timeline.len(), spans.len());
+        for (got, made) in stats.timeline.iter().zip(&spans) {
+            assert_eq!(got.phase, made.phase);
+            assert!((got.start - (made.start - t0)).abs() < 1e-9 && (got.end - (made.end - t0)).abs() < 1e-9);
+        }
+        assert!((stats.timeline[0].start - 1.5).abs() < 1e-9);
     }
 
     #[test]

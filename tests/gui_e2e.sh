@@ -104,11 +104,9 @@ colourful() {
 
 # type_into_dialog TITLE PATH: focus the GTK dialog titled TITLE, type PATH into its location.
 type_into_dialog() {
-  wait_for 20 "the '$1' dialog" xdotool search --name "^$1\$"
-  local win
-  win=$(xdotool search --name "^$1\$" | head -1)
-  xdotool windowfocus --sync "$win"
-  sleep 0.5
+  wait_for 20 "the '$1' dialog" xdotool search --onlyvisible --name "^$1\$"
+  focus_window "the '$1' dialog" "^$1\$"
+  sleep 0.3
   xdotool key ctrl+l
   sleep 0.2
   xdotool key ctrl+a
@@ -117,23 +115,28 @@ type_into_dialog() {
   xdotool key Return
 }
 
-focus_main() {
+# focus_window WHAT NAME_REGEX: give the input focus to the visible window named NAME_REGEX.
+# A window just mapped can still refuse the focus (X error BadMatch on SetInputFocus, seen in
+# CI on the main window right after a start, and on a GTK dialog just opened): look the window
+# up again and retry for up to 10 s; the first focus that takes is enough.
+focus_window() {
   local win
-  wait_for 30 "the main window to be shown" xdotool search --onlyvisible --name "^imgproc .* rank"
-  # A window just mapped can still refuse the focus (X error BadMatch on SetInputFocus, seen in
-  # CI right after a start, twice): look the window up again and retry for up to 10 s; the
-  # first focus that takes is enough.
   for _ in $(seq 40); do
-    win=$(xdotool search --onlyvisible --name "^imgproc .* rank" 2>/dev/null | head -1)
+    win=$(xdotool search --onlyvisible --name "$2" 2>/dev/null | head -1)
     if [ -n "$win" ] && xdotool windowfocus --sync "$win" 2>/dev/null; then
       sleep 0.2
       return 0
     fi
     sleep 0.25
   done
-  echo "gui_e2e: FAIL: the main window never took the focus; windows named imgproc:" >&2
-  xdotool search --name "^imgproc" getwindowname %@ >&2 || true
+  echo "gui_e2e: FAIL: $1 never took the focus; windows named imgproc or like it:" >&2
+  xdotool search --name "^imgproc|$2" getwindowname %@ >&2 || true
   return 1
+}
+
+focus_main() {
+  wait_for 30 "the main window to be shown" xdotool search --onlyvisible --name "^imgproc .* rank"
+  focus_window "the main window" "^imgproc .* rank"
 }
 
 Xvfb "$display" -screen 0 1280x800x24 -nolisten tcp >"$work/xvfb.log" 2>&1 &

@@ -539,15 +539,7 @@ fn own_strip_pipelined(
     // A reading error is the job's error, as in `own_strip_whole`.
     let read_failed = read_failed.filter(|e| !e.is::<Cancelled>()).map(|e| anyhow::anyhow!("{e:#}"));
     match outcome {
-        Ok(made) => {
-            (mine.compute_secs, mine.encode_secs) = (made.filter_secs, made.encode_secs);
-            mine.timeline.extend(made.spans.into_iter().map(|s| crate::model::Span {
-                start: s.start - t0,
-                end: s.end - t0,
-                ..s
-            }));
-            OwnStrip { read_failed, failure: None, parts: Some(made.parts) }
-        }
+        Ok(made) => OwnStrip { read_failed, failure: None, parts: Some(made.record(mine, t0)) },
         Err(f) => {
             if f != Failure::Cancelled {
                 relay.abort();

@@ -5,7 +5,7 @@
 
 use super::{Arrival, Incoming, Worker};
 use crate::exec::{failure_of, CancelFlag, ProgressThrottle, CANCEL_POLL, ROW_POLL};
-use crate::model::{unix_now, Failure, RankStats, Span};
+use crate::model::{unix_now, Failure, RankStats};
 use crate::pieces::PieceFormat;
 use crate::protocol::*;
 use crate::substrips::{self, Gather, Job, Made};
@@ -106,18 +106,11 @@ impl Worker<'_> {
         incoming.record(&mut stats, job.t0);
         match outcome {
             Ok(made) => {
-                stats.compute_secs = made.filter_secs;
-                stats.encode_secs = made.encode_secs;
-                let t0 = job.t0;
-                stats.timeline.extend(made.spans.into_iter().map(|s| Span {
-                    start: s.start - t0,
-                    end: s.end - t0,
-                    ..s
-                }));
-                stats.bytes_sent = made.parts.iter().map(|p| p.bytes.len() as u64).sum();
+                let parts = made.record(&mut stats, job.t0);
+                stats.bytes_sent = parts.iter().map(|p| p.bytes.len() as u64).sum();
                 stats.peak_rss_bytes = crate::report::rss_bytes().0;
-                send_json(&root, TAG_RESULT, &StripResult { outcome: Ok(()), stats, parts: made.parts.len() });
-                for p in made.parts {
+                send_json(&root, TAG_RESULT, &StripResult { outcome: Ok(()), stats, parts: parts.len() });
+                for p in parts {
                     send_json(&root, TAG_PIECE, &PieceHead { meta: p.meta, len: p.bytes.len() });
                     send_bytes(&root, TAG_RESULT_ROWS, &p.bytes);
                 }
