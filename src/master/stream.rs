@@ -370,6 +370,12 @@ struct OwnStrip {
     parts: Option<Vec<Piece>>,
 }
 
+/// A reading error on rank 0's own rows as the job's error (a copy: the strip's failure keeps the
+/// original); a cancel is none, since the strips that stop because of it say nothing new.
+fn job_error(e: &anyhow::Error) -> Option<anyhow::Error> {
+    (!e.is::<Cancelled>()).then(|| anyhow::anyhow!("{e:#}"))
+}
+
 /// Rank 0's own strip read whole, then filtered through every step ([`drive`]) and encoded in
 /// parts: for chains with global steps, and to attend a job that already failed (`failed`).
 #[allow(clippy::too_many_arguments)]
@@ -401,8 +407,7 @@ fn own_strip_whole(
         }),
     };
     mine.read_secs += mine.record("read", t0, started);
-    // A reading error is the job's error; the strips that stop because of it say nothing new.
-    let read_failed = run.as_ref().err().filter(|e| !e.is::<Cancelled>()).map(|e| anyhow::anyhow!("{e:#}"));
+    let read_failed = run.as_ref().err().and_then(job_error);
 
     let mut times = DriveTimes::default();
     let started = unix_now();
@@ -536,8 +541,7 @@ fn own_strip_pipelined(
         Err(f) => (0.0, Some(f.to_string())),
     };
     (relay.on)(Progress::RowsDone { rank: 0, secs, error });
-    // A reading error is the job's error, as in `own_strip_whole`.
-    let read_failed = read_failed.filter(|e| !e.is::<Cancelled>()).map(|e| anyhow::anyhow!("{e:#}"));
+    let read_failed = read_failed.as_ref().and_then(job_error);
     match outcome {
         Ok(made) => OwnStrip { read_failed, failure: None, parts: Some(made.record(mine, t0)) },
         Err(f) => {
