@@ -5,8 +5,8 @@
 # ImageMagick and xdotool (the GUI test), ffmpeg (videos: ffprobe, encoding segments, the join),
 # libtiff's tools and libvips (test files for the row decoders; vips: the second reader of files
 # written in pieces),
-# the shell linter, and a Rust toolchain through rustup when cargo is missing. Runs as root, or
-# through sudo.
+# the shell linter, Python (the module-graph check), and a Rust toolchain through rustup when
+# cargo is missing. Runs as root, or through sudo.
 set -euo pipefail
 
 packages=(
@@ -18,7 +18,7 @@ packages=(
   xvfb xauth x11-utils imagemagick xdotool
   ffmpeg
   libtiff-tools libvips-tools
-  shellcheck iproute2 iputils-ping procps time curl ca-certificates
+  shellcheck iproute2 iputils-ping procps time curl ca-certificates python3
 )
 
 sudo_cmd=()

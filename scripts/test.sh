@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The README's second command and what CI runs (.ci/run): formatting, lints, unit, property and
-# MPI integration tests, the GUI end to end under Xvfb, the failover test on simulated hosts, and
-# the offline checks of deploy/azure. Stops at the first failure.
+# The README's second command and what CI runs (.ci/run): formatting, the module graph, lints,
+# the pure core built and tested alone (no MPI, no GUI), unit, property and MPI integration
+# tests, the GUI end to end under Xvfb, the failover test on simulated hosts, and the offline
+# checks of deploy/azure. Stops at the first failure.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -14,6 +15,11 @@ step() { printf '\n=== %s\n' "$*" >&2; }
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
+step "module graph: no cycles, files within 500 lines (scripts/check-modules.py)"
+python3 scripts/check-modules.py
+step "the pure core alone: cargo clippy and test --no-default-features (no MPI, no GTK)"
+cargo clippy --release --locked --no-default-features --all-targets -- -D warnings
+cargo test --release --locked --no-default-features
 step "cargo build --release"
 cargo build --release --locked --bins --examples
 step "cargo clippy -D warnings"

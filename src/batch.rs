@@ -4,17 +4,15 @@
 //! refuses, before any work starts, plans that would lose data: two inputs with the same output
 //! name, or an output that would overwrite an input.
 
+use crate::cancel::CancelFlag;
 use crate::chain::OpChain;
 use crate::codec;
-use crate::exec::{run_whole, CancelFlag};
+use crate::exec::run_whole;
+use crate::formats::is_image_path;
 use crate::journal::BatchJournal;
 use anyhow::{ensure, Context, Result};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-
-/// File extensions taken from a folder (case-insensitive). Explicitly named files are always taken.
-pub const IMAGE_EXTENSIONS: [&str; 14] =
-    ["png", "jpg", "jpeg", "bmp", "dib", "tif", "tiff", "webp", "pbm", "pgm", "ppm", "pnm", "jp2", "sr"];
 
 /// One image of a batch.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,7 +27,7 @@ pub struct BatchItem {
 
 /// Expands files and folders (not recursively, hidden files skipped) into a sorted input list.
 ///
-/// Every entry of a folder with an image extension is taken unless it is a sub-folder: a dangling
+/// Every entry of a folder with an image extension (`formats`, any case) is taken unless it is a sub-folder: a dangling
 /// symbolic link or an entry that cannot be inspected is taken too, so it fails later by name
 /// like any bad file instead of vanishing from the batch.
 pub fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
@@ -41,7 +39,7 @@ pub fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
             for entry in std::fs::read_dir(&abs).with_context(|| format!("{}: cannot list folder", abs.display()))? {
                 let path = entry?.path();
                 let hidden = path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'));
-                if !path.is_dir() && !hidden && has_image_extension(&path) {
+                if !path.is_dir() && !hidden && is_image_path(&path) {
                     found.push(path);
                 }
             }
@@ -52,13 +50,6 @@ pub fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
         }
     }
     Ok(files)
-}
-
-/// True when the file's extension is one of [`IMAGE_EXTENSIONS`].
-pub fn has_image_extension(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
 }
 
 /// The batch plan: each input's output in `out_dir`, named like the input, with the extension
@@ -155,7 +146,7 @@ pub fn process_file(
     let encoded = process_bytes(&bytes, &item.input.display().to_string(), chain, max_pixels, &item.format, cancel)?;
     drop(bytes);
     if cancel.load(std::sync::atomic::Ordering::Relaxed) {
-        return Err(crate::exec::Cancelled.into());
+        return Err(crate::cancel::Cancelled.into());
     }
     let t = std::time::Instant::now();
     let tmp = codec::write_temp(&item.output, &encoded)?;

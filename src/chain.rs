@@ -53,6 +53,12 @@ impl OpChain {
         self.0.iter().map(Op::global_need).filter(|g| *g != GlobalNeed::None)
     }
 
+    /// Rank 0's share of a streamed image's rows when it decodes for every rank: the largest share
+    /// an op of the chain asks for (`OpSpec::streamed_rank0_share`), `None` when no op asks.
+    pub fn streamed_rank0_share(&self) -> Option<f64> {
+        self.0.iter().filter_map(|op| op.spec().streamed_rank0_share).reduce(f64::max)
+    }
+
     /// Width and height of the result for a `width`×`height` input (resize changes them).
     pub fn out_size(&self, width: usize, height: usize) -> (usize, usize) {
         self.0.iter().fold((width, height), |(w, h), op| op.resized(w, h))

@@ -8,7 +8,6 @@ pub mod app;
 pub mod batch_view;
 pub mod chain_editor;
 pub mod controls;
-pub mod coordinator;
 pub mod display_lost;
 pub mod history;
 pub mod layout;
@@ -24,10 +23,10 @@ pub mod viewer;
 
 use crate::chain::OpChain;
 use crate::cli::{GuiArgs, UsageError};
-use crate::commands::CommandError;
+use crate::coordinator::Coordinator;
+use crate::jobs::JobError;
 use anyhow::{anyhow, Result};
 use app::{GuiApp, Settings};
-use coordinator::Coordinator;
 
 /// What rank 0 says when there is no display to open the window on.
 pub const NO_DISPLAY: &str = "no display to open the GUI on (DISPLAY is not set).
@@ -50,7 +49,7 @@ pub fn launch(args: GuiArgs) -> Result<()> {
     };
     if std::env::var_os("DISPLAY").is_none_or(|d| d.is_empty()) {
         coordinator.shut_down();
-        return Err(CommandError::CannotStart(anyhow!(NO_DISPLAY)).into());
+        return Err(JobError::CannotStart(anyhow!(NO_DISPLAY)).into());
     }
     let work_dir =
         eframe::storage_dir("imgproc").unwrap_or_else(|| std::env::temp_dir().join("imgproc")).join("batches");
@@ -106,7 +105,7 @@ pub fn launch(args: GuiArgs) -> Result<()> {
     // Lets a running job end, shuts every worker down, finalises MPI.
     coordinator.shut_down();
     match window {
-        Ok(result) => result.map_err(|e| CommandError::CannotStart(anyhow!("cannot open the window: {e}")).into()),
+        Ok(result) => result.map_err(|e| JobError::CannotStart(anyhow!("cannot open the window: {e}")).into()),
         Err(_) => {
             eprintln!(
                 "imgproc gui: the window was lost (destroyed, or its display went away); every rank was shut down"

@@ -1,35 +1,53 @@
 //! imgproc: exact distributed image filtering over MPI.
 //!
-//! The pure core (`image`, `ops`, `chain`, `split`, `exec`, `global`, `codec`, `scheduler`,
-//! `model`, `threads`, `pieces`, `rows`, `feed`, `reach`) knows nothing of MPI; `master`, `worker`
-//! and `protocol` move its values between ranks; `cli` and `gui` are front ends.
+//! Layers, each using only the ones below it (docs/ARCHITECTURE.md has the map):
+//! - faces: `commands` (the CLI) and `gui` (the desktop window) turn their input into a job
+//!   request and render its events and summary; neither imports the other;
+//! - jobs: `jobs` (image, batch, video): prepared, run and summarised one way for every face;
+//!   `coordinator` runs them on the MPI thread for a face that lives on other threads;
+//! - engine: `master` (rank 0) and `worker` (ranks ≥ 1) over `protocol`'s MPI wire;
+//! - core, pure and built without MPI or GTK (`--no-default-features`): `ops`, `chain`,
+//!   `split`, `exec`, `global`, `edges`, `substrips`, `stream_plan`, `scheduler`, `pieces`,
+//!   `rows`, `row_source`, `codec`, `batch`, `journal`, `video`, `model`, the message types of
+//!   `protocol`, and the small facts modules (`cancel`, `process`, `threads`, `reach`).
 
+pub mod arriving;
 pub mod batch;
+pub mod cancel;
 pub mod chain;
 pub mod cli;
 pub mod codec;
+#[cfg(feature = "mpi")]
 pub mod commands;
+#[cfg(feature = "mpi")]
+pub mod coordinator;
 pub mod edges;
 pub mod exec;
-pub mod feed;
+pub mod formats;
 pub mod global;
+#[cfg(feature = "gui")]
 pub mod gui;
 pub mod image;
-pub mod incoming;
+#[cfg(feature = "mpi")]
+pub mod jobs;
 pub mod journal;
+#[cfg(feature = "mpi")]
 pub mod master;
 pub mod model;
 pub mod ops;
 pub mod pieces;
+pub mod process;
 pub mod protocol;
 pub mod reach;
-pub mod report;
+pub mod row_source;
 pub mod rows;
 pub mod scheduler;
 mod shim;
 pub mod split;
+pub mod stream_plan;
 pub mod substrips;
 pub mod synth;
 pub mod threads;
 pub mod video;
+#[cfg(feature = "mpi")]
 pub mod worker;

@@ -3,7 +3,8 @@
 
 use clap::Parser;
 use imgproc::cli::{Cli, Command, UsageError};
-use imgproc::commands::{self, CommandError};
+use imgproc::commands::{self, CliJob};
+use imgproc::jobs::JobError;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -24,45 +25,27 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {
+    let command = match cli.command {
+        None => return imgproc::gui::launch(Default::default()),
+        Some(Command::Gui(args)) => return imgproc::gui::launch(args),
         Some(Command::Ops) => {
             print!("{}", imgproc::cli::ops_listing());
-            Ok(())
+            return Ok(());
         }
-        Some(Command::Run(args)) if args.reference => commands::run_reference(&args),
-        Some(Command::Run(args)) => {
-            // Every rank parses the same arguments, so a usage error stops them all before MPI starts.
-            args.job.chain()?;
-            let cancel = cancel_on_signals()?;
-            match imgproc::master::start(args.job.threads)? {
-                Some(master) => printed_before_shutdown(commands::run_image(&master, &args, &cancel), master),
-                None => Ok(()),
-            }
-        }
-        Some(Command::Batch(args)) => {
-            args.job.chain()?;
-            let cancel = cancel_on_signals()?;
-            match imgproc::master::start(args.job.threads)? {
-                Some(master) => printed_before_shutdown(commands::run_batch(&master, &args, &cancel), master),
-                None => Ok(()),
-            }
-        }
-        Some(Command::Video(args)) => {
-            args.job.chain()?;
-            let cancel = cancel_on_signals()?;
-            match imgproc::master::start(args.job.threads)? {
-                Some(master) => printed_before_shutdown(commands::video(&master, &args, &cancel), master),
-                None => Ok(()),
-            }
-        }
-        Some(Command::Gui(args)) => imgproc::gui::launch(args),
-        None => imgproc::gui::launch(Default::default()),
+        Some(Command::Run(args)) if args.reference => return commands::run_reference(&args),
+        Some(command) => command,
+    };
+    let Some(job) = CliJob::of(command)? else { return Ok(()) };
+    let cancel = cancel_on_signals()?;
+    match imgproc::master::start(job.threads())? {
+        Some(master) => printed_before_shutdown(job.run(&master, &cancel), master),
+        None => Ok(()), // a worker whose job is over
     }
 }
 
 fn print_error(e: &anyhow::Error) {
-    match e.downcast_ref::<CommandError>() {
-        Some(CommandError::ImagesFailed(_)) => {} // already listed one by one
+    match e.downcast_ref::<JobError>() {
+        Some(JobError::ImagesFailed(_)) => {} // already listed one by one
         _ => eprintln!("imgproc: {e:#}"),
     }
 }
@@ -104,9 +87,9 @@ fn cancel_on_signals() -> anyhow::Result<Arc<AtomicBool>> {
 fn exit_code(e: &anyhow::Error) -> u8 {
     if e.downcast_ref::<UsageError>().is_some() {
         2
-    } else if let Some(CommandError::CannotStart(_)) = e.downcast_ref::<CommandError>() {
+    } else if let Some(JobError::CannotStart(_)) = e.downcast_ref::<JobError>() {
         3
-    } else if let Some(CommandError::Cancelled(_)) = e.downcast_ref::<CommandError>() {
+    } else if let Some(JobError::Cancelled(_)) = e.downcast_ref::<JobError>() {
         130
     } else {
         1

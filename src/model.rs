@@ -119,6 +119,46 @@ pub enum Failure {
     DiskFull(String),
 }
 
+/// What a rank made of a batch item: the encoded bytes, for rank 0 to write (`B` is where they
+/// are: their length in a message header, the bytes once received), or the temporary file the
+/// rank already wrote beside the output (its own files, or rank 0's own lane), for rank 0 to
+/// rename into place, so of two copies of an item only one is written.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Produced<B> {
+    Bytes(B),
+    Temp(PathBuf),
+}
+
+/// How a job of strips ended, from what each rank reported. One rank's failure stops the others
+/// (they report [`Failure::Abandoned`] or a cancel), so the rank to name is the first that failed
+/// by itself; a cancel the user asked for is a cancel, not a failure.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum JobEnd<'a> {
+    Done,
+    Cancelled,
+    /// This rank's own work failed.
+    Failed(usize, &'a Failure),
+    /// No rank failed by itself, but this one stopped (the first to report).
+    Stopped(usize, &'a Failure),
+}
+
+impl JobEnd<'_> {
+    /// `failures`: (rank, failure) in the order they count (rank 0 first when it failed);
+    /// `cancelled`: the user asked for a cancel.
+    pub fn of(failures: &[(usize, Failure)], cancelled: bool) -> JobEnd<'_> {
+        if cancelled && failures.iter().any(|(_, f)| *f == Failure::Cancelled) {
+            return JobEnd::Cancelled;
+        }
+        if let Some((rank, f)) = failures.iter().find(|(_, f)| matches!(f, Failure::Failed(_))) {
+            return JobEnd::Failed(*rank, f);
+        }
+        match failures.first() {
+            Some((rank, f)) => JobEnd::Stopped(*rank, f),
+            None => JobEnd::Done,
+        }
+    }
+}
+
 /// What a rank is doing, for progress bars and the GUI's live view.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Progress {
@@ -161,4 +201,26 @@ pub struct BatchOutcome {
     /// Why the batch stopped before its end, other than a cancel (the output disk is full).
     pub stopped: Option<String>,
     pub stats: Vec<RankStats>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_job_names_the_rank_that_failed_by_itself_before_the_ranks_it_stopped() {
+        let failed = Failure::Failed("a.png: corrupt".into());
+        let failures = vec![(2, Failure::Abandoned), (1, failed.clone()), (0, Failure::Cancelled)];
+        assert_eq!(JobEnd::of(&failures, false), JobEnd::Failed(1, &failed));
+        assert_eq!(JobEnd::of(&failures[..1], false), JobEnd::Stopped(2, &Failure::Abandoned));
+        assert_eq!(JobEnd::of(&[], false), JobEnd::Done);
+    }
+
+    #[test]
+    fn a_cancel_the_user_asked_for_is_a_cancel_whatever_else_stopped() {
+        let failures = vec![(1, Failure::Abandoned), (2, Failure::Cancelled)];
+        assert_eq!(JobEnd::of(&failures, true), JobEnd::Cancelled);
+        // A rank that reports a cancel nobody asked for stopped: it is not the user's cancel.
+        assert_eq!(JobEnd::of(&failures, false), JobEnd::Stopped(1, &Failure::Abandoned));
+    }
 }

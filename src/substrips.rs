@@ -13,8 +13,9 @@
 //! No MPI here: [`Gather`] turns the bytes received into sub-strip inputs, [`run`] is the compute
 //! thread's side. `worker/pipeline.rs` connects them to rank 0's messages.
 
+use crate::cancel::{CancelFlag, Cancelled};
 use crate::chain::OpChain;
-use crate::exec::{CancelFlag, Cancelled, Step, StripRun};
+use crate::exec::{Step, StripRun};
 use crate::image::Image;
 use crate::model::{unix_now, RankStats, Span};
 use crate::pieces::{encode_in_parts, Piece, PieceFormat, PART_BYTES};

@@ -5,16 +5,17 @@
 //! and the loop only ends on `Shutdown`. While it waits it sleeps (see `protocol`); its work runs
 //! on a compute thread, so a [`Cancel`] from rank 0 is seen within milliseconds.
 
+use crate::arriving::{self, ArrivingRows};
 use crate::batch::{self, BatchItem};
-use crate::exec::{drive, failure_of, CancelFlag, DriveTimes, GlobalExchange, ProgressThrottle, RowsIn, StripRun};
-use crate::feed::Fingerprint;
+use crate::cancel::{failure_of, CancelFlag};
+use crate::exec::{drive, DriveTimes, GlobalExchange, ProgressThrottle, RowsIn, StripRun};
 use crate::global::{HysteresisReply, HysteresisRequest};
 use crate::image::Image;
-use crate::incoming::{self, Feed};
-use crate::model::{unix_now, Failure, RankInfo, RankStats, Span};
+use crate::model::{unix_now, Failure, Produced, RankInfo, RankStats, Span};
 use crate::pieces::PART_BYTES;
 use crate::protocol::*;
 use crate::reach::BatchReach;
+use crate::row_source::Fingerprint;
 use crate::threads;
 use anyhow::{Context, Result};
 use mpi::topology::SimpleCommunicator;
@@ -27,15 +28,9 @@ use std::time::{Duration, Instant};
 mod pipeline;
 mod video;
 
-/// A batch item's result on a worker: encoded bytes for rank 0, or the temporary file it wrote.
 /// How long a cancelled batch item may take to stop (its next chunk of rows, or the end of the
 /// encode or write it is in) before the worker answers without it.
 const ITEM_STOP_WAIT: Duration = Duration::from_secs(2);
-
-enum Made {
-    Bytes(crate::codec::Encoded),
-    Temp(std::path::PathBuf),
-}
 
 /// A worker's state between messages: the cancels rank 0 sent that may still concern a job.
 struct Worker<'a> {
@@ -144,7 +139,7 @@ impl Worker<'_> {
         match (result, &job.output) {
             (Ok(rows), StripOutput::Rows) => {
                 stats.bytes_sent = rows.byte_len() as u64;
-                stats.peak_rss_bytes = crate::report::rss_bytes().0;
+                stats.peak_rss_bytes = crate::process::rss_bytes().0;
                 send_json(&root, TAG_RESULT, &StripResult { outcome: Ok(()), stats, parts: 0 });
                 if rows.byte_len() > 0 {
                     send_bytes(&root, TAG_RESULT_ROWS, &rows.data);
@@ -155,7 +150,7 @@ impl Worker<'_> {
                 let started = unix_now();
                 let parts = crate::pieces::encode_in_parts(*format, rows, strip.owned.start, job.height, PART_BYTES);
                 stats.encode_secs = stats.record("encode", job.t0, started);
-                stats.peak_rss_bytes = crate::report::rss_bytes().0;
+                stats.peak_rss_bytes = crate::process::rss_bytes().0;
                 match parts {
                     Ok(parts) => {
                         stats.bytes_sent = parts.iter().map(|p| p.bytes.len() as u64).sum();
@@ -173,7 +168,7 @@ impl Worker<'_> {
                 }
             }
             (Err(failure), _) => {
-                stats.peak_rss_bytes = crate::report::rss_bytes().0;
+                stats.peak_rss_bytes = crate::process::rss_bytes().0;
                 send_json(&root, TAG_RESULT, &StripResult { outcome: Err(failure), stats, parts: 0 })
             }
         }
@@ -181,17 +176,21 @@ impl Worker<'_> {
 
     /// This rank's input rows: received in one buffer, read from the file itself when it sees
     /// the same file as rank 0 (it tells rank 0 which), or a buffer that rank 0's stream fills
-    /// while the strip computes (with the [`Incoming`] that receives it and the strip's [`Feed`]).
-    fn strip_input(&mut self, job: &ImageJob, stats: &mut RankStats) -> Result<(Image, Option<(Incoming, Feed)>)> {
+    /// while the strip computes (with the [`RowsToCome`] that receives it and the strip's [`ArrivingRows`]).
+    fn strip_input(
+        &mut self,
+        job: &ImageJob,
+        stats: &mut RankStats,
+    ) -> Result<(Image, Option<(RowsToCome, ArrivingRows)>)> {
         let strip = &job.strips[self.rank];
         let root = self.world.process_at_rank(0);
         let started = unix_now();
         let row_bytes = job.width * job.channels;
         let mut input = vec![0u8; strip.input.len() * row_bytes];
         let streamed = |input: Vec<u8>, chunk_rows: usize| -> Result<_> {
-            let (to, feed) = incoming::channel();
+            let (to, feed) = arriving::channel();
             let messages = message_sizes(input.len(), chunk_rows.max(1) * row_bytes).into();
-            let incoming = Incoming { messages, to: Some(to), started, finished: None, bytes: 0 };
+            let incoming = RowsToCome { messages, to: Some(to), started, finished: None, bytes: 0 };
             Ok((Image::from_vec(job.width, strip.input.len(), job.channels, input)?, Some((incoming, feed))))
         };
         match &job.input {
@@ -251,13 +250,13 @@ impl Worker<'_> {
                 Some(b) => {
                     let name = item.input.display().to_string();
                     batch::process_bytes(b, &name, &chain, max_pixels, &item.format, cancel)
-                        .map(|e| (Made::Bytes(e), batch::FileTimes::default()))
+                        .map(|e| (Produced::Bytes(e), batch::FileTimes::default()))
                 }
-                None => batch::process_file(&item, &chain, max_pixels, cancel).map(|(tmp, t)| (Made::Temp(tmp), t)),
+                None => batch::process_file(&item, &chain, max_pixels, cancel).map(|(tmp, t)| (Produced::Temp(tmp), t)),
             };
             // A file the item wrote after all (the cancel came during its write) is removed.
-            let discard = |made: (Made, batch::FileTimes)| {
-                if let Made::Temp(tmp) = made.0 {
+            let discard = |made: (Produced<crate::codec::Encoded>, batch::FileTimes)| {
+                if let Produced::Temp(tmp) = made.0 {
                     let _ = std::fs::remove_file(tmp);
                 }
             };
@@ -272,14 +271,14 @@ impl Worker<'_> {
             let started = Instant::now();
             match result {
                 // Encoded bytes travel to rank 0, which writes them.
-                Ok((Made::Bytes(out), _)) => {
+                Ok((Produced::Bytes(out), _)) => {
                     let up = BatchUp::Done { index, outcome: Ok(Produced::Bytes(out.len())), secs };
                     send_json(&root, TAG_BATCH_UP, &up);
                     send_bytes(&root, TAG_BATCH_UP_BYTES, &out);
                     stats.bytes_sent += out.len() as u64;
                 }
                 // Written beside the output (own files); rank 0 puts it in place.
-                Ok((Made::Temp(tmp), _)) => {
+                Ok((Produced::Temp(tmp), _)) => {
                     send_json(&root, TAG_BATCH_UP, &BatchUp::Done { index, outcome: Ok(Produced::Temp(tmp)), secs })
                 }
                 Err(failure) => send_json(&root, TAG_BATCH_UP, &BatchUp::Done { index, outcome: Err(failure), secs }),
@@ -335,34 +334,34 @@ struct WorkerExchange<'a, 'w> {
     worker: &'a mut Worker<'w>,
     job: u64,
     throttle: ProgressThrottle,
-    incoming: Option<Incoming>,
+    incoming: Option<RowsToCome>,
 }
 
 /// Rows rank 0 is still streaming to this strip: the messages to come (their sizes, in order)
 /// and, when the strip reads them through a feed, the channel their bytes go to.
-struct Incoming {
+struct RowsToCome {
     messages: VecDeque<usize>,
-    to: Option<incoming::Sender>,
+    to: Option<arriving::Sender>,
     started: f64,
     /// When the last message arrived.
     finished: Option<f64>,
     bytes: u64,
 }
 
-/// What [`Incoming::receive`] found.
+/// What [`RowsToCome::receive`] found.
 enum Arrival {
-    Message(incoming::Message),
+    Message(arriving::Message),
     /// The next message has not arrived yet.
     Waiting,
     /// Every message is in.
     AllIn,
 }
 
-impl Incoming {
+impl RowsToCome {
     /// Receives the next message if it has arrived.
     fn receive(&mut self, root: &mpi::topology::Process<'_>) -> Arrival {
         let Some(&len) = self.messages.front() else { return Arrival::AllIn };
-        let Some(bytes) = try_receive_bytes(root, TAG_STRIP, || incoming::Message::zeroed(len)) else {
+        let Some(bytes) = try_receive_bytes(root, TAG_STRIP, || arriving::Message::zeroed(len)) else {
             return Arrival::Waiting;
         };
         self.took();

@@ -5,9 +5,9 @@
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
 use imgproc::codec;
+use imgproc::coordinator::{Coordinator, Request};
 use imgproc::gui::app::{Doc, Freshness, GuiApp, Settings};
 use imgproc::gui::chain_editor::ADD;
-use imgproc::gui::coordinator::{Coordinator, Request};
 use imgproc::model::RankInfo;
 use imgproc::ops::Op;
 use imgproc::synth;
@@ -706,8 +706,8 @@ fn batch_thumbnails_grow_with_the_window() {
 
 #[test]
 fn a_batch_stopped_by_a_full_output_disk_says_so_as_an_error_that_stays() {
+    use imgproc::coordinator::JobEvent;
     use imgproc::gui::app::Running;
-    use imgproc::gui::coordinator::Event;
     use imgproc::gui::progress::JobProgress;
     let dir = tempfile::tempdir().unwrap();
     make_batch(dir.path(), 2, 20, 20);
@@ -719,7 +719,7 @@ fn a_batch_stopped_by_a_full_output_disk_says_so_as_an_error_that_stays() {
     app_mut(&mut h).running = Some(Running { events, cancel, progress, batch: true, cancel_asked: None });
     let stopped = Some("/out: no space left on device".to_string());
     let outcome = imgproc::model::BatchOutcome { done: 1, stopped, ..Default::default() };
-    tx.send(Event::BatchFinished(Ok(outcome))).unwrap();
+    tx.send(JobEvent::BatchFinished(Ok(outcome))).unwrap();
     h.step();
     let errs = errors(app(&h));
     assert!(errs.len() == 1 && errs[0].contains("stopped before its end: /out: no space left"), "{errs:?}");

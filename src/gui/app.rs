@@ -3,7 +3,6 @@
 //! blocks: opening decodes on a background thread, processing runs on the MPI thread.
 
 use super::batch_view::BatchDoc;
-use super::coordinator::{BatchRequest, Event, Request, Wake};
 use super::history::ChainHistory;
 use super::messages::{Kind, Messages};
 use super::opening::{route, Opening};
@@ -14,7 +13,9 @@ use super::viewer::{Picture, Viewer};
 use crate::batch::BatchItem;
 use crate::chain::OpChain;
 use crate::codec;
+use crate::coordinator::{JobEvent, Request, Wake};
 use crate::image::Image;
+use crate::jobs::batch::BatchRequest;
 use crate::model::{BatchOutcome, Progress, RankInfo, RankStats};
 use anyhow::{Context as _, Result};
 use egui::Context;
@@ -92,7 +93,7 @@ pub enum Picked {
 }
 
 pub struct Running {
-    pub events: Receiver<Event>,
+    pub events: Receiver<JobEvent>,
     pub cancel: Arc<AtomicBool>,
     pub progress: JobProgress,
     pub batch: bool,
@@ -419,6 +420,8 @@ impl GuiApp {
                     chain,
                     format: self.settings.batch_format.clone(),
                     max_pixels: self.settings.max_pixels,
+                    shared_dir: None,
+                    send_files: false,
                     coordinator_only,
                 };
                 doc.clear_results();
@@ -546,7 +549,7 @@ impl GuiApp {
         let mut video_finished = None;
         while let Ok(event) = running.events.try_recv() {
             match event {
-                Event::Progress(p) => {
+                JobEvent::Progress(p) => {
                     running.progress.apply(&p);
                     if let (Progress::ItemDone { index, error: None, .. }, Doc::Batch(doc)) = (&p, &mut self.doc) {
                         if let Some(item) = self.batch_items.get(*index) {
@@ -554,7 +557,7 @@ impl GuiApp {
                         }
                     }
                 }
-                Event::BatchPlanned { items, already_done } => {
+                JobEvent::BatchPlanned { items, already_done } => {
                     running.progress.planned(&already_done);
                     if let Doc::Batch(doc) = &mut self.doc {
                         for (i, item) in items.iter().enumerate().filter(|(i, _)| already_done[*i]) {
@@ -563,11 +566,11 @@ impl GuiApp {
                     }
                     self.batch_items = items;
                 }
-                Event::ImageFinished(r) => finished = Some(Ok(r)),
-                Event::BatchFinished(r) => finished = Some(Err(r)),
-                Event::VideoPlanned { frames } => running.progress.video_planned(frames),
-                Event::Video(e) => running.progress.apply_video(&e),
-                Event::VideoFinished(r) => video_finished = Some(r),
+                JobEvent::ImageFinished(r) => finished = Some(Ok(r)),
+                JobEvent::BatchFinished(r) => finished = Some(Err(r)),
+                JobEvent::VideoPlanned { frames } => running.progress.video_planned(frames),
+                JobEvent::Video(e) => running.progress.apply_video(&e),
+                JobEvent::VideoFinished(r) => video_finished = Some(r),
             }
         }
         if let Some(r) = video_finished {

@@ -118,7 +118,7 @@ impl GuiApp {
     fn dialog_open_image(&mut self) {
         let mut d = rfd::FileDialog::new()
             .set_title("Open image")
-            .add_filter("Images", &crate::batch::IMAGE_EXTENSIONS)
+            .add_filter("Images", &crate::formats::image_extensions())
             .add_filter("All files", &["*"]);
         if let Some(dir) = &self.settings.open_dir {
             d = d.set_directory(dir);
@@ -139,7 +139,7 @@ impl GuiApp {
             let picked = if folder {
                 d.pick_folder().map(|f| vec![f])
             } else {
-                d.add_filter("Images", &crate::batch::IMAGE_EXTENSIONS).pick_files()
+                d.add_filter("Images", &crate::formats::image_extensions()).pick_files()
             };
             picked.map(Picked::Batch)
         });

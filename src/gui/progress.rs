@@ -3,7 +3,7 @@
 //! state of each batch item. Pure: fed with the master's [`Progress`] and [`VideoEvent`]s, drawn
 //! by the app.
 
-use crate::commands::FramesDone;
+use crate::jobs::video::FramesDone;
 use crate::model::{Progress, RankInfo};
 use crate::video::VideoEvent;
 use std::time::{Duration, Instant};

@@ -5,9 +5,10 @@
 //! asked for stops at its next chunk of rows.
 
 use super::viewer::Picture;
+use crate::cancel::CancelFlag;
 use crate::chain::OpChain;
 use crate::codec;
-use crate::exec::{run_whole, CancelFlag};
+use crate::exec::run_whole;
 use crate::image::Image;
 use crate::video::{chunk::image_of, chunk::open_capture, Source, VideoInfo};
 use anyhow::{ensure, Context as _, Result};

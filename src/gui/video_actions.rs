@@ -4,11 +4,11 @@
 //! Cancel. Drawing lives in `video_view`.
 
 use super::app::{absolute, Doc, GuiApp, Loaded, Picked, Running};
-use super::coordinator::Request;
 use super::opening::VIDEO_EXTENSIONS;
 use super::progress::JobProgress;
 use super::video_doc::{rate, VideoDoc};
-use crate::commands::{open_video_source, VideoJob, VideoSummary};
+use crate::coordinator::Request;
+use crate::jobs::video::{open_source as open_video_source, VideoRequest, VideoSummary};
 use crate::video::{FrameList, Source};
 use anyhow::{Context as _, Result};
 use std::path::PathBuf;
@@ -151,7 +151,7 @@ impl GuiApp {
             Err(e) => return self.hint(format!("{e:#}")),
         };
         let Doc::Video(doc) = &self.doc else { return self.hint("open a video first") };
-        let mut job = VideoJob::new(chain, vec![doc.path.clone()], output.clone());
+        let mut job = VideoRequest::new(chain, vec![doc.path.clone()], output.clone());
         job.options.coordinator_only = self.settings.coordinator_only;
         let (reply, events) = mpsc::channel();
         let cancel = Arc::new(AtomicBool::new(false));

@@ -4,13 +4,13 @@
 use super::lane::LocalLane;
 use super::Master;
 use crate::batch::BatchItem;
+use crate::cancel::failure_of;
 use crate::chain::OpChain;
-use crate::exec::failure_of;
 use crate::journal::{now, BatchJournal, Entry};
-use crate::model::{BatchOptions, BatchOutcome, Failure, Progress, RankStats};
+use crate::model::{BatchOptions, BatchOutcome, Failure, Produced, Progress, RankStats};
 use crate::protocol::*;
 use crate::reach::{self, ProbeFile};
-use crate::scheduler::{self, Event, Report, Scheduler, Transport};
+use crate::scheduler::{self, RankEvent, Report, Scheduler, Transport};
 use anyhow::Result;
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -18,14 +18,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-/// What a finished item hands back to rank 0.
-pub enum Payload {
-    /// Encoded output bytes, for rank 0 to write.
-    Bytes(Vec<u8>),
-    /// The rank wrote the output under this temporary name beside it (shared files, or rank 0's
-    /// own lane): rank 0 renames it into place, so of two copies of an item only one is written.
-    Temp(PathBuf),
-}
+/// What a finished item hands back to rank 0: its bytes, or the temporary file a rank wrote.
+pub type Payload = Produced<Vec<u8>>;
 
 impl Master {
     /// Runs a batch: each rank asks for the next image when it is done, so large and small images
@@ -255,12 +249,12 @@ struct MpiBatch<'a> {
     /// Rank 0's totals.
     mine: RankStats,
     /// Events that need no message (rank 0's own `Finished`).
-    events: VecDeque<Event<Payload>>,
+    events: VecDeque<RankEvent<Payload>>,
 }
 
 impl MpiBatch<'_> {
     /// One event if any is ready now.
-    fn poll(&mut self) -> Result<Option<Event<Payload>>> {
+    fn poll(&mut self) -> Result<Option<RankEvent<Payload>>> {
         if let Some(e) = self.events.pop_front() {
             return Ok(Some(e));
         }
@@ -270,11 +264,11 @@ impl MpiBatch<'_> {
             self.mine.write_secs += io.write_secs;
             self.mine.compute_secs += secs - io.read_secs - io.write_secs;
             self.mine.images += usize::from(result.is_ok());
-            return Ok(Some(Event::Done {
+            return Ok(Some(RankEvent::Done {
                 rank: 0,
                 item: index,
                 secs,
-                outcome: result.map(|(tmp, _)| Payload::Temp(tmp)),
+                outcome: result.map(|(tmp, _)| Produced::Temp(tmp)),
             }));
         }
         if self.master.size() == 1 {
@@ -292,14 +286,14 @@ impl MpiBatch<'_> {
                         let mut buf = vec![0u8; len];
                         receive_bytes(&self.master.process(rank), TAG_BATCH_UP_BYTES, &mut buf);
                         self.mine.bytes_received += len as u64;
-                        Payload::Bytes(buf)
+                        Produced::Bytes(buf)
                     }
-                    Produced::Temp(tmp) => Payload::Temp(tmp),
+                    Produced::Temp(tmp) => Produced::Temp(tmp),
                 });
                 self.mine.collect_secs += started.elapsed().as_secs_f64();
-                Event::Done { rank, item: index, secs, outcome }
+                RankEvent::Done { rank, item: index, secs, outcome }
             }
-            BatchUp::Stats(stats) => Event::Finished { rank, stats },
+            BatchUp::Stats(stats) => RankEvent::Finished { rank, stats },
             BatchUp::Ready(_) => return Ok(None),
         }))
     }
@@ -344,7 +338,7 @@ impl Transport for MpiBatch<'_> {
     fn finish(&mut self, rank: usize) {
         if rank == 0 {
             // Rank 0's totals are taken at the very end (`run_batch`).
-            self.events.push_back(Event::Finished { rank: 0, stats: RankStats::default() });
+            self.events.push_back(RankEvent::Finished { rank: 0, stats: RankStats::default() });
         } else {
             send_json(&self.master.process(rank), TAG_BATCH_DOWN, &BatchDown::Finish);
         }
@@ -360,7 +354,7 @@ impl Transport for MpiBatch<'_> {
         }
     }
 
-    fn next_event(&mut self, timeout: Duration) -> Result<Option<Event<Payload>>> {
+    fn next_event(&mut self, timeout: Duration) -> Result<Option<RankEvent<Payload>>> {
         poll_for(timeout, || self.poll())
     }
 
@@ -368,15 +362,15 @@ impl Transport for MpiBatch<'_> {
         let output = &self.items[index].output;
         let started = Instant::now();
         let result = match payload {
-            Payload::Temp(tmp) => crate::codec::commit(&tmp, output),
-            Payload::Bytes(buf) => crate::codec::write_atomic(output, &buf),
+            Produced::Temp(tmp) => crate::codec::commit(&tmp, output),
+            Produced::Bytes(buf) => crate::codec::write_atomic(output, &buf),
         };
         self.mine.write_secs += started.elapsed().as_secs_f64();
         result.map_err(|e| failure_of(&e))
     }
 
     fn discard(&mut self, _index: usize, payload: Payload) {
-        if let Payload::Temp(tmp) = payload {
+        if let Produced::Temp(tmp) = payload {
             let _ = std::fs::remove_file(tmp);
         }
     }

@@ -3,8 +3,8 @@
 //! be stopped without touching the others.
 
 use crate::batch::{self, BatchItem, FileTimes};
+use crate::cancel::{failure_of, CancelFlag};
 use crate::chain::OpChain;
-use crate::exec::{failure_of, CancelFlag};
 use crate::model::Failure;
 use std::collections::HashMap;
 use std::path::PathBuf;

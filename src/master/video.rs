@@ -3,11 +3,11 @@
 //! gets which chunk is decided in `scheduler`; what a chunk is, in `video`.
 
 use super::Master;
-use crate::exec::{failure_of, CancelFlag};
+use crate::cancel::{failure_of, CancelFlag};
 use crate::model::{Failure, RankStats};
 use crate::protocol::*;
 use crate::reach::ProbeFile;
-use crate::scheduler::{self, Event, Report, Scheduler, Transport};
+use crate::scheduler::{self, RankEvent, Report, Scheduler, Transport};
 use crate::video::{
     lossless_piece, process_chunk, Chunk, ChunkInput, OutputKind, Source, VideoEvent, VideoJournal, VideoOptions,
     VideoOutcome, VideoSpec,
@@ -152,7 +152,7 @@ struct MpiVideo<'a> {
     reach: Vec<(bool, bool)>,
     lane: Option<VideoLane>,
     mine: RankStats,
-    events: VecDeque<Event<Payload>>,
+    events: VecDeque<RankEvent<Payload>>,
     /// Frames-done reports waiting for the front end: `(rank, chunk index, frames)`.
     frames: Rc<RefCell<Vec<(usize, usize, usize)>>>,
 }
@@ -162,7 +162,7 @@ impl MpiVideo<'_> {
         self.frames.borrow_mut().push((rank, index, frames));
     }
 
-    fn poll(&mut self) -> Result<Option<Event<Payload>>> {
+    fn poll(&mut self) -> Result<Option<RankEvent<Payload>>> {
         if let Some(e) = self.events.pop_front() {
             return Ok(Some(e));
         }
@@ -173,7 +173,12 @@ impl MpiVideo<'_> {
             if let Some((index, secs, result)) = lane.try_recv() {
                 self.mine.compute_secs += secs;
                 self.mine.images += result.as_ref().map_or(0, |_| self.chunks[index].frames);
-                return Ok(Some(Event::Done { rank: 0, item: index, secs, outcome: result.map(|_| Payload::Written) }));
+                return Ok(Some(RankEvent::Done {
+                    rank: 0,
+                    item: index,
+                    secs,
+                    outcome: result.map(|_| Payload::Written),
+                }));
             }
         }
         if self.master.size() == 1 {
@@ -205,9 +210,9 @@ impl MpiVideo<'_> {
                     ),
                 });
                 self.mine.collect_secs += started.elapsed().as_secs_f64();
-                Some(Event::Done { rank, item: index, secs, outcome })
+                Some(RankEvent::Done { rank, item: index, secs, outcome })
             }
-            VideoUp::Stats(stats) => Some(Event::Finished { rank, stats }),
+            VideoUp::Stats(stats) => Some(RankEvent::Finished { rank, stats }),
         })
     }
 
@@ -249,7 +254,7 @@ impl Transport for MpiVideo<'_> {
 
     fn finish(&mut self, rank: usize) {
         if rank == 0 {
-            self.events.push_back(Event::Finished { rank: 0, stats: RankStats::default() });
+            self.events.push_back(RankEvent::Finished { rank: 0, stats: RankStats::default() });
         } else {
             send_json(&self.master.process(rank), TAG_VIDEO_DOWN, &VideoDown::Finish);
         }
@@ -265,7 +270,7 @@ impl Transport for MpiVideo<'_> {
         }
     }
 
-    fn next_event(&mut self, timeout: Duration) -> Result<Option<Event<Payload>>> {
+    fn next_event(&mut self, timeout: Duration) -> Result<Option<RankEvent<Payload>>> {
         poll_for(timeout, || self.poll())
     }
 
@@ -278,7 +283,7 @@ impl Transport for MpiVideo<'_> {
         };
         let result = files.iter().try_for_each(|(name, bytes)| crate::codec::write_atomic(&dir.join(name), bytes));
         self.mine.write_secs += started.elapsed().as_secs_f64();
-        result.map_err(|e| crate::exec::failure_of(&e))
+        result.map_err(|e| crate::cancel::failure_of(&e))
     }
 
     /// Never called: video chunks get no second copies (see `run_video`).

@@ -82,6 +82,12 @@ pub struct OpSpec {
     pub rules: &'static [Rule],
     pub global: GlobalNeed,
     pub channels: OutChannels,
+    /// Rank 0's share of a streamed image's rows against a worker's when rank 0 decodes the rows
+    /// of every rank and this op is in the chain (`stream_plan`), or `None` to keep the reader's
+    /// share. An op whose filter dwarfs the decode wants rank 0 near a full share; one whose
+    /// later steps wait for the strip's last row wants rank 0 lighter. The values were measured
+    /// on the 8K images at 2 ranks (docs/BENCHMARKS.md, "Rank 0's share").
+    pub streamed_rank0_share: Option<f64>,
 }
 
 impl OpSpec {
@@ -312,6 +318,7 @@ const BLUR: OpSpec = OpSpec {
     rules: &[],
     global: GlobalNeed::None,
     channels: OutChannels::AsInput,
+    streamed_rank0_share: None,
 };
 
 const GAUSSIAN: OpSpec = OpSpec {
@@ -338,6 +345,7 @@ const GAUSSIAN: OpSpec = OpSpec {
     rules: &[],
     global: GlobalNeed::None,
     channels: OutChannels::AsInput,
+    streamed_rank0_share: None,
 };
 
 const MEDIAN: OpSpec = OpSpec {
@@ -354,6 +362,7 @@ const MEDIAN: OpSpec = OpSpec {
     rules: &[],
     global: GlobalNeed::None,
     channels: OutChannels::AsInput,
+    streamed_rank0_share: None,
 };
 
 const BILATERAL: OpSpec = OpSpec {
@@ -388,6 +397,7 @@ const BILATERAL: OpSpec = OpSpec {
     rules: &[],
     global: GlobalNeed::None,
     channels: OutChannels::AsInput,
+    streamed_rank0_share: Some(0.85),
 };
 
 const CANNY: OpSpec = OpSpec {
@@ -431,6 +441,7 @@ const CANNY: OpSpec = OpSpec {
     rules: &[Rule::AtMost { param: "low", bound: "high" }],
     global: GlobalNeed::Hysteresis,
     channels: OutChannels::One,
+    streamed_rank0_share: Some(0.7),
 };
 
 const INVERT: OpSpec = OpSpec {
@@ -440,6 +451,7 @@ const INVERT: OpSpec = OpSpec {
     rules: &[],
     global: GlobalNeed::None,
     channels: OutChannels::AsInput,
+    streamed_rank0_share: None,
 };
 
 const BRIGHTNESS: OpSpec = OpSpec {
@@ -466,6 +478,7 @@ const BRIGHTNESS: OpSpec = OpSpec {
     rules: &[],
     global: GlobalNeed::None,
     channels: OutChannels::AsInput,
+    streamed_rank0_share: None,
 };
 
 const GRAY: OpSpec = OpSpec {
@@ -475,6 +488,7 @@ const GRAY: OpSpec = OpSpec {
     rules: &[],
     global: GlobalNeed::None,
     channels: OutChannels::One,
+    streamed_rank0_share: None,
 };
 
 const BW: OpSpec = OpSpec {
@@ -491,6 +505,7 @@ const BW: OpSpec = OpSpec {
     rules: &[],
     global: GlobalNeed::None,
     channels: OutChannels::One,
+    streamed_rank0_share: None,
 };
 
 const CONTRAST_STRETCH: OpSpec = OpSpec {
@@ -500,6 +515,7 @@ const CONTRAST_STRETCH: OpSpec = OpSpec {
     rules: &[],
     global: GlobalNeed::Histogram,
     channels: OutChannels::AsInput,
+    streamed_rank0_share: None,
 };
 
 /// OpenCV's `INTER_*` numbers, in the order of `resize`'s `interpolation` choices.
@@ -553,6 +569,7 @@ const RESIZE: OpSpec = OpSpec {
     rules: &[],
     global: GlobalNeed::Resample,
     channels: OutChannels::AsInput,
+    streamed_rank0_share: None,
 };
 
 #[cfg(test)]

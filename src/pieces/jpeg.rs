@@ -7,7 +7,7 @@
 //! so the coefficients are those of a one-process encode and the file decodes to exactly its
 //! pixels; only the DC prediction restarts at each marker (a couple of bytes per MCU row).
 
-use super::{PieceDetail, PieceMeta};
+use super::format::{PieceDetail, PieceMeta};
 use crate::image::Image;
 use crate::ops::mat_view;
 use anyhow::{bail, ensure, Context, Result};
@@ -15,8 +15,6 @@ use opencv::core::Vector;
 use opencv::imgcodecs;
 use std::io::Write;
 
-/// Pieces start on multiples of 16 rows: an MCU row at any sampling libjpeg writes.
-pub(super) const ROW_ALIGN: usize = 16;
 /// OpenCV's default `IMWRITE_JPEG_QUALITY`.
 const QUALITY: i32 = 95;
 

@@ -12,95 +12,19 @@
 
 mod bmp;
 mod deflate;
+mod format;
 mod jpeg;
 mod png;
 mod pnm;
 mod tiff;
+
+pub use format::{PieceDetail, PieceFormat, PieceMeta};
 
 use crate::image::Image;
 use anyhow::{bail, ensure, Context, Result};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-
-/// An output format that can be encoded in pieces (by extension, lower-case: png, jpg/jpeg,
-/// tif/tiff, bmp, ppm/pgm/pnm).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum PieceFormat {
-    Png,
-    Jpeg,
-    Tiff,
-    Bmp,
-    /// Binary P6 for colour, P5 for gray, whatever the extension: OpenCV writes the same (and
-    /// refuses a gray `.ppm` or a colour `.pgm`, which the caller should refuse too).
-    Pnm,
-}
-
-impl PieceFormat {
-    /// None for formats encoded whole (webp, ...).
-    pub fn from_ext(ext: &str) -> Option<PieceFormat> {
-        Some(match ext {
-            "png" => PieceFormat::Png,
-            "jpg" | "jpeg" => PieceFormat::Jpeg,
-            "tif" | "tiff" => PieceFormat::Tiff,
-            "bmp" => PieceFormat::Bmp,
-            "ppm" | "pgm" | "pnm" => PieceFormat::Pnm,
-            _ => return None,
-        })
-    }
-
-    /// Every piece except the last must start and end on a multiple of this many rows
-    /// (JPEG: 16 = MCU rows at any sampling; TIFF: its rows per strip; PNG/BMP/PNM: 1).
-    pub fn row_align(self) -> usize {
-        match self {
-            PieceFormat::Jpeg => jpeg::ROW_ALIGN,
-            PieceFormat::Tiff => tiff::ROWS_PER_STRIP,
-            PieceFormat::Png | PieceFormat::Bmp | PieceFormat::Pnm => 1,
-        }
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            PieceFormat::Png => "PNG",
-            PieceFormat::Jpeg => "JPEG",
-            PieceFormat::Tiff => "TIFF",
-            PieceFormat::Bmp => "BMP",
-            PieceFormat::Pnm => "PNM",
-        }
-    }
-}
-
-/// One rank's encoded rows, ready to be sent over MPI (serde for the small meta; bytes sent raw).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct PieceMeta {
-    pub format: PieceFormat,
-    /// The whole image's shape, checked against the assembler's.
-    pub width: usize,
-    pub height: usize,
-    pub channels: usize,
-    /// The rows `[start, start + rows)` this piece holds.
-    pub start: usize,
-    pub rows: usize,
-    /// Length and CRC-32 of the piece's bytes: a piece cut short or altered in transit is
-    /// refused, not joined into a file that decodes to wrong pixels.
-    pub byte_len: u64,
-    pub crc32: u32,
-    pub detail: PieceDetail,
-}
-
-/// What the joiner of each format needs besides the bytes.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum PieceDetail {
-    /// Adler-32 and length of the filtered (uncompressed) rows, combined into the stream's.
-    Png { adler32: u32, filtered_len: u64 },
-    /// The file's headers up to the scan (SOF already giving the full height): written once,
-    /// and every piece's must be the same, or they were encoded with different settings.
-    Jpeg { header: Vec<u8> },
-    /// Compressed size of each strip, in order.
-    Tiff { strip_lens: Vec<u64> },
-    /// Raw rows in the file's layout (BMP, PNM).
-    Raw,
-}
 
 /// Encoded rows and their metadata.
 pub struct Piece {
@@ -324,17 +248,6 @@ impl Assembler {
     }
 }
 
-/// Copies one row of `channels`-sample pixels into `out`, BGR turned to the RGB files store.
-fn row_as_rgb(row: &[u8], channels: usize, out: &mut [u8]) {
-    if channels == 3 {
-        for (o, i) in out.chunks_exact_mut(3).zip(row.chunks_exact(3)) {
-            o.copy_from_slice(&[i[2], i[1], i[0]]);
-        }
-    } else {
-        out.copy_from_slice(row);
-    }
-}
-
 /// Row ranges `[start, end)` for `n` pieces of an image of `height` rows, each boundary on a
 /// multiple of `align`, as even as that allows; pieces past the last row are empty.
 pub(crate) fn split_rows(height: usize, n: usize, align: usize) -> Vec<(usize, usize)> {
@@ -357,6 +270,7 @@ pub fn write_in_pieces(file: &Path, format: PieceFormat, img: &Image, n: usize) 
 
 #[cfg(test)]
 mod tests {
+    use super::format::row_as_rgb;
     use super::*;
 
     /// Two ranks' rows, each encoded in many small parts, join into the file one piece per rank

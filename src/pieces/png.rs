@@ -8,7 +8,7 @@
 //! nearly what the same rows would inside one stream.
 
 use super::deflate::{self, Deflater, Flush, Framing};
-use super::{row_as_rgb, PieceDetail};
+use super::format::{row_as_rgb, PieceDetail};
 use crate::image::Image;
 use anyhow::{ensure, Result};
 use std::io::Write;

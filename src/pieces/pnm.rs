@@ -1,7 +1,7 @@
 //! PNM in pieces: binary P6 (RGB) or P5 (gray) as OpenCV 4.6 writes them, raw rows appended in
 //! order after a header that only needs the size.
 
-use super::row_as_rgb;
+use super::format::row_as_rgb;
 use crate::image::Image;
 use anyhow::Result;
 use std::io::Write;

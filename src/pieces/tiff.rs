@@ -4,13 +4,11 @@
 //! end and points the header at it. Classic TIFF while the file fits in 4 GB, BigTIFF beyond
 //! (decided from the raw size up front, since the header's layout depends on it).
 //!
-//! LZW with the predictor is what OpenCV 4.6 writes (in strips of about 8 KB). Measured on an 8K
-//! gaussian-blurred photo (7680x4320 colour, one core): libtiff's LZW in 16-row strips 0.84–1.0 s
-//! and 15.45 MB, where zlib level 1 `Z_RLE` deflate (what this module wrote before) took about
-//! 1.4 s for 16.5 MB, and libdeflate level 1 was faster but 18% larger than OpenCV's own 16.0 MB
-//! file (pieces must stay within 5% of it). Every TIFF reader has LZW.
+//! LZW with the predictor is what OpenCV 4.6 writes, every TIFF reader has it, and libtiff's
+//! own LZW is both faster than deflate here and within 5% of OpenCV's file size, as pieces must
+//! be (docs/BENCHMARKS.md, "TIFF pieces").
 
-use super::{row_as_rgb, PieceDetail};
+use super::format::{row_as_rgb, PieceDetail};
 use crate::image::Image;
 use crate::shim::{message, MSG_LEN};
 use anyhow::{anyhow, ensure, Context, Result};
@@ -18,7 +16,7 @@ use std::ffi::{c_char, c_int, c_void};
 use std::io::{Seek, SeekFrom, Write};
 
 /// Rows in each strip (and so the alignment of pieces).
-pub(super) const ROWS_PER_STRIP: usize = 16;
+pub(super) const ROWS_PER_STRIP: usize = super::format::TIFF_ROWS_PER_STRIP;
 
 /// Compresses `rows` strip by strip.
 pub(super) fn encode(rows: &Image) -> Result<(PieceDetail, Vec<u8>)> {

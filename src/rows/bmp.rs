@@ -5,7 +5,7 @@
 //! entries past the ones stored are black). Falls back (`None`) for RLE, 16-bit, bit fields other
 //! than plain BGRA, and the old OS/2 header.
 
-use super::{check_request, check_size, RowRange, Shape};
+use super::reader::{check_request, check_size, RowRange, Shape};
 use anyhow::{Context, Result};
 use std::fs::File;
 use std::os::unix::fs::FileExt;

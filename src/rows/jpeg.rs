@@ -9,7 +9,7 @@
 //! message) and headers libjpeg rejects (the whole decode gives OpenCV's error). A progressive
 //! file streams too, but libjpeg reads all its scans at start (its coefficients are held whole).
 
-use super::{check_size, RowStream, Shape};
+use super::reader::{check_size, RowStream, Shape};
 use crate::shim::{message, MSG_LEN};
 use anyhow::{bail, Context, Result};
 use std::ffi::{c_char, c_int, c_long, c_uint, CString};
@@ -115,10 +115,8 @@ impl RowStream for JpegRows {
         self.shape
     }
 
-    /// Measured on the 8K benchmark image: libjpeg takes 0.40 s of the one-process gaussian's
-    /// 0.63 s, a quarter of bilateral's; a half is between (docs/BENCHMARKS.md). With workers
-    /// filtering and encoding while their rows arrive, 0.65 and 0.75 (rank 0 at 0.35 and 0.25 of
-    /// a share) were 2-8% slower for gaussian and median at 2 ranks.
+    /// Decoding is about half of a light chain's one-process time and a quarter of bilateral's;
+    /// a half balances the common chains best (docs/BENCHMARKS.md, "Rank 0's share").
     fn decode_share(&self) -> f64 {
         0.5
     }

@@ -5,7 +5,7 @@
 //! Falls back (`None`) for Adam7 interlacing, whose first pass already spans the whole image, and for
 //! files with an eXIf chunk, whose orientation OpenCV applies after decoding.
 
-use super::{check_size, RowStream, Shape};
+use super::reader::{check_size, RowStream, Shape};
 use anyhow::{ensure, Context, Result};
 use png::{ColorType, Transformations};
 use std::fs::File;

@@ -4,7 +4,7 @@
 //! samples (maxval over 255) cut to their high byte, RGB to BGR. The ASCII and bitmap variants
 //! (P1 to P4) fall back (`None`).
 
-use super::{check_request, check_size, RowRange, Shape};
+use super::reader::{check_request, check_size, RowRange, Shape};
 use anyhow::{Context, Result};
 use std::fs::File;
 use std::os::unix::fs::FileExt;

@@ -1,8 +1,8 @@
 //! TIFF, one strip or one row of tiles at a time: the `tiff` crate reads the header and decides
 //! whether the variant is one reproduced here (BigTIFF too; no compression, LZW, deflate or
 //! PackBits; horizontal predictor; planar samples in strips), then libtiff (`csrc/tiff_rows.c`,
-//! the library OpenCV's imgcodecs links) decodes the chunks: on an 8K photo in OpenCV's LZW
-//! strips it takes 0.45–0.56 s where the `tiff` crate took 1.04 s.
+//! the library OpenCV's imgcodecs links) decodes the chunks, about twice as fast as the `tiff`
+//! crate on OpenCV's LZW strips (docs/BENCHMARKS.md, "TIFF rows").
 //!
 //! OpenCV reads an 8-bit result through libtiff's RGBA interface; for the variants accepted here
 //! that means: 8-bit samples unchanged, 16-bit RGB rounded to 8 bits as `(v + 128) / 257`
@@ -12,7 +12,7 @@
 //! float samples, 16-bit single strips so large that OpenCV switches to its scanline reader
 //! (which converts 16 bits differently), and files whose chunks libtiff counts otherwise.
 
-use super::{check_request, check_size, RowRange, Shape};
+use super::reader::{check_request, check_size, RowRange, Shape};
 use crate::shim::{message, MSG_LEN};
 use anyhow::{anyhow, ensure, Context, Result};
 use std::ffi::{c_char, c_int, c_void, CString};

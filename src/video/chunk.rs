@@ -9,8 +9,9 @@
 
 use super::plan::{muxer, Chunk, OutputKind, VideoSpec};
 use super::source::Source;
+use crate::cancel::{CancelFlag, Cancelled};
 use crate::codec::{self, TMP_MARKER};
-use crate::exec::{run_whole, CancelFlag, Cancelled};
+use crate::exec::run_whole;
 use crate::image::Image;
 use crate::ops::mat_view_mut;
 use anyhow::{bail, ensure, Context, Result};

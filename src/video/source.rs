@@ -1,7 +1,7 @@
 //! What a video job reads: a video file (its frames, keyframes, frame rate and audio found with
 //! ffprobe, without decoding), or frames given as a folder or a list of files, in natural order.
 
-use crate::batch::has_image_extension;
+use crate::formats::is_image_path;
 use anyhow::{bail, ensure, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
@@ -91,7 +91,7 @@ impl FrameList {
                 {
                     let path = entry?.path();
                     let hidden = path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'));
-                    if !path.is_dir() && !hidden && has_image_extension(&path) {
+                    if !path.is_dir() && !hidden && is_image_path(&path) {
                         found.push(path);
                     }
                 }

@@ -3,8 +3,9 @@
 //! 0's messages and hands each complete sub-strip input to a compute thread, which filters and
 //! encodes it; the parts go to rank 0 as the whole strip's would, once all are made.
 
-use super::{Arrival, Incoming, Worker};
-use crate::exec::{failure_of, CancelFlag, ProgressThrottle, CANCEL_POLL, ROW_POLL};
+use super::{Arrival, RowsToCome, Worker};
+use crate::cancel::{failure_of, CancelFlag, CANCEL_POLL};
+use crate::exec::{ProgressThrottle, ROW_POLL};
 use crate::model::{unix_now, Failure, RankStats};
 use crate::pieces::PieceFormat;
 use crate::protocol::*;
@@ -25,7 +26,8 @@ impl Worker<'_> {
         let subs = substrips::plan(strip.owned.clone(), job.chain.total_halo(), job.height, format.row_align(), rows);
         let sizes = message_sizes(strip.input.len() * row_bytes, chunk_rows.max(1) * row_bytes);
         // The sub-strips' inputs go through `gather`, not through a feed.
-        let mut incoming = Incoming { messages: sizes.into(), to: None, started: unix_now(), finished: None, bytes: 0 };
+        let mut incoming =
+            RowsToCome { messages: sizes.into(), to: None, started: unix_now(), finished: None, bytes: 0 };
         let mut gather = Gather::new(subs.clone(), strip.input.start, row_bytes);
         let cancel = CancelFlag::default();
         let done = AtomicUsize::new(0);
@@ -108,7 +110,7 @@ impl Worker<'_> {
             Ok(made) => {
                 let parts = made.record(&mut stats, job.t0);
                 stats.bytes_sent = parts.iter().map(|p| p.bytes.len() as u64).sum();
-                stats.peak_rss_bytes = crate::report::rss_bytes().0;
+                stats.peak_rss_bytes = crate::process::rss_bytes().0;
                 send_json(&root, TAG_RESULT, &StripResult { outcome: Ok(()), stats, parts: parts.len() });
                 for p in parts {
                     send_json(&root, TAG_PIECE, &PieceHead { meta: p.meta, len: p.bytes.len() });
@@ -116,7 +118,7 @@ impl Worker<'_> {
                 }
             }
             Err(failure) => {
-                stats.peak_rss_bytes = crate::report::rss_bytes().0;
+                stats.peak_rss_bytes = crate::process::rss_bytes().0;
                 send_json(&root, TAG_RESULT, &StripResult { outcome: Err(failure), stats, parts: 0 });
             }
         }

@@ -4,7 +4,7 @@
 //! done and watches for a cancel, sleeping between polls.
 
 use super::Worker;
-use crate::exec::{failure_of, CancelFlag};
+use crate::cancel::{failure_of, CancelFlag};
 use crate::model::Failure;
 use crate::protocol::*;
 use crate::reach::{can_create_in, Probe};

@@ -1,19 +1,21 @@
-//! The GUI's MPI thread. MPI is initialised on this thread and every MPI call stays on it (Open MPI
-//! cannot move a communicator between threads, rsmpi#115); the window runs on the main thread and
-//! talks to it only through channels. Jobs run one at a time, in the order they are asked for.
+//! The MPI thread behind a face that lives on other threads (the GUI's window). MPI is
+//! initialised on this thread and every MPI call stays on it (Open MPI cannot move a
+//! communicator between threads, rsmpi#115); the face talks to it only through channels. Jobs
+//! run one at a time, in the order they are asked for.
 //!
-//! Owns no UI: it turns [`Request`]s into calls on the [`Master`] and sends [`Event`]s back, waking
-//! the window with the `wake` callback each request carries.
+//! Owns no UI: it turns [`Request`]s into the jobs of [`crate::jobs`] and sends [`JobEvent`]s
+//! back, waking the face with the `wake` callback each request carries.
 
-use crate::batch::{self, BatchItem};
+use crate::batch::BatchItem;
 use crate::chain::OpChain;
-use crate::commands::{prepare_video, run_video, VideoJob, VideoSummary};
 use crate::image::Image;
+use crate::jobs;
+use crate::jobs::batch::BatchRequest;
+use crate::jobs::video::{VideoRequest, VideoSummary};
 use crate::master::{self, Master};
-use crate::model::{BatchOptions, BatchOutcome, Progress, RankInfo, RankStats};
+use crate::model::{BatchOutcome, Progress, RankInfo, RankStats};
 use crate::video::VideoEvent;
 use anyhow::{Context, Result};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
@@ -30,20 +32,20 @@ pub enum Request {
         chain: OpChain,
         coordinator_only: bool,
         cancel: Arc<AtomicBool>,
-        reply: Sender<Event>,
+        reply: Sender<JobEvent>,
         wake: Wake,
     },
     Batch {
         job: BatchRequest,
         cancel: Arc<AtomicBool>,
-        reply: Sender<Event>,
+        reply: Sender<JobEvent>,
         wake: Wake,
     },
     /// A video (or frame folder) into a file (or folder), as `imgproc video` runs it.
     Video {
-        job: VideoJob,
+        job: VideoRequest,
         cancel: Arc<AtomicBool>,
-        reply: Sender<Event>,
+        reply: Sender<JobEvent>,
         wake: Wake,
     },
     /// Shut every rank down now (see [`Stopper`]); `done` hears when MPI is finalised.
@@ -52,21 +54,9 @@ pub enum Request {
     },
 }
 
-/// A batch as the GUI describes it; the coordinator plans it and opens the journal in `out_dir`.
-#[derive(Clone, Debug)]
-pub struct BatchRequest {
-    pub inputs: Vec<PathBuf>,
-    pub out_dir: PathBuf,
-    pub chain: OpChain,
-    /// The outputs' extension; `None` keeps each input's format.
-    pub format: Option<String>,
-    pub max_pixels: u64,
-    pub coordinator_only: bool,
-}
-
-/// What the window hears back.
+/// What the face hears back.
 #[derive(Debug)]
-pub enum Event {
+pub enum JobEvent {
     /// The batch was planned: its items, in index order (progress events use these indices), and
     /// which of them an earlier run finished (the journal).
     BatchPlanned {
@@ -224,26 +214,20 @@ fn serve(master: &Master, requests: Receiver<Request>, running: &RunningJob) -> 
         match request {
             Request::Shutdown { done } => return Some(done),
             Request::Image { image, chain, coordinator_only, cancel, reply, wake } => {
-                let mut on = |p: Progress| {
-                    let _ = reply.send(Event::Progress(p));
-                    wake();
-                };
-                let result = master
-                    .run_image(Image::clone(&image), &chain, coordinator_only, &mut on, &cancel)
-                    .map_err(|e| format!("{e:#}"));
-                let _ = reply.send(Event::ImageFinished(result));
-                wake();
+                let to = Replies { reply, wake };
+                let job = jobs::image::InMemory { chain: &chain, coordinator_only };
+                let result = jobs::image::filter(master, Image::clone(&image), job, &mut to.progress(), &cancel);
+                to.send(JobEvent::ImageFinished(result.map_err(|e| format!("{e:#}"))));
             }
             Request::Batch { job, cancel, reply, wake } => {
-                let result = run_batch(master, &job, &cancel, &reply, &wake).map_err(|e| format!("{e:#}"));
-                let _ = reply.send(Event::BatchFinished(result));
-                wake();
+                let to = Replies { reply, wake };
+                let result = run_batch(master, &job, &cancel, &to).map_err(|e| format!("{e:#}"));
+                to.send(JobEvent::BatchFinished(result));
             }
             Request::Video { job, cancel, reply, wake } => {
-                let result =
-                    run_video_job(master, &job, &cancel, &reply, &wake).map(Box::new).map_err(|e| format!("{e:#}"));
-                let _ = reply.send(Event::VideoFinished(result));
-                wake();
+                let to = Replies { reply, wake };
+                let result = run_video_job(master, &job, &cancel, &to).map(Box::new).map_err(|e| format!("{e:#}"));
+                to.send(JobEvent::VideoFinished(result));
             }
         }
         set_running(None);
@@ -251,42 +235,32 @@ fn serve(master: &Master, requests: Receiver<Request>, running: &RunningJob) -> 
     None
 }
 
-fn run_batch(
-    master: &Master,
-    job: &BatchRequest,
-    cancel: &AtomicBool,
-    reply: &Sender<Event>,
-    wake: &Wake,
-) -> Result<BatchOutcome> {
-    let (items, mut journal) = batch::open_job(&job.inputs, &job.out_dir, job.format.as_deref(), &job.chain)?;
-    let already_done = items.iter().map(|i| journal.is_done(&i.input)).collect();
-    let _ = reply.send(Event::BatchPlanned { items: items.clone(), already_done });
-    let opts = BatchOptions {
-        max_pixels: job.max_pixels,
-        shared_files: false,
-        send_files: false,
-        coordinator_only: job.coordinator_only,
-    };
-    let mut on = |p: Progress| {
-        let _ = reply.send(Event::Progress(p));
-        wake();
-    };
-    master.run_batch(&items, &job.chain, &opts, &mut journal, &mut on, cancel)
+/// Where a job's events go: the face's channel, then a wake-up.
+struct Replies {
+    reply: Sender<JobEvent>,
+    wake: Wake,
 }
 
-fn run_video_job(
-    master: &Master,
-    job: &VideoJob,
-    cancel: &AtomicBool,
-    reply: &Sender<Event>,
-    wake: &Wake,
-) -> Result<VideoSummary> {
-    let prepared = prepare_video(job)?;
-    let _ = reply.send(Event::VideoPlanned { frames: prepared.pending_frames() });
-    wake();
-    let mut on = |e: VideoEvent| {
-        let _ = reply.send(Event::Video(e));
-        wake();
-    };
-    run_video(master, prepared, &mut on, cancel)
+impl Replies {
+    fn send(&self, event: JobEvent) {
+        let _ = self.reply.send(event);
+        (self.wake)();
+    }
+
+    /// A job's progress, as events.
+    fn progress(&self) -> impl FnMut(Progress) + '_ {
+        |p| self.send(JobEvent::Progress(p))
+    }
+}
+
+fn run_batch(master: &Master, job: &BatchRequest, cancel: &AtomicBool, to: &Replies) -> Result<BatchOutcome> {
+    let prepared = jobs::batch::prepare(job)?;
+    to.send(JobEvent::BatchPlanned { items: prepared.items().to_vec(), already_done: prepared.already_done() });
+    Ok(jobs::batch::run(master, prepared, &mut to.progress(), cancel)?.outcome)
+}
+
+fn run_video_job(master: &Master, job: &VideoRequest, cancel: &AtomicBool, to: &Replies) -> Result<VideoSummary> {
+    let prepared = jobs::video::prepare(job)?;
+    to.send(JobEvent::VideoPlanned { frames: prepared.pending_frames() });
+    jobs::video::run(master, prepared, &mut |e| to.send(JobEvent::Video(e)), cancel)
 }

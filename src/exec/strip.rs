@@ -1,52 +1,36 @@
-//! Running an op chain on one strip, pausing at each global step.
+//! One strip part-way through a chain, pausing at each global step.
 //!
 //! A [`StripRun`] holds a strip's current rows. [`StripRun::advance`] applies ops until the chain
-//! needs the whole image (a histogram or hysteresis) and returns what this strip contributes;
-//! the caller combines the contributions of all strips (an MPI all-reduce or gather in the
-//! master/worker layer, plain function calls in [`run_in_process`]) and resumes the strip with the
-//! answer. So the same code runs in tests without MPI and on the cluster.
+//! needs the whole image (a histogram or hysteresis) and returns what this strip contributes
+//! ([`Step`]); the caller combines the contributions of all strips and resumes the strip with the
+//! answer (`drive` over MPI, `in_process` by plain calls). So the same code runs in tests without
+//! MPI and on the cluster.
 //!
 //! Rows kept after op `i` are the owned rows widened by the halo the rest of the chain needs:
 //! every kept row is exact, because the rows it was computed from were exact or the image's edge.
 
-use crate::chain::{OpChain, Stage};
+use crate::arriving::ArrivingRows;
+use crate::cancel::{CancelFlag, Cancelled};
+use crate::chain::OpChain;
 use crate::edges::EdgeMap;
 use crate::global::{self, HysteresisReply, HysteresisRequest};
 use crate::image::Image;
-use crate::incoming::Feed;
-use crate::model::Failure;
 use crate::ops::{canny_map_rows, in_row_chunks_in_place_as_ready, GlobalNeed, Op};
-use crate::split::{plan, widen};
+use crate::split::widen;
 use anyhow::{bail, ensure, Result};
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
-/// Set to stop a strip at its next chunk of rows; shared between whoever cancels and the strip.
-pub type CancelFlag = Arc<AtomicBool>;
-
-/// The error a strip stops with once its [`CancelFlag`] is set: told apart from a failure by type.
-#[derive(Debug, thiserror::Error)]
-#[error("cancelled")]
-pub struct Cancelled;
-
-/// How often [`drive`] asks whether the job was cancelled while its strip computes (and a
-/// strip waiting for rows looks at its cancel flag).
-pub(crate) const CANCEL_POLL: Duration = Duration::from_millis(5);
-
-/// Input bytes per chunk of rows when a strip applies an op that needs a large scratch copy (see
-/// [`in_row_chunks`]): small enough that OpenCV's working memory stays far below the image's size,
-/// large enough that the halo rows each chunk recomputes cost little (an 8K colour row is 23 KB:
-/// 182 rows a chunk, of which the default bilateral recomputes 8 and Canny 4).
+/// Input bytes per chunk of rows (see `ops::in_row_chunks`): small enough that OpenCV's working
+/// memory stays far below the image's size, large enough that the halo rows each chunk
+/// recomputes cost little (an 8K colour row is 23 KB: 182 rows a chunk, of which the default
+/// bilateral recomputes 8 and Canny 4).
 pub const CHUNK_BYTES: usize = 4 << 20;
 
 /// Work per chunk of rows ([`Op::work_per_byte`] × input bytes): a costly op's chunks are cut
-/// below [`CHUNK_BYTES`] to it, so that a cancel, checked between chunks, waits for at most about
-/// a tenth of a second of one core's work. Measured here: a 31-px bilateral on 1600×1200 colour
-/// took 1.9 s on one thread, so a 4 MB chunk of it held a cancel for about 1.3 s; its 709 taps
-/// per byte now cut the chunk to an eleventh of that. The default bilateral's 49 taps per byte
-/// keep the whole [`CHUNK_BYTES`].
+/// below [`CHUNK_BYTES`] to it, so that a cancel, checked between chunks, waits for about a tenth
+/// of a second of one core's work at most, whatever the op (docs/BENCHMARKS.md, "Cancel").
 pub const CHUNK_WORK: usize = CHUNK_BYTES * 64;
 
 /// What a strip hands to the global step, or its final rows.
@@ -74,16 +58,16 @@ pub struct StripRun {
     /// Input bytes per chunk of rows; [`CHUNK_BYTES`] unless a test asks for tiny chunks.
     chunk_bytes: usize,
     /// Checked before every chunk of rows.
-    cancel: CancelFlag,
+    pub(super) cancel: CancelFlag,
     /// Rows computed so far over all ops (chunk by chunk), out of `total_rows`: the progress the
     /// MPI thread reports while this strip computes.
     done_rows: Arc<AtomicUsize>,
     total_rows: usize,
     /// The only strip of its job (the whole image, no other rank): global steps need nobody
     /// else, so they run here, and Canny is one cv::Canny call, the reference itself.
-    alone: bool,
+    pub(super) alone: bool,
     /// Input rows still arriving (see [`StripRun::with_feed`]); `None` once all are in.
-    feed: Option<Feed>,
+    feed: Option<ArrivingRows>,
 }
 
 impl StripRun {
@@ -127,7 +111,7 @@ impl StripRun {
     /// The input's rows arrive through `feed`, top to bottom, while the strip computes: the
     /// input given to [`StripRun::new`] is the buffer they fill. The first op, when it is local,
     /// filters each chunk of rows as soon as its rows are in; anything else waits for them all.
-    pub fn with_feed(mut self, feed: Feed) -> Self {
+    pub fn with_feed(mut self, feed: ArrivingRows) -> Self {
         self.feed = Some(feed);
         self
     }
@@ -160,7 +144,7 @@ impl StripRun {
         self
     }
 
-    fn check_cancel(cancel: &AtomicBool) -> Result<()> {
+    pub(super) fn check_cancel(cancel: &AtomicBool) -> Result<()> {
         if cancel.load(Ordering::Relaxed) {
             return Err(Cancelled.into());
         }
@@ -345,327 +329,13 @@ impl StripRun {
     }
 }
 
-/// How a strip reaches the other strips at a global step. `None` in means this strip failed;
-/// `None` out means some strip failed and the job is abandoned. Every strip makes every call, in
-/// the chain's order, even after a failure, so global steps never hang.
-pub trait GlobalExchange {
-    fn histogram(&mut self, local: Option<&[u64; 256]>) -> Result<Option<[u64; 256]>>;
-    fn hysteresis(&mut self, local: Option<HysteresisRequest>) -> Result<Option<HysteresisReply>>;
-    /// Asked every few milliseconds while this strip computes: true once the job is cancelled.
-    fn cancelled(&mut self) -> bool;
-    /// Told every few milliseconds while this strip computes: the share of its work done (0 to 1).
-    fn progress(&mut self, _fraction: f64) {}
-    /// Asked in a loop while this strip computes: passes on input rows that have arrived (see
-    /// [`StripRun::with_feed`]) and says whether more are expected.
-    fn receive_rows(&mut self) -> RowsIn {
-        RowsIn::AllIn
-    }
-    /// Called once the strip's first computation ended (however it ended): receives the rows
-    /// still on their way and drops them, so the sender is never left waiting on this strip.
-    fn drain_rows(&mut self) {}
-}
-
-/// What [`GlobalExchange::receive_rows`] did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RowsIn {
-    /// Passed some on: ask again at once.
-    Moved,
-    /// None arrived yet: ask again shortly.
-    Waiting,
-    /// Every row is in (or none were expected).
-    AllIn,
-}
-
-/// How long a strip's MPI thread sleeps between looks for rows while they stream in: short
-/// against a message's transfer (4 MB), so the sender seldom waits on it.
-pub(crate) const ROW_POLL: Duration = Duration::from_micros(500);
-
-/// The failure an error stands for: [`Cancelled`] is a cancel, a full file system is
-/// `DiskFull`, anything else a failure.
-pub fn failure_of(e: &anyhow::Error) -> Failure {
-    if e.is::<Cancelled>() {
-        Failure::Cancelled
-    } else if crate::codec::is_disk_full(e) {
-        Failure::DiskFull(format!("{e:#}"))
-    } else {
-        Failure::Failed(format!("{e:#}"))
-    }
-}
-
-/// Lets a strip's progress through at most five times a second, and only when it changed.
-#[derive(Default)]
-pub struct ProgressThrottle {
-    last: Option<(Instant, f64)>,
-}
-
-impl ProgressThrottle {
-    const EVERY: Duration = Duration::from_millis(200);
-
-    /// Whether `fraction` should be reported now.
-    pub fn ready(&mut self, fraction: f64) -> bool {
-        if self.last.is_some_and(|(at, last)| at.elapsed() < Self::EVERY || last == fraction) {
-            return false;
-        }
-        self.last = Some((Instant::now(), fraction));
-        true
-    }
-}
-
-/// Seconds spent computing and in global steps.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct DriveTimes {
-    pub compute_secs: f64,
-    pub global_secs: f64,
-}
-
-/// Drives one strip through the whole chain, doing each global step through `exchange`.
-/// `chain` is the job's chain: a strip whose run could not even be built still attends every step.
-///
-/// The ops run on a thread of their own while this thread (the one that makes MPI calls) waits
-/// without spinning and asks `exchange.cancelled()` every few milliseconds. On a cancel the strip
-/// is told to stop at its next chunk of rows and this thread goes on at once, taking part in the
-/// remaining global steps as a failed strip, so every rank is back waiting within milliseconds.
-pub fn drive(
-    chain: &OpChain,
-    run: Result<StripRun>,
-    exchange: &mut impl GlobalExchange,
-    times: &mut DriveTimes,
-) -> std::result::Result<Image, Failure> {
-    let alone = run.as_ref().is_ok_and(|r| r.alone);
-    let mut state = run.map_err(|e| failure_of(&e));
-    // A strip alone does its global steps itself: nothing to exchange.
-    let steps: Vec<GlobalNeed> = if alone { Vec::new() } else { chain.global_steps().collect() };
-    for need in steps {
-        let mut step = None;
-        if let Ok(r) = std::mem::replace(&mut state, Err(Failure::Abandoned)) {
-            let started = Instant::now();
-            state = advance_in_background(r, exchange).map(|(r, s)| {
-                step = Some(s);
-                r
-            });
-            times.compute_secs += started.elapsed().as_secs_f64();
-        }
-        if state.as_ref().err() != Some(&Failure::Cancelled) {
-            exchange.drain_rows();
-        }
-        let started = Instant::now();
-        let failed = |e: anyhow::Error| failure_of(&e);
-        let go_on = match (need, step) {
-            (GlobalNeed::Histogram, step) => {
-                let local = match step {
-                    Some(Step::Histogram(h)) => Some(*h),
-                    _ => None,
-                };
-                let total = exchange.histogram(local.as_ref()).map_err(failed)?;
-                if let (Some(total), Ok(r)) = (&total, &mut state) {
-                    if let Err(e) = r.resume_histogram(total) {
-                        state = Err(failure_of(&e));
-                    }
-                }
-                total.is_some()
-            }
-            (_, step) => {
-                let local = match step {
-                    Some(Step::Hysteresis(req)) => Some(req),
-                    _ => None,
-                };
-                let reply = exchange.hysteresis(local).map_err(failed)?;
-                let go_on = reply.is_some();
-                if let (Some(reply), Ok(r)) = (reply, &mut state) {
-                    if let Err(e) = r.resume_hysteresis(reply) {
-                        state = Err(failure_of(&e));
-                    }
-                }
-                go_on
-            }
-        };
-        times.global_secs += started.elapsed().as_secs_f64();
-        if !go_on {
-            // Every strip learns of the failure at the same step and stops here.
-            return Err(state.err().unwrap_or(Failure::Abandoned));
-        }
-    }
-    let started = Instant::now();
-    let last = match state {
-        Ok(run) => advance_in_background(run, exchange),
-        Err(failure) => Err(failure),
-    };
-    times.compute_secs += started.elapsed().as_secs_f64();
-    if last.as_ref().err() != Some(&Failure::Cancelled) {
-        exchange.drain_rows();
-    }
-    match last?.1 {
-        Step::Done(img) => Ok(img),
-        _ => Err(Failure::Failed("chain ended at an unexpected global step".into())),
-    }
-}
-
-/// [`StripRun::advance`] on a compute thread; waits for it while polling `exchange.cancelled()`.
-/// On a cancel the thread is left to stop at its next chunk and `Failure::Cancelled` returns now.
-fn advance_in_background(
-    mut run: StripRun,
-    exchange: &mut impl GlobalExchange,
-) -> std::result::Result<(StripRun, Step), Failure> {
-    let cancel = run.cancel.clone();
-    let progress = run.progress();
-    let (tx, rx) = mpsc::channel();
-    std::thread::Builder::new()
-        .name("strip-compute".into())
-        .spawn(move || {
-            let step = run.advance();
-            let _ = tx.send((run, step));
-        })
-        .map_err(|e| Failure::Failed(format!("starting a compute thread: {e}")))?;
-    loop {
-        let wait = match exchange.receive_rows() {
-            RowsIn::Moved => Duration::ZERO,
-            RowsIn::Waiting => ROW_POLL,
-            RowsIn::AllIn => CANCEL_POLL,
-        };
-        match rx.recv_timeout(wait) {
-            Ok((run, Ok(step))) => return Ok((run, step)),
-            Ok((_, Err(e))) => return Err(failure_of(&e)),
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                if exchange.cancelled() {
-                    cancel.store(true, Ordering::Relaxed);
-                    return Err(Failure::Cancelled);
-                }
-                exchange.progress(progress());
-            }
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                return Err(Failure::Failed("the compute thread stopped without a result".into()))
-            }
-        }
-    }
-}
-
-/// The whole chain on a whole image in this thread, in chunks of rows, stopping at the next chunk
-/// once `cancel` is set. Byte for byte [`OpChain::apply_reference`] (one strip is a strip like
-/// any other), but with OpenCV's working memory kept to a chunk and a cancel that takes effect.
-pub fn run_whole(chain: &OpChain, img: &Image, cancel: &CancelFlag) -> Result<Image> {
-    run_strips(chain, img, 1, false, CHUNK_BYTES, Some(cancel))
-}
-
-/// Runs a chain as `ranks` strips in one process, doing the global steps by hand: the distributed
-/// algorithm without MPI, for tests and for checking the MPI layer against.
-pub fn run_in_process(chain: &OpChain, img: &Image, ranks: usize, skip_rank0: bool) -> Result<Image> {
-    run_in_process_chunked(chain, img, ranks, skip_rank0, CHUNK_BYTES)
-}
-
-/// [`run_in_process`] with every strip working in chunks of about `chunk_bytes` of input rows.
-pub fn run_in_process_chunked(
-    chain: &OpChain,
-    img: &Image,
-    ranks: usize,
-    skip_rank0: bool,
-    chunk_bytes: usize,
-) -> Result<Image> {
-    run_strips(chain, img, ranks, skip_rank0, chunk_bytes, None)
-}
-
-fn run_strips(
-    chain: &OpChain,
-    img: &Image,
-    ranks: usize,
-    skip_rank0: bool,
-    chunk_bytes: usize,
-    cancel: Option<&CancelFlag>,
-) -> Result<Image> {
-    if chain.has_whole_image_steps() {
-        // The plan rank 0 follows too (`Master::run_image`): strips up to each resize, the whole
-        // image through it, strips again after it.
-        let mut cur = img.clone();
-        for stage in chain.stages() {
-            cur = match stage {
-                Stage::Strips(part) => run_strips(&part, &cur, ranks, skip_rank0, chunk_bytes, cancel)?,
-                Stage::Whole(op) => {
-                    if let Some(c) = cancel {
-                        StripRun::check_cancel(c)?;
-                    }
-                    op.apply_reference(&cur)?
-                }
-            };
-        }
-        return Ok(cur);
-    }
-    let strips = plan(img.height, ranks, chain.total_halo(), skip_rank0);
-    let runs = strips
-        .iter()
-        .map(|s| {
-            StripRun::new(
-                chain.clone(),
-                img.height,
-                s.owned.clone(),
-                img.crop_rows(s.input.start, s.input.end),
-                s.input.clone(),
-            )
-            .and_then(|run| if strips.len() == 1 { run.alone() } else { Ok(run) })
-            .map(|run| {
-                let run = run.with_chunk_bytes(chunk_bytes);
-                match cancel {
-                    Some(c) => run.with_cancel(c.clone()),
-                    None => run,
-                }
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    drive_in_process(runs, img, chain.out_channels(img.channels))
-}
-
-/// Takes every strip of one image through its chain in turn, doing rank 0's part at each global
-/// step; the strips' owned rows must tile `img`'s. Returns the joined result.
-fn drive_in_process(mut runs: Vec<StripRun>, img: &Image, out_channels: usize) -> Result<Image> {
-    loop {
-        let steps = runs.iter_mut().map(StripRun::advance).collect::<Result<Vec<_>>>()?;
-        match &steps[0] {
-            Step::Done(_) => {
-                let mut out = Image::zeros(img.width, 0, out_channels);
-                for step in steps {
-                    let Step::Done(part) = step else { bail!("strips disagree about the chain") };
-                    // Rank 0 grows its part, even an empty one, into the output: shapes must agree.
-                    ensure!(
-                        (part.width, part.channels) == (out.width, out.channels),
-                        "a strip of {} rows came out {}x{} channel(s), not {}x{}",
-                        part.height,
-                        part.width,
-                        part.channels,
-                        out.width,
-                        out.channels
-                    );
-                    out.data.extend_from_slice(&part.data);
-                    out.height += part.height;
-                }
-                return Ok(out);
-            }
-            Step::Histogram(_) => {
-                let mut total = [0u64; 256];
-                for step in &steps {
-                    let Step::Histogram(h) = step else { bail!("strips disagree about the chain") };
-                    total.iter_mut().zip(h.iter()).for_each(|(t, v)| *t += v);
-                }
-                runs.iter_mut().try_for_each(|r| r.resume_histogram(&total))?;
-            }
-            Step::Hysteresis(_) => {
-                let reqs: Vec<HysteresisRequest> = steps
-                    .into_iter()
-                    .map(|s| match s {
-                        Step::Hysteresis(r) => Ok(r),
-                        _ => bail!("strips disagree about the chain"),
-                    })
-                    .collect::<Result<_>>()?;
-                let replies = global::resolve_hysteresis(&reqs, img.width, img.height)?;
-                for (r, reply) in runs.iter_mut().zip(replies) {
-                    r.resume_hysteresis(reply)?;
-                }
-            }
-        }
-    }
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use crate::arriving::{self, Message};
+    use crate::exec::run_whole;
     use crate::synth::picture;
+    use std::time::Duration;
 
     #[test]
     fn a_strips_progress_grows_to_one_by_the_end_of_the_chain() {
@@ -697,16 +367,16 @@ mod tests {
         }
     }
 
-    fn message(bytes: &[u8]) -> crate::incoming::Message {
-        let mut m = crate::incoming::Message::zeroed(bytes.len());
+    fn message(bytes: &[u8]) -> Message {
+        let mut m = Message::zeroed(bytes.len());
         m.copy_from_slice(bytes);
         m
     }
 
     /// Sends `img`'s bytes in messages of `sizes` bytes (cycled), a little apart, as a worker's
     /// MPI thread would.
-    fn send_slowly(img: &Image, sizes: &[usize]) -> (std::thread::JoinHandle<()>, Feed) {
-        let (tx, feed) = crate::incoming::channel();
+    pub(crate) fn send_slowly(img: &Image, sizes: &[usize]) -> (std::thread::JoinHandle<()>, ArrivingRows) {
+        let (tx, feed) = arriving::channel();
         let (data, sizes) = (img.data.clone(), sizes.to_vec());
         let sender = std::thread::spawn(move || {
             let mut at = 0;
@@ -747,35 +417,6 @@ mod tests {
         }
     }
 
-    /// Strips of a split job, each fed its rows while it computes: split Canny finds its
-    /// candidates chunk by chunk as rows arrive, and must wait for each chunk's halo.
-    #[test]
-    fn fed_strips_of_a_split_job_give_the_whole_images_rows() {
-        let img = picture(41, 97, 3, 11);
-        for chain in
-            ["canny", "canny:low=20:high=60", "canny:aperture=5:low=200:high=600:l2=true", "gaussian,canny,blur"]
-        {
-            let chain = OpChain::parse(chain, &[]).unwrap();
-            let expected = run_whole(&chain, &img, &CancelFlag::default()).unwrap();
-            for ranks in [2, 3] {
-                let mut senders = vec![];
-                let runs = plan(img.height, ranks, chain.total_halo(), false)
-                    .into_iter()
-                    .map(|s| {
-                        let (sender, feed) = send_slowly(&img.crop_rows(s.input.start, s.input.end), &[41 * 3 + 7]);
-                        senders.push(sender);
-                        let buffer = Image::zeros(img.width, s.input.len(), img.channels);
-                        let run = StripRun::new(chain.clone(), img.height, s.owned, buffer, s.input).unwrap();
-                        run.with_chunk_bytes(41 * 3 * 6).with_feed(feed)
-                    })
-                    .collect();
-                let got = drive_in_process(runs, &img, chain.out_channels(img.channels)).unwrap();
-                senders.into_iter().for_each(|s| s.join().unwrap());
-                assert!(got.data == expected.data, "{chain:?} on {ranks} strips");
-            }
-        }
-    }
-
     #[test]
     fn a_fed_strip_inside_the_image_waits_for_the_rows_its_halo_reads() {
         let img = picture(29, 50, 1, 3);
@@ -808,7 +449,7 @@ mod tests {
     fn a_fed_strip_stops_on_cancel_while_rows_are_missing() {
         let img = picture(20, 20, 1, 1);
         let chain = OpChain::parse("blur", &[]).unwrap();
-        let (tx, feed) = crate::incoming::channel();
+        let (tx, feed) = arriving::channel();
         tx.send(message(img.rows(0, 3))).unwrap();
         let cancel = CancelFlag::default();
         let run = StripRun::new(chain, 20, 0..20, Image::zeros(20, 20, 1), 0..20)

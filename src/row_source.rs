@@ -1,4 +1,4 @@
-//! The input image's rows as rank 0 hands them out, top to bottom, from the cheapest reader the
+//! The input image's rows as rank 0 hands them out ([`RowSource`]), top to bottom, from the cheapest reader the
 //! file allows: a range reader (TIFF, BMP, PPM/PGM: any rows without the ones before), a streaming
 //! decoder (PNG rows) or, for other formats, one whole decode.
 //!
@@ -19,49 +19,79 @@ use std::path::Path;
 /// nothing next to its transfer, small enough that rank 0 holds little of a worker's strip.
 pub const STREAM_MESSAGE_BYTES: usize = 4 << 20;
 
-/// Rows per streamed message for rows of `row_bytes` bytes.
+/// RowSource per streamed message for rows of `row_bytes` bytes.
 pub fn chunk_rows(row_bytes: usize) -> usize {
     (STREAM_MESSAGE_BYTES / row_bytes.max(1)).max(1)
 }
 
+/// How rank 0 reads an input's rows (the `--json` summary's `io` names it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReaderKind {
+    /// Any rows where they lie, without the ones before (TIFF, BMP, PPM/PGM): other ranks can
+    /// read their own rows too.
+    Ranged,
+    /// Rows decoded in order, top to bottom (PNG, JPEG).
+    Streamed,
+    /// One decode of the whole image (other formats, and variants the row decoders do not
+    /// reproduce exactly).
+    Whole,
+}
+
+impl ReaderKind {
+    /// The word the `--json` summary uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            ReaderKind::Ranged => "ranged",
+            ReaderKind::Streamed => "streamed",
+            ReaderKind::Whole => "whole",
+        }
+    }
+}
+
+impl std::fmt::Display for ReaderKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// The rows of an input file, read in row order.
-pub enum Rows {
+pub enum RowSource {
     /// Any range of rows, read where it lies.
     Range(Box<dyn RowRange>),
-    /// Rows decoded in order; `carry` holds rows `[carry_start, next)` that a later request may
+    /// RowSource decoded in order; `carry` holds rows `[carry_start, next)` that a later request may
     /// still ask for (the halo two strips share).
     Stream { stream: Box<dyn RowStream>, next: usize, carry: Vec<u8>, carry_start: usize },
     /// The whole image, decoded at once (formats without a row reader).
     Whole(Image),
 }
 
-impl Rows {
+impl RowSource {
     /// Opens `path` with the best reader for its format; only the header is read yet, except for
     /// a whole decode. Errors name the file and the reason.
-    pub fn open(path: &Path, max_pixels: u64) -> Result<Rows> {
+    pub fn open(path: &Path, max_pixels: u64) -> Result<RowSource> {
         if let Some(range) = open_range(path, max_pixels)? {
-            return Ok(Rows::Range(range));
+            return Ok(RowSource::Range(range));
         }
         if let Some(stream) = open_stream(path, max_pixels)? {
-            return Ok(Rows::Stream { stream, next: 0, carry: Vec::new(), carry_start: 0 });
+            return Ok(RowSource::Stream { stream, next: 0, carry: Vec::new(), carry_start: 0 });
         }
-        Ok(Rows::Whole(codec::read_image(path, max_pixels)?))
+        Ok(RowSource::Whole(codec::read_image(path, max_pixels)?))
     }
 
     pub fn shape(&self) -> Shape {
         match self {
-            Rows::Range(r) => r.shape(),
-            Rows::Stream { stream, .. } => stream.shape(),
-            Rows::Whole(img) => Shape { width: img.width, height: img.height, channels: img.channels },
+            RowSource::Range(r) => r.shape(),
+            RowSource::Stream { stream, .. } => stream.shape(),
+            RowSource::Whole(img) => Shape { width: img.width, height: img.height, channels: img.channels },
         }
     }
 
-    /// How the rows are read, for the `--json` summary.
-    pub fn kind(&self) -> &'static str {
+    /// How the rows are read.
+    pub fn kind(&self) -> ReaderKind {
         match self {
-            Rows::Range(_) => "ranged",
-            Rows::Stream { .. } => "streamed",
-            Rows::Whole(_) => "whole",
+            RowSource::Range(_) => ReaderKind::Ranged,
+            RowSource::Stream { .. } => ReaderKind::Streamed,
+            RowSource::Whole(_) => ReaderKind::Whole,
         }
     }
 
@@ -70,14 +100,14 @@ impl Rows {
     /// part of the job decoding takes (the last worker and rank 0 then finish together).
     pub fn rank0_weight(&self) -> f64 {
         match self {
-            Rows::Stream { stream, .. } => 1.0 - stream.decode_share().clamp(0.0, 0.9),
-            Rows::Range(_) | Rows::Whole(_) => 1.0,
+            RowSource::Stream { stream, .. } => 1.0 - stream.decode_share().clamp(0.0, 0.9),
+            RowSource::Range(_) | RowSource::Whole(_) => 1.0,
         }
     }
 
     /// Whether another process could read any rows of the same file by itself.
     pub fn random_access(&self) -> bool {
-        matches!(self, Rows::Range(_))
+        matches!(self, RowSource::Range(_))
     }
 
     fn row_bytes(&self) -> usize {
@@ -92,14 +122,14 @@ impl Rows {
         let rb = self.row_bytes();
         ensure!(buf.len() == (end - start) * rb, "a buffer of {} bytes for rows {start}..{end}", buf.len());
         match self {
-            Rows::Range(r) => r.read_rows(start, end, buf),
-            Rows::Whole(img) => {
+            RowSource::Range(r) => r.read_rows(start, end, buf),
+            RowSource::Whole(img) => {
                 buf.copy_from_slice(img.rows(start, end));
                 Ok(())
             }
-            Rows::Stream { stream, next, carry, carry_start } => {
+            RowSource::Stream { stream, next, carry, carry_start } => {
                 ensure!(start >= *carry_start, "rows {start}.. were already handed out and forgotten");
-                // Rows already decoded come from the carry, the rest straight from the decoder.
+                // RowSource already decoded come from the carry, the rest straight from the decoder.
                 let from_carry = start.min(*next)..end.min(*next);
                 buf[..from_carry.len() * rb].copy_from_slice(
                     &carry[(from_carry.start - *carry_start) * rb..(from_carry.end - *carry_start) * rb],
@@ -127,11 +157,11 @@ impl Rows {
         }
     }
 
-    /// Rows `[start, end)` where they already lie in memory (a whole decode), to be sent
+    /// RowSource `[start, end)` where they already lie in memory (a whole decode), to be sent
     /// without a copy; `None` for readers that read on demand.
     pub fn in_memory(&self, start: usize, end: usize) -> Option<&[u8]> {
         match self {
-            Rows::Whole(img) => Some(img.rows(start, end)),
+            RowSource::Whole(img) => Some(img.rows(start, end)),
             _ => None,
         }
     }
@@ -140,7 +170,7 @@ impl Rows {
     /// place instead of copying them (rank 0's own strip).
     pub fn into_image(self, start: usize, end: usize) -> Result<Image> {
         match self {
-            Rows::Whole(mut img) => {
+            RowSource::Whole(mut img) => {
                 img.retain_rows(start, end);
                 Ok(img)
             }
@@ -148,7 +178,7 @@ impl Rows {
         }
     }
 
-    /// Rows `[start, end)` as an image (see [`Rows::rows`]).
+    /// RowSource `[start, end)` as an image (see [`RowSource::rows`]).
     pub fn image(&mut self, start: usize, end: usize, keep_from: usize) -> Result<Image> {
         let s = self.shape();
         let mut img = Image::zeros(s.width, end - start, s.channels);
@@ -206,7 +236,7 @@ mod tests {
     fn overlapping_strips_in_chunks_read_each_row_once_and_exactly() {
         let img = crate::synth::picture(23, 41, 3, 7);
         let mut rows =
-            Rows::Stream { stream: Box::new(FakeStream(img.clone(), 0)), next: 0, carry: vec![], carry_start: 0 };
+            RowSource::Stream { stream: Box::new(FakeStream(img.clone(), 0)), next: 0, carry: vec![], carry_start: 0 };
         // Three strips with a halo of 3 rows, each sent in chunks of 4 rows.
         let strips = [0..17, 11..31, 25..41];
         for (i, s) in strips.iter().enumerate() {
@@ -218,30 +248,31 @@ mod tests {
                 assert_eq!(got, img.crop_rows(at, to), "rows {at}..{to}");
                 at = to;
             }
-            if let Rows::Stream { carry, .. } = &rows {
+            if let RowSource::Stream { carry, .. } = &rows {
                 assert!(carry.len() <= 6 * img.row_bytes(), "only the shared halo is kept");
             }
         }
-        let Rows::Stream { stream, .. } = rows else { unreachable!() };
+        let RowSource::Stream { stream, .. } = rows else { unreachable!() };
         assert_eq!(stream.shape().height, 41);
     }
 
     #[test]
     fn a_whole_decode_lends_its_rows_and_keeps_the_last_ones_in_place() {
         let img = crate::synth::picture(9, 20, 3, 2);
-        let rows = Rows::Whole(img.clone());
+        let rows = RowSource::Whole(img.clone());
         assert_eq!(rows.in_memory(2, 5).unwrap(), img.rows(2, 5));
-        let Rows::Whole(held) = &rows else { unreachable!() };
+        let RowSource::Whole(held) = &rows else { unreachable!() };
         let at = held.data.as_ptr() as usize;
         let last = rows.into_image(0, 20).unwrap();
         assert_eq!(last.data.as_ptr() as usize, at, "rows starting at 0 stay where they are");
-        assert_eq!(Rows::Whole(img.clone()).into_image(13, 20).unwrap(), img.crop_rows(13, 20));
+        assert_eq!(RowSource::Whole(img.clone()).into_image(13, 20).unwrap(), img.crop_rows(13, 20));
     }
 
     #[test]
     fn a_row_already_forgotten_is_an_error_not_a_wrong_pixel() {
         let img = crate::synth::picture(5, 10, 1, 1);
-        let mut rows = Rows::Stream { stream: Box::new(FakeStream(img, 0)), next: 0, carry: vec![], carry_start: 0 };
+        let mut rows =
+            RowSource::Stream { stream: Box::new(FakeStream(img, 0)), next: 0, carry: vec![], carry_start: 0 };
         rows.image(0, 6, 6).unwrap();
         assert!(rows.image(4, 8, 8).is_err());
     }
@@ -253,8 +284,8 @@ mod tests {
         let weight = |ext: &str| {
             let path = dir.path().join(format!("in.{ext}"));
             std::fs::write(&path, &*crate::codec::encode(&img, ext).unwrap()).unwrap();
-            let rows = Rows::open(&path, u64::MAX).unwrap();
-            (rows.kind(), rows.rank0_weight())
+            let rows = RowSource::open(&path, u64::MAX).unwrap();
+            (rows.kind().name(), rows.rank0_weight())
         };
         assert_eq!(weight("jpg"), ("streamed", 0.5));
         assert_eq!(weight("png"), ("streamed", 1.0));

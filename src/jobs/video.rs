@@ -1,15 +1,14 @@
-//! What a video job does on rank 0: find out what the input is, check everything that can be
+//! A video (or a frame sequence): find out what the input is, check everything that can be
 //! checked before any work (sizes, codec, output), plan the chunks, hand them to the master,
 //! then join the segments (or move the frames) into the output and report. `imgproc video` and
-//! the GUI's coordinator both run a job through [`prepare`] and [`run`]; only the CLI prints.
+//! the GUI both run a job through [`prepare`] and [`run`]; only the CLI prints.
 
-use super::{cannot_start, CommandError};
-use crate::batch::has_image_extension;
+use super::cannot_start;
 use crate::chain::OpChain;
-use crate::cli::VideoArgs;
+use crate::formats::is_image_path;
 use crate::master::{Master, VideoRun};
 use crate::model::RankStats;
-use crate::report::{progress_bar, rss_bytes};
+use crate::process::rss_bytes;
 use crate::video::plan::{check_frame_names, muxer, output_kind};
 use crate::video::{
     chunk::open_capture, join::join_segments, plan_chunks, probe_video, work_dir, Chunk, FrameList, OutputKind, Source,
@@ -56,9 +55,9 @@ pub struct VideoSummary {
     startup_secs: f64,
 }
 
-/// A video job as a front end asks for it: the CLI from its flags, the GUI from its window.
+/// A video job as a face asks for it: the CLI from its flags, the GUI from its window.
 #[derive(Clone, Debug)]
-pub struct VideoJob {
+pub struct VideoRequest {
     pub chain: OpChain,
     /// A video file, or frames (a folder, or image files).
     pub inputs: Vec<PathBuf>,
@@ -75,10 +74,10 @@ pub struct VideoJob {
     pub no_audio: bool,
 }
 
-impl VideoJob {
+impl VideoRequest {
     /// `chain` over `inputs` into `output`, with the CLI's defaults for everything else.
-    pub fn new(chain: OpChain, inputs: Vec<PathBuf>, output: PathBuf) -> VideoJob {
-        VideoJob {
+    pub fn new(chain: OpChain, inputs: Vec<PathBuf>, output: PathBuf) -> VideoRequest {
+        VideoRequest {
             chain,
             inputs,
             output,
@@ -91,26 +90,11 @@ impl VideoJob {
             no_audio: false,
         }
     }
-
-    fn from_args(args: &VideoArgs) -> Result<VideoJob> {
-        Ok(VideoJob {
-            chain: args.job.chain()?,
-            inputs: args.inputs.clone(),
-            output: args.output.clone(),
-            codec: args.codec.clone(),
-            quality: args.quality,
-            fps: args.fps.clone(),
-            format: args.format.clone(),
-            chunk_frames: args.chunk_frames,
-            options: VideoOptions { coordinator_only: args.job.coordinator_only, send_input: args.send_input },
-            no_audio: args.no_audio,
-        })
-    }
 }
 
 /// A video job checked and planned, its journal open: nothing has been filtered yet.
 pub struct PreparedVideo {
-    job: VideoJob,
+    job: VideoRequest,
     spec: VideoSpec,
     chunks: Vec<Chunk>,
     journal: VideoJournal,
@@ -129,54 +113,6 @@ impl PreparedVideo {
     pub fn work_dir(&self) -> &Path {
         &self.spec.work_dir
     }
-}
-
-/// `imgproc video`.
-pub fn video(master: &Master, args: &VideoArgs, cancel: &AtomicBool) -> Result<()> {
-    let prepared = prepare(&VideoJob::from_args(args)?)?;
-    let work = prepared.work_dir().to_path_buf();
-    let bar = progress_bar(prepared.pending_frames(), "frames");
-    let mut frames = FramesDone::default();
-    let mut on = |e: VideoEvent| {
-        if let VideoEvent::ChunkDone { error: Some(e), rank, .. } = &e {
-            bar.set_message(format!("rank {rank}: {e}"));
-        }
-        bar.set_position(frames.apply(&e) as u64);
-    };
-    let summary = run(master, prepared, &mut on, cancel)?;
-    bar.finish_and_clear();
-    if args.job.json {
-        println!("{}", serde_json::to_string_pretty(&summary).expect("summaries serialise"));
-    }
-    for f in &summary.failed {
-        eprintln!("imgproc: failed: {f}");
-    }
-    if summary.cancelled {
-        let rest = format!(
-            "{} chunk(s) done and kept in {}; run the same command again to finish",
-            summary.done,
-            work.display()
-        );
-        return Err(CommandError::Cancelled(rest).into());
-    }
-    if !summary.failed.is_empty() {
-        bail!(
-            "{} of {} chunk(s) failed; {} was not written (finished segments are kept in {} for the next run)",
-            summary.failed.len(),
-            summary.chunks,
-            summary.output.display(),
-            work.display()
-        );
-    }
-    eprintln!(
-        "imgproc: wrote {} ({} frames, {:.1} frames/s) in {:.2} s on {} rank(s)",
-        summary.output.display(),
-        summary.frames,
-        summary.frames_per_sec,
-        summary.wall_secs,
-        master.size()
-    );
-    Ok(())
 }
 
 /// Frames finished so far in a running video job, from its events: whole chunks done plus the
@@ -210,7 +146,7 @@ impl FramesDone {
 
 /// Checks everything that can be checked before any work (the input, sizes, codec, output),
 /// plans the chunks and opens the journal. Errors name the file (and the frame).
-pub fn prepare(job: &VideoJob) -> Result<PreparedVideo> {
+pub fn prepare(job: &VideoRequest) -> Result<PreparedVideo> {
     let chain = job.chain.clone();
     let started = Instant::now();
     let source = open_source(&job.inputs)?;
@@ -300,9 +236,9 @@ pub fn run(
 }
 
 /// A video file, or frames (a folder or image files).
-pub(crate) fn open_source(inputs: &[PathBuf]) -> Result<Source> {
+pub fn open_source(inputs: &[PathBuf]) -> Result<Source> {
     if let [one] = inputs {
-        if one.is_file() && !has_image_extension(one) {
+        if one.is_file() && !is_image_path(one) {
             let path = std::path::absolute(one)?;
             let info = probe_video(&path)?;
             // A codec FFmpeg cannot decode is found here, once, not in every chunk.

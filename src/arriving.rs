@@ -3,7 +3,7 @@
 //! Rank 0 streams a worker's rows as it decodes them. Rather than wait for the last row before
 //! filtering the first, the worker's MPI thread hands each message to the strip's compute thread
 //! as it lands ([`Sender`]), and the strip filters each chunk of rows once the rows it reads are
-//! in ([`Feed::fill`]). MPI calls stay on the MPI thread (an Open MPI communicator cannot move to
+//! in ([`ArrivingRows::fill`]). MPI calls stay on the MPI thread (an Open MPI communicator cannot move to
 //! another thread); this module only carries bytes between the two threads.
 //!
 //! A strip that filters slower than rank 0 decodes (bilateral) has many messages waiting at once.
@@ -12,7 +12,7 @@
 //! rows in (after the first large free it serves 4 MB blocks from its heap and keeps them), and
 //! the waiting messages would count twice against the rank's memory bound.
 
-use crate::exec::{Cancelled, CANCEL_POLL};
+use crate::cancel::{Cancelled, CANCEL_POLL};
 use anyhow::{bail, ensure, Result};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -78,19 +78,19 @@ impl Drop for Message {
 }
 
 /// A channel from the thread that receives a strip's rows to the strip that reads them.
-pub fn channel() -> (Sender, Feed) {
+pub fn channel() -> (Sender, ArrivingRows) {
     let (tx, rx) = mpsc::channel();
-    (tx, Feed { chunks: rx, filled: 0 })
+    (tx, ArrivingRows { chunks: rx, filled: 0 })
 }
 
 /// The compute thread's end: copies arrived bytes into the strip's input buffer as far as asked.
-pub struct Feed {
+pub struct ArrivingRows {
     chunks: mpsc::Receiver<Message>,
     /// Bytes of the input buffer filled so far, from its start.
     filled: usize,
 }
 
-impl Feed {
+impl ArrivingRows {
     /// Waits until the first `bytes` bytes of `data` hold the strip's input, copying messages in
     /// as they come (never writing before what is already filled). Stops with [`Cancelled`] once
     /// `cancel` is set, and fails when the sender goes away before the rows are complete.

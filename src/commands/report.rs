@@ -1,102 +1,39 @@
-//! What a finished job tells the user: the `--json` summary on stdout, a short human summary on
+//! What a job shows on the terminal: the `--json` summary on stdout, a short human summary on
 //! stderr, and the progress bar (shown when the user's terminal will show it, see [`progress_bar`]).
 
-use crate::model::{Progress, RankStats};
+use crate::jobs::Summary;
+use crate::model::Progress;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde::Serialize;
 use std::io::IsTerminal;
-use std::path::PathBuf;
 
-/// The `--json` summary.
-#[derive(Debug, Serialize)]
-pub struct Summary {
-    /// "image", "batch" or "reference".
-    pub mode: &'static str,
-    pub ok: bool,
-    pub op: String,
-    pub ranks: usize,
-    pub hosts: Vec<String>,
-    pub wall_secs: f64,
-    pub output: PathBuf,
-    /// Image size (one-image jobs).
-    pub width: Option<usize>,
-    pub height: Option<usize>,
-    pub channels: Option<usize>,
-    /// Batch counts.
-    pub done: usize,
-    pub already_done: usize,
-    pub failed: Vec<Failure>,
-    pub cancelled: bool,
-    /// Why a batch stopped before its end (a full output disk), if it did.
-    pub stopped: Option<String>,
-    /// Batch: images done per second of `wall_secs` (MPI start-up excluded).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub images_per_sec: Option<f64>,
-    pub per_rank: Vec<RankStats>,
-    /// Rank 0's resident memory: before reading the input, and at its peak.
-    pub rank0_start_rss_bytes: u64,
-    pub rank0_peak_rss_bytes: u64,
-    /// How an image was split, when it says more than rows over ranks: a resize runs on the
-    /// whole image on rank 0 (see `chain::Stage`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub plan: Option<String>,
-    /// One image: how its rows were read and written ("streamed pieces: input ranged, 2
-    /// worker(s) read their own rows" or "whole").
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub io: Option<String>,
-    /// Seconds from this process's start until every rank was ready (MPI start-up), not part of
-    /// `wall_secs`.
-    pub startup_secs: f64,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Failure {
-    pub input: PathBuf,
-    pub reason: String,
-}
-
-impl Summary {
-    pub fn print(&self, json: bool) {
-        if json {
-            println!("{}", serde_json::to_string_pretty(self).expect("summaries serialise"));
-        }
-        for f in &self.failed {
-            // Reasons normally name the file already.
-            let path = f.input.display().to_string();
-            if f.reason.contains(&path) {
-                eprintln!("imgproc: failed: {}", f.reason);
-            } else {
-                eprintln!("imgproc: failed: {path}: {}", f.reason);
-            }
-        }
-        let where_ = self.output.display();
-        match self.mode {
-            "batch" => eprintln!(
-                "imgproc: {} done, {} already done earlier, {} failed{} in {:.2} s on {} rank(s); outputs in {where_}",
-                self.done,
-                self.already_done,
-                self.failed.len(),
-                if self.cancelled { ", cancelled" } else { "" },
-                self.wall_secs,
-                self.ranks
-            ),
-            _ => eprintln!("imgproc: wrote {where_} in {:.2} s on {} rank(s)", self.wall_secs, self.ranks),
+/// Prints `summary`: as JSON on stdout with `json`, its failures and a line of what was done on
+/// stderr.
+pub fn print_summary(summary: &Summary, json: bool) {
+    if json {
+        println!("{}", serde_json::to_string_pretty(summary).expect("summaries serialise"));
+    }
+    for f in &summary.failed {
+        // Reasons normally name the file already.
+        let path = f.input.display().to_string();
+        if f.reason.contains(&path) {
+            eprintln!("imgproc: failed: {}", f.reason);
+        } else {
+            eprintln!("imgproc: failed: {path}: {}", f.reason);
         }
     }
-}
-
-/// Peak and current resident set size of this process, from /proc (0 where unavailable).
-pub fn rss_bytes() -> (u64, u64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse::<u64>().ok())
-            .map_or(0, |kb| kb * 1024)
-    };
-    (field("VmHWM:"), field("VmRSS:"))
+    let where_ = summary.output.display();
+    match summary.mode {
+        "batch" => eprintln!(
+            "imgproc: {} done, {} already done earlier, {} failed{} in {:.2} s on {} rank(s); outputs in {where_}",
+            summary.done,
+            summary.already_done,
+            summary.failed.len(),
+            if summary.cancelled { ", cancelled" } else { "" },
+            summary.wall_secs,
+            summary.ranks
+        ),
+        _ => eprintln!("imgproc: wrote {where_} in {:.2} s on {} rank(s)", summary.wall_secs, summary.ranks),
+    }
 }
 
 /// A progress bar on stderr with the rate and the time left. Shown when stderr is a terminal, or
@@ -105,7 +42,7 @@ pub fn rss_bytes() -> (u64, u64) {
 pub fn progress_bar(total: usize, what: &str) -> ProgressBar {
     let target = if std::io::stderr().is_terminal() {
         ProgressDrawTarget::stderr()
-    } else if crate::master::launched_by_mpirun() && launcher_has_terminal() {
+    } else if crate::process::launched_by_mpirun() && launcher_has_terminal() {
         ProgressDrawTarget::term_like(Box::new(console::Term::stderr()))
     } else {
         ProgressDrawTarget::hidden()
