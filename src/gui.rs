@@ -80,8 +80,7 @@ pub fn launch(args: GuiArgs) -> Result<()> {
             Box::new(move |cc| {
                 // winit has opened the display (and loaded libX11) by now.
                 display_lost::install();
-                let mut settings: Settings =
-                    cc.storage.and_then(|s| eframe::get_value(s, eframe::APP_KEY)).unwrap_or_default();
+                let mut settings = Settings::load(cc.storage);
                 // The chain given with --op replaces the saved one; Ctrl+Z brings that back.
                 let saved_chain = match preset {
                     Some(chain) if chain.0 != settings.chain => Some(std::mem::replace(&mut settings.chain, chain.0)),

@@ -33,16 +33,15 @@ impl eframe::App for GuiApp {
         self.draw(ui);
         if self.settings_dirty {
             if let Some(storage) = frame.storage_mut() {
-                eframe::set_value(storage, eframe::APP_KEY, &self.settings);
                 // At once, not at eframe's next auto-save: a crash must not lose "interrupted".
-                storage.flush();
+                self.settings.store_now(storage);
             }
             self.settings_dirty = false;
         }
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
-        eframe::set_value(storage, eframe::APP_KEY, &self.settings);
+        self.settings.store(storage);
     }
 }
 
