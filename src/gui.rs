@@ -4,13 +4,16 @@
 //! coordinator thread and every MPI call stays there (`coordinator`). Ranks ≥ 1 never open a
 //! window: they serve as workers until rank 0 closes, then exit, so `mpirun` exits 0.
 
+pub mod actions;
 pub mod app;
 pub mod batch_view;
 pub mod chain_editor;
 pub mod controls;
 pub mod coordinator;
 pub mod display_lost;
+pub mod document;
 pub mod history;
+pub mod job;
 pub mod layout;
 pub mod messages;
 pub mod opening;
@@ -26,8 +29,9 @@ use crate::chain::OpChain;
 use crate::cli::{GuiArgs, UsageError};
 use crate::commands::CommandError;
 use anyhow::{anyhow, Result};
-use app::{GuiApp, Settings};
+use app::GuiApp;
 use coordinator::Coordinator;
+use settings::Settings;
 
 /// What rank 0 says when there is no display to open the window on.
 pub const NO_DISPLAY: &str = "no display to open the GUI on (DISPLAY is not set).

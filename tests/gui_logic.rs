@@ -5,9 +5,11 @@
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
 use imgproc::codec;
-use imgproc::gui::app::{Doc, Freshness, GuiApp, Settings};
+use imgproc::gui::app::GuiApp;
 use imgproc::gui::chain_editor::ADD;
 use imgproc::gui::coordinator::{Coordinator, Request};
+use imgproc::gui::document::{Doc, Freshness};
+use imgproc::gui::settings::Settings;
 use imgproc::model::RankInfo;
 use imgproc::ops::Op;
 use imgproc::synth;
@@ -392,7 +394,7 @@ fn opened_paths_are_stored_absolute_so_a_start_elsewhere_finds_them() {
 
 #[test]
 fn the_rank_table_shows_how_far_each_rank_is_into_its_strip() {
-    use imgproc::gui::app::Running;
+    use imgproc::gui::job::Running;
     use imgproc::gui::progress::JobProgress;
     use imgproc::model::Progress;
     let dir = tempfile::tempdir().unwrap();
@@ -706,8 +708,8 @@ fn batch_thumbnails_grow_with_the_window() {
 
 #[test]
 fn a_batch_stopped_by_a_full_output_disk_says_so_as_an_error_that_stays() {
-    use imgproc::gui::app::Running;
     use imgproc::gui::coordinator::Event;
+    use imgproc::gui::job::Running;
     use imgproc::gui::progress::JobProgress;
     let dir = tempfile::tempdir().unwrap();
     make_batch(dir.path(), 2, 20, 20);

@@ -2,8 +2,9 @@
 //! when long; the job below, always in view: Process, Cancel, Save, the batch output format, the
 //! progress bar with time left, and what each rank is doing. Reads and calls `GuiApp`.
 
-use super::app::{Doc, Freshness, GuiApp};
+use super::app::GuiApp;
 use super::chain_editor;
+use super::document::{Doc, Freshness};
 use super::progress::JobProgress;
 use super::settings::BATCH_FORMATS;
 use egui::{Color32, RichText, Ui};
@@ -139,7 +140,7 @@ impl GuiApp {
                         let ext = ext.map(str::to_string);
                         if ui.selectable_label(current == ext, label).clicked() && current != ext {
                             self.settings.batch_format = ext;
-                            self.settings_dirty = true;
+                            self.remember();
                         }
                     }
                 })
@@ -154,7 +155,7 @@ impl GuiApp {
             .changed()
         {
             self.settings.coordinator_only = !rank0_works;
-            self.settings_dirty = true;
+            self.remember();
         }
         let (live, batch) = match (&self.running, &self.last_job) {
             (Some(r), _) => (Some(&r.progress), r.batch),

@@ -3,8 +3,8 @@
 //! size whatever it shows, so the image never jumps. Reads and calls `GuiApp`; holds no state of
 //! its own.
 
-use super::app::{Doc, Freshness, GuiApp, Picked};
-use super::display_lost;
+use super::app::GuiApp;
+use super::document::{Doc, Freshness, Picked};
 use super::messages::Kind;
 use super::settings::describe_recent;
 use super::viewer::{Compare, ViewEvents};
@@ -24,26 +24,6 @@ const REDO_Y: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::
 
 /// Height of the message area: always there, so a message never moves the image.
 const MESSAGES_HEIGHT: f32 = 66.0;
-
-impl eframe::App for GuiApp {
-    fn ui(&mut self, ui: &mut Ui, frame: &mut eframe::Frame) {
-        // GTK sets its own handler for a lost display when its first file dialog opens: ours
-        // again, every frame (a call into Xlib, no more).
-        display_lost::install();
-        self.draw(ui);
-        if self.settings_dirty {
-            if let Some(storage) = frame.storage_mut() {
-                // At once, not at eframe's next auto-save: a crash must not lose "interrupted".
-                self.settings.store_now(storage);
-            }
-            self.settings_dirty = false;
-        }
-    }
-
-    fn save(&mut self, storage: &mut dyn eframe::Storage) {
-        self.settings.store(storage);
-    }
-}
 
 impl GuiApp {
     /// The whole window, one frame. Public for the headless tests.
@@ -351,7 +331,7 @@ impl GuiApp {
         }
         if self.viewer.compare != self.settings.compare {
             self.settings.compare = self.viewer.compare;
-            self.settings_dirty = true;
+            self.remember();
         }
     }
 
