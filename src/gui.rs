@@ -4,15 +4,19 @@
 //! coordinator thread and every MPI call stays there (`coordinator`). Ranks ≥ 1 never open a
 //! window: they serve as workers until rank 0 closes, then exit, so `mpirun` exits 0.
 
+pub mod actions;
 pub mod app;
 pub mod batch_view;
 pub mod chain_editor;
 pub mod controls;
 pub mod display_lost;
+pub mod document;
 pub mod history;
+pub mod job;
 pub mod layout;
 pub mod messages;
 pub mod opening;
+pub mod processing;
 pub mod progress;
 pub mod scrubber;
 pub mod settings;
@@ -26,7 +30,8 @@ use crate::cli::{GuiArgs, UsageError};
 use crate::coordinator::Coordinator;
 use crate::jobs::JobError;
 use anyhow::{anyhow, Result};
-use app::{GuiApp, Settings};
+use app::GuiApp;
+use settings::Settings;
 
 /// What rank 0 says when there is no display to open the window on.
 pub const NO_DISPLAY: &str = "no display to open the GUI on (DISPLAY is not set).
@@ -79,8 +84,7 @@ pub fn launch(args: GuiArgs) -> Result<()> {
             Box::new(move |cc| {
                 // winit has opened the display (and loaded libX11) by now.
                 display_lost::install();
-                let mut settings: Settings =
-                    cc.storage.and_then(|s| eframe::get_value(s, eframe::APP_KEY)).unwrap_or_default();
+                let mut settings = Settings::load(cc.storage);
                 // The chain given with --op replaces the saved one; Ctrl+Z brings that back.
                 let saved_chain = match preset {
                     Some(chain) if chain.0 != settings.chain => Some(std::mem::replace(&mut settings.chain, chain.0)),

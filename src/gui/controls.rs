@@ -2,10 +2,11 @@
 //! when long; the job below, always in view: Process, Cancel, Save, the batch output format, the
 //! progress bar with time left, and what each rank is doing. Reads and calls `GuiApp`.
 
-use super::app::{Doc, Freshness, GuiApp};
+use super::app::GuiApp;
 use super::chain_editor;
+use super::document::{Doc, Freshness};
 use super::progress::JobProgress;
-use super::settings::BATCH_FORMATS;
+use super::settings::batch_formats;
 use egui::{Color32, RichText, Ui};
 
 impl GuiApp {
@@ -132,14 +133,15 @@ impl GuiApp {
         });
         if matches!(self.doc, Doc::Batch(_)) {
             let current = self.settings.batch_format.clone();
-            let label = BATCH_FORMATS.iter().find(|(_, e)| e.map(str::to_string) == current).map_or("?", |(l, _)| l);
+            let formats = batch_formats();
+            let label = formats.iter().find(|(_, e)| e.map(str::to_string) == current).map_or("?", |(l, _)| l);
             ui.add_enabled_ui(self.running.is_none(), |ui| {
                 egui::ComboBox::from_label("output format").selected_text(label).show_ui(ui, |ui| {
-                    for (label, ext) in BATCH_FORMATS {
+                    for &(label, ext) in &formats {
                         let ext = ext.map(str::to_string);
                         if ui.selectable_label(current == ext, label).clicked() && current != ext {
                             self.settings.batch_format = ext;
-                            self.settings_dirty = true;
+                            self.remember();
                         }
                     }
                 })
@@ -154,7 +156,7 @@ impl GuiApp {
             .changed()
         {
             self.settings.coordinator_only = !rank0_works;
-            self.settings_dirty = true;
+            self.remember();
         }
         let (live, batch) = match (&self.running, &self.last_job) {
             (Some(r), _) => (Some(&r.progress), r.batch),

@@ -3,8 +3,8 @@
 //! size whatever it shows, so the image never jumps. Reads and calls `GuiApp`; holds no state of
 //! its own.
 
-use super::app::{Doc, Freshness, GuiApp, Picked};
-use super::display_lost;
+use super::app::GuiApp;
+use super::document::{Doc, Freshness, Picked};
 use super::messages::Kind;
 use super::settings::describe_recent;
 use super::viewer::{Compare, ViewEvents};
@@ -24,27 +24,6 @@ const REDO_Y: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::
 
 /// Height of the message area: always there, so a message never moves the image.
 const MESSAGES_HEIGHT: f32 = 66.0;
-
-impl eframe::App for GuiApp {
-    fn ui(&mut self, ui: &mut Ui, frame: &mut eframe::Frame) {
-        // GTK sets its own handler for a lost display when its first file dialog opens: ours
-        // again, every frame (a call into Xlib, no more).
-        display_lost::install();
-        self.draw(ui);
-        if self.settings_dirty {
-            if let Some(storage) = frame.storage_mut() {
-                eframe::set_value(storage, eframe::APP_KEY, &self.settings);
-                // At once, not at eframe's next auto-save: a crash must not lose "interrupted".
-                storage.flush();
-            }
-            self.settings_dirty = false;
-        }
-    }
-
-    fn save(&mut self, storage: &mut dyn eframe::Storage) {
-        eframe::set_value(storage, eframe::APP_KEY, &self.settings);
-    }
-}
 
 impl GuiApp {
     /// The whole window, one frame. Public for the headless tests.
@@ -174,12 +153,10 @@ impl GuiApp {
         };
         let mut d = rfd::FileDialog::new()
             .set_title("Save result")
-            .set_file_name(format!("{}.{ext}", self.output_stem(&doc.path)))
-            .add_filter("PNG", &["png"])
-            .add_filter("JPEG", &["jpg", "jpeg"])
-            .add_filter("TIFF", &["tif", "tiff"])
-            .add_filter("BMP", &["bmp"])
-            .add_filter("WebP", &["webp"]);
+            .set_file_name(format!("{}.{ext}", self.output_stem(&doc.path)));
+        for (name, extensions) in crate::formats::save_filters() {
+            d = d.add_filter(name, extensions);
+        }
         if let Some(dir) = self.settings.save_dir.as_ref().or(self.settings.open_dir.as_ref()) {
             d = d.set_directory(dir);
         }
@@ -352,7 +329,7 @@ impl GuiApp {
         }
         if self.viewer.compare != self.settings.compare {
             self.settings.compare = self.viewer.compare;
-            self.settings_dirty = true;
+            self.remember();
         }
     }
 

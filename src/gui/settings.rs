@@ -1,6 +1,7 @@
 //! What the window remembers across starts (eframe storage, `~/.local/share/imgproc/app.ron`):
 //! the chain, folders, the last inputs (absolute), recent files, named presets, the batch output
-//! format, the comparison mode, and whether a job was running when the process ended.
+//! format, the comparison mode, and whether a job was running when the process ended; and the
+//! one place they are loaded from and stored to. When they are stored is the app's business.
 
 use super::viewer::Compare;
 use crate::codec;
@@ -12,15 +13,12 @@ use std::path::PathBuf;
 /// How many recent files the File menu lists.
 pub const RECENT: usize = 10;
 
-/// Output formats a batch can be written in: (label, extension; `None` keeps each input's).
-pub const BATCH_FORMATS: [(&str, Option<&str>); 6] = [
-    ("same as each input", None),
-    ("PNG (lossless)", Some("png")),
-    ("JPEG (lossy)", Some("jpg")),
-    ("TIFF (lossless)", Some("tif")),
-    ("WebP", Some("webp")),
-    ("BMP", Some("bmp")),
-];
+/// Output formats a batch can be written in: (label, extension; `None` keeps each input's),
+/// from the format table (`formats`).
+pub fn batch_formats() -> Vec<(&'static str, Option<&'static str>)> {
+    let table = crate::formats::batch_outputs().map(|(label, ext)| (label, Some(ext)));
+    std::iter::once(("same as each input", None)).chain(table).collect()
+}
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
@@ -70,6 +68,25 @@ impl Default for Settings {
 }
 
 impl Settings {
+    /// What the last run stored, or the defaults: at a first start, without storage, or when
+    /// what is stored no longer reads as settings.
+    pub fn load(storage: Option<&dyn eframe::Storage>) -> Settings {
+        storage.and_then(|s| eframe::get_value(s, eframe::APP_KEY)).unwrap_or_default()
+    }
+
+    /// Puts the settings in `storage`, which eframe writes to disk at its next flush (it flushes
+    /// right after `App::save`).
+    pub fn store(&self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, eframe::APP_KEY, self);
+    }
+
+    /// Puts the settings in `storage` and writes them to disk at once, so that a crash cannot
+    /// lose them (`interrupted` above all).
+    pub fn store_now(&self, storage: &mut dyn eframe::Storage) {
+        self.store(storage);
+        storage.flush();
+    }
+
     /// `paths` were opened: they go on top of the recent list, once.
     pub fn add_recent(&mut self, paths: Vec<PathBuf>) {
         self.recent.retain(|r| *r != paths);
@@ -113,9 +130,40 @@ mod tests {
         assert_eq!(s.recent[1], vec![PathBuf::from("/p/11.png")]);
     }
 
+    /// eframe's storage, in memory.
+    #[derive(Default)]
+    struct Memory(BTreeMap<String, String>);
+
+    impl eframe::Storage for Memory {
+        fn get_string(&self, key: &str) -> Option<String> {
+            self.0.get(key).cloned()
+        }
+        fn set_string(&mut self, key: &str, value: String) {
+            self.0.insert(key.to_string(), value);
+        }
+        fn remove_string(&mut self, key: &str) {
+            self.0.remove(key);
+        }
+        fn flush(&mut self) {}
+    }
+
+    #[test]
+    fn stored_settings_load_back_as_they_were_and_missing_or_unreadable_ones_load_as_defaults() {
+        let mut s = Settings { interrupted: true, batch_format: Some("png".into()), ..Settings::default() };
+        s.presets.insert("edges".into(), vec![Op::default_for("gray").unwrap(), Op::default_for("canny").unwrap()]);
+        s.add_recent(vec![PathBuf::from("/p/a.png"), PathBuf::from("/p/b.png")]);
+        let mut storage = Memory::default();
+        s.store_now(&mut storage);
+        assert_eq!(Settings::load(Some(&storage)), s);
+
+        assert_eq!(Settings::load(None), Settings::default());
+        eframe::Storage::set_string(&mut storage, eframe::APP_KEY, "not settings".into());
+        assert_eq!(Settings::load(Some(&storage)), Settings::default());
+    }
+
     #[test]
     fn every_batch_format_can_be_written() {
-        for (label, ext) in BATCH_FORMATS {
+        for (label, ext) in batch_formats() {
             if let Some(ext) = ext {
                 codec::check_format(ext).unwrap_or_else(|e| panic!("{label}: {e:#}"));
             }

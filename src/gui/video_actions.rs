@@ -3,7 +3,10 @@
 //! on every rank — the job `imgproc video` runs, sent to the coordinator — with progress and
 //! Cancel. Drawing lives in `video_view`.
 
-use super::app::{absolute, Doc, GuiApp, Loaded, Picked, Running};
+use super::actions::absolute;
+use super::app::GuiApp;
+use super::document::{Doc, Loaded, Picked};
+use super::job::Running;
 use super::opening::VIDEO_EXTENSIONS;
 use super::progress::JobProgress;
 use super::video_doc::{rate, VideoDoc};

@@ -3,7 +3,8 @@
 //! image viewer's comparison; and the keys that move the slider. Reads and changes the doc's
 //! frame only; the scrubber does the rest.
 
-use super::app::{Doc, GuiApp};
+use super::app::GuiApp;
+use super::document::Doc;
 use super::video_doc::clock;
 use super::viewer::ViewEvents;
 use egui::{Key, Modifiers, RichText, Ui};
