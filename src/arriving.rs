@@ -3,8 +3,8 @@
 //! Rank 0 streams a worker's rows as it decodes them. Rather than wait for the last row before
 //! filtering the first, the worker's MPI thread hands each message to the strip's compute thread
 //! as it lands ([`Sender`]), and the strip filters each chunk of rows once the rows it reads are
-//! in ([`ArrivingRows::fill`]). MPI calls stay on the MPI thread (an Open MPI communicator cannot move to
-//! another thread); this module only carries bytes between the two threads.
+//! in ([`ArrivingRows::fill`]). MPI calls stay on the MPI thread (an Open MPI communicator
+//! cannot move to another thread); this module only carries bytes between the two threads.
 //!
 //! A strip that filters slower than rank 0 decodes (bilateral) has many messages waiting at once.
 //! Each lives in memory of its own from the system ([`Message`]) and goes back to it once

@@ -110,7 +110,7 @@ pub fn open_job(
 }
 
 /// Decodes, filters and encodes one image held in memory. Stops at the next chunk of rows once
-/// `cancel` is set (the error is then `exec::Cancelled`).
+/// `cancel` is set (the error is then `cancel::Cancelled`).
 pub fn process_bytes(
     bytes: &[u8],
     name: &str,

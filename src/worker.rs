@@ -113,11 +113,11 @@ impl Worker<'_> {
         let strip = &job.strips[self.rank];
         let mut stats = RankStats { rows: Some((strip.owned.start, strip.owned.end)), ..self.stats() };
 
-        let (input, incoming) = match self.strip_input(job, &mut stats) {
-            Ok((img, incoming)) => (Ok(img), incoming),
+        let (input, to_come) = match self.strip_input(job, &mut stats) {
+            Ok((img, to_come)) => (Ok(img), to_come),
             Err(e) => (Err(e), None),
         };
-        let (incoming, feed) = incoming.unzip();
+        let (to_come, feed) = to_come.unzip();
         let run = input.and_then(|img| {
             let run = StripRun::new(job.chain.clone(), job.height, strip.owned.clone(), img, strip.input.clone())?;
             Ok(match feed {
@@ -127,12 +127,11 @@ impl Worker<'_> {
         });
         let mut times = DriveTimes::default();
         let started = unix_now();
-        let mut exchange =
-            WorkerExchange { worker: self, job: job.id, throttle: ProgressThrottle::default(), incoming };
+        let mut exchange = WorkerExchange { worker: self, job: job.id, throttle: ProgressThrottle::default(), to_come };
         let result = drive(&job.chain, run, &mut exchange, &mut times);
         stats.record("filter", job.t0, started);
-        if let Some(incoming) = exchange.incoming.take() {
-            incoming.record(&mut stats, job.t0);
+        if let Some(to_come) = exchange.to_come.take() {
+            to_come.record(&mut stats, job.t0);
         }
         (stats.compute_secs, stats.global_secs) = (times.compute_secs, times.global_secs);
 
@@ -190,8 +189,8 @@ impl Worker<'_> {
         let streamed = |input: Vec<u8>, chunk_rows: usize| -> Result<_> {
             let (to, feed) = arriving::channel();
             let messages = message_sizes(input.len(), chunk_rows.max(1) * row_bytes).into();
-            let incoming = RowsToCome { messages, to: Some(to), started, finished: None, bytes: 0 };
-            Ok((Image::from_vec(job.width, strip.input.len(), job.channels, input)?, Some((incoming, feed))))
+            let to_come = RowsToCome { messages, to: Some(to), started, finished: None, bytes: 0 };
+            Ok((Image::from_vec(job.width, strip.input.len(), job.channels, input)?, Some((to_come, feed))))
         };
         match &job.input {
             StripInput::Sent => {
@@ -334,7 +333,7 @@ struct WorkerExchange<'a, 'w> {
     worker: &'a mut Worker<'w>,
     job: u64,
     throttle: ProgressThrottle,
-    incoming: Option<RowsToCome>,
+    to_come: Option<RowsToCome>,
 }
 
 /// Rows rank 0 is still streaming to this strip: the messages to come (their sizes, in order)
@@ -421,11 +420,11 @@ impl GlobalExchange for WorkerExchange<'_, '_> {
     }
 
     fn receive_rows(&mut self) -> RowsIn {
-        let Some(incoming) = self.incoming.as_mut() else { return RowsIn::AllIn };
-        match incoming.receive(&self.worker.world.process_at_rank(0)) {
+        let Some(to_come) = self.to_come.as_mut() else { return RowsIn::AllIn };
+        match to_come.receive(&self.worker.world.process_at_rank(0)) {
             Arrival::Message(bytes) => {
                 // A strip that stopped (it failed) no longer reads: the rows are received all the same.
-                if let Some(to) = &incoming.to {
+                if let Some(to) = &to_come.to {
                     let _ = to.send(bytes);
                 }
                 RowsIn::Moved

@@ -108,7 +108,7 @@ impl StripRun {
         })
     }
 
-    /// The input's rows arrive through `feed`, top to bottom, while the strip computes: the
+    /// The input's rows arrive through `feed` ([`ArrivingRows`]), top to bottom, while the strip computes: the
     /// input given to [`StripRun::new`] is the buffer they fill. The first op, when it is local,
     /// filters each chunk of rows as soon as its rows are in; anything else waits for them all.
     pub fn with_feed(mut self, feed: ArrivingRows) -> Self {

@@ -26,7 +26,7 @@ impl Worker<'_> {
         let subs = substrips::plan(strip.owned.clone(), job.chain.total_halo(), job.height, format.row_align(), rows);
         let sizes = message_sizes(strip.input.len() * row_bytes, chunk_rows.max(1) * row_bytes);
         // The sub-strips' inputs go through `gather`, not through a feed.
-        let mut incoming =
+        let mut to_come =
             RowsToCome { messages: sizes.into(), to: None, started: unix_now(), finished: None, bytes: 0 };
         let mut gather = Gather::new(subs.clone(), strip.input.start, row_bytes);
         let cancel = CancelFlag::default();
@@ -64,12 +64,12 @@ impl Worker<'_> {
                 if compute.is_finished() {
                     break;
                 }
-                match incoming.messages.front() {
+                match to_come.messages.front() {
                     // Straight into the gathered rows: this thread shares a core with the
                     // strip's computing, and rank 0 waits for each message to be taken.
                     Some(&len) if has_message(&root, TAG_STRIP) => {
                         receive_bytes(&root, TAG_STRIP, gather.room(len));
-                        incoming.took();
+                        to_come.took();
                         backoff = Backoff::new(ROW_POLL);
                         hand_over(&mut gather, &mut inputs);
                         continue;
@@ -97,7 +97,7 @@ impl Worker<'_> {
         if outcome.as_ref().err() != Some(&Failure::Cancelled) {
             let mut backoff = Backoff::new(BUSY_WAIT);
             loop {
-                match incoming.receive(&root) {
+                match to_come.receive(&root) {
                     Arrival::Message(_) => backoff = Backoff::new(BUSY_WAIT),
                     Arrival::AllIn => break,
                     Arrival::Waiting if self.is_cancelled(job.id, None) => break,
@@ -105,7 +105,7 @@ impl Worker<'_> {
                 }
             }
         }
-        incoming.record(&mut stats, job.t0);
+        to_come.record(&mut stats, job.t0);
         match outcome {
             Ok(made) => {
                 let parts = made.record(&mut stats, job.t0);
