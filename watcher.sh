@@ -19,7 +19,8 @@
 # probing every INTERVAL while it runs: a host that stops answering stops mpirun at once (Open MPI
 # alone may take minutes to notice a host that died without closing its connections). When mpirun
 # ends, every process left in its session is killed, then its exit is judged:
-#   - 0: done;
+#   - 0: done (also when imgproc ended the job for a rank that did not answer its shutdown once
+#     the work was done: it does so with MPI_Abort and the job's own code);
 #   - abnormal, so relaunch on the live hosts: a host stopped answering; mpirun lost a daemon; a
 #     rank died of a signal (the OOM killer, a crash, kill -9: "mpirun noticed that process rank N
 #     ... exited on signal S"); MPI aborted on a broken connection; any exit code other than
@@ -219,7 +220,10 @@ judge() {
   crash=$(sed -n -E 's/.*process rank ([0-9]+) with PID [0-9]+ on node ([^ ]+) exited on signal ([0-9]+) \(([^)]*)\).*/rank=\1 host=\2 signal=\3 (\4)/p' "$mpirun_log" | head -1)
   # "ORTE has lost communication with a remote daemon. ... Remote daemon: [[61087,0],2] on node 10.213.47.13"
   daemon=$(sed -n -E 's/.*Remote daemon: *\[\[[0-9]+,[0-9]+\],([0-9]+)\] on node ([^ ]+).*/daemon=\1 host=\2/p' "$mpirun_log" | head -1)
-  if [ -n "$crash" ]; then
+  if grep -q 'did not answer the shutdown' "$mpirun_log" && [[ $OWN_EXITS == *" $code "* ]]; then
+    # The work ended (imgproc says so) and a frozen rank was cut off with the job's own code.
+    verdict=own why="the job ended by itself (exit $code: $(own_exit_meaning "$code")); a rank did not answer its shutdown"
+  elif [ -n "$crash" ]; then
     case $crash in
       *' signal=2 '*) verdict=interrupted why="$crash exit=$code" ;;
       *) verdict=relaunch why="crash $crash exit=$code" ;;

@@ -24,7 +24,9 @@ pub const EXIT_CODES: &str = "Exit codes:
   1  a job or at least one image failed (each is listed with its reason)
   2  usage error: bad flags, unknown operation or bad parameter
   3  the job could not start: unwritable output folder, no inputs, no display for the GUI
-  130  cancelled by Ctrl+C or SIGTERM: no partial output; a batch keeps what it finished";
+  130  cancelled by Ctrl+C or SIGTERM: no partial output; a batch keeps what it finished
+A rank that does not answer the shutdown within a second of the work's end is named, and the job
+is ended with MPI_Abort and the code above (mpirun then exits with it).";
 
 #[derive(Subcommand, Debug)]
 pub enum Command {

@@ -139,7 +139,7 @@ impl Coordinator {
                     finalised = serve(&master, rx, &serving);
                 }
                 // Shutdown to every worker, then MPI_Finalize.
-                drop(master);
+                master.shut_down(0);
                 if let Some(done) = finalised {
                     let _ = done.send(());
                 }

@@ -60,14 +60,15 @@ impl std::fmt::Display for Printed {
     }
 }
 
-/// Shows the job's error while every rank is still up, then shuts the ranks down. Once rank 0
-/// exits non-zero, mpirun aborts the job and may drop output it has not forwarded yet: the
-/// reason must reach it first.
+/// Shows the job's error while every rank is still up, then shuts the ranks down with the exit
+/// code this process will return (a rank that does not answer ends the job with that code, see
+/// `Master::shut_down`). Once rank 0 exits non-zero, mpirun aborts the job and may drop output
+/// it has not forwarded yet: the reason must reach it first.
 fn printed_before_shutdown(result: anyhow::Result<()>, master: imgproc::master::Master) -> anyhow::Result<()> {
     if let Err(e) = &result {
         print_error(e);
     }
-    drop(master);
+    master.shut_down(result.as_ref().err().map_or(0, exit_code));
     result.map_err(|e| e.context(Printed))
 }
 

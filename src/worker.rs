@@ -75,7 +75,12 @@ pub fn serve(world: &SimpleCommunicator) -> Result<()> {
                 me.forget_cancels_before(job.id);
                 me.video_job(&job)?;
             }
-            Command::Shutdown => return Ok(()),
+            Command::Shutdown => {
+                // Rank 0 waits a bounded time for this, then ends the job for a rank that is
+                // silent (see `master::shutdown`).
+                send_json(&root, TAG_BYE, &rank);
+                return Ok(());
+            }
         }
     }
 }

@@ -214,11 +214,23 @@ impl Master {
     /// batch ended (a stalled node): takes their late result and throws it away, then their
     /// totals. Called before anything else is asked of the workers.
     pub(super) fn settle(&self) -> Result<()> {
+        self.settle_until(None).map(|_| ())
+    }
+
+    /// [`Master::settle`], giving up at `deadline` (the end of the job, when nothing more will be
+    /// asked of them): returns the ranks that still owe their answer.
+    pub(super) fn settle_until(&self, deadline: Option<Instant>) -> Result<Vec<usize>> {
         let lingering = std::mem::take(&mut *self.lingering.borrow_mut());
-        for rank in lingering {
+        for (i, &rank) in lingering.iter().enumerate() {
             let from = Some(rank as i32);
             loop {
-                let (up, _) = receive_json::<BatchUp>(self.world(), from, TAG_BATCH_UP, &mut || {})?;
+                let up = match deadline {
+                    None => Some(receive_json::<BatchUp>(self.world(), from, TAG_BATCH_UP, &mut || {})?),
+                    Some(at) => poll_for(at.saturating_duration_since(Instant::now()), || {
+                        try_receive_json::<BatchUp>(self.world(), from, TAG_BATCH_UP)
+                    })?,
+                };
+                let Some((up, _)) = up else { return Ok(lingering[i..].to_vec()) };
                 match up {
                     BatchUp::Done { outcome: Ok(Produced::Bytes(len)), .. } => {
                         let mut buf = vec![0u8; len];
@@ -234,7 +246,7 @@ impl Master {
                 send_json(&self.process(rank), TAG_BATCH_DOWN, &BatchDown::Finish);
             }
         }
-        Ok(())
+        Ok(Vec::new())
     }
 }
 

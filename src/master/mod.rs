@@ -14,6 +14,7 @@ mod exchange;
 mod image;
 mod lane;
 mod relay;
+mod shutdown;
 mod stream;
 mod video;
 
@@ -42,6 +43,8 @@ pub struct Master {
     next_job: Cell<u64>,
     /// Workers that still owe the end of the last batch (see `batch::settle`).
     lingering: RefCell<Vec<usize>>,
+    /// The workers were told to shut down (once).
+    ended: bool,
     /// Finalises MPI when dropped, after `Shutdown` went out.
     _universe: Option<mpi::environment::Universe>,
 }
@@ -98,6 +101,7 @@ impl Master {
             startup_secs: 0.0,
             next_job: Cell::new(1),
             lingering: RefCell::default(),
+            ended: false,
             _universe: universe,
         };
         for (rank, &n) in plan.iter().enumerate().skip(1) {
@@ -150,13 +154,10 @@ impl Master {
 }
 
 impl Drop for Master {
-    /// Workers wait for commands until told to stop: tell them, however rank 0 is leaving.
+    /// Workers wait for commands until told to stop: tell them, however rank 0 is leaving (a
+    /// failed job, a panic, the GUI's end). A front end that knows its exit code calls
+    /// [`Master::shut_down`] first.
     fn drop(&mut self) {
-        if let Err(e) = self.settle() {
-            eprintln!("imgproc: while shutting down: {e:#}");
-        }
-        for rank in 1..self.size() {
-            send_command(self.world(), rank, &Command::Shutdown);
-        }
+        self.end_ranks(1);
     }
 }

@@ -40,6 +40,8 @@ pub const TAG_BATCH_DOWN: Tag = 22;
 pub const TAG_BATCH_DOWN_BYTES: Tag = 23;
 /// A worker introduces itself at start-up ([`crate::model::RankInfo`]).
 pub const TAG_HELLO: Tag = 30;
+/// A worker's goodbye after `Shutdown` (worker → rank 0): it is leaving its command loop.
+pub const TAG_BYE: Tag = 31;
 
 /// What rank 0 asks a worker to do next.
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -2,6 +2,8 @@
 //! with a deadline, sample pictures, the one-process reference.
 #![allow(dead_code)] // each test file uses its own subset
 
+pub mod video;
+
 use imgproc::codec;
 use imgproc::synth;
 use std::path::{Path, PathBuf};
