@@ -9,18 +9,9 @@ mod common;
 
 use common::video::*;
 use common::*;
-use imgproc::journal::JOURNAL_NAME;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
-
-fn journal_events(out_dir: &Path, event: &str) -> Vec<serde_json::Value> {
-    let text = std::fs::read_to_string(out_dir.join(JOURNAL_NAME)).unwrap_or_default();
-    text.lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v["event"] == event)
-        .collect()
-}
 
 fn alive(pid: u32) -> bool {
     // SAFETY: signal 0 only checks that the process exists.
@@ -41,6 +32,32 @@ fn gone_within(pid: u32, limit: Duration) -> bool {
         std::thread::sleep(Duration::from_millis(20));
     }
     false
+}
+
+/// Waits for `child` to end, noting when `mark()` first held (the last output's moment); then
+/// checks the frozen rank `pid` is gone (SIGKILLing it if not, so no test leaves it behind).
+/// Returns the output, how long after the mark the command ended, and whether `pid` was left.
+fn end_after(child: std::process::Child, pid: u32, what: &str, mark: impl Fn() -> bool) -> (Output, Duration, bool) {
+    let what = what.to_string();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send((finish(child, &what), Instant::now()));
+    });
+    let mut marked_at = None;
+    let (out, ended_at) = loop {
+        if marked_at.is_none() && mark() {
+            marked_at = Some(Instant::now());
+        }
+        if let Ok(done) = rx.recv_timeout(Duration::from_millis(20)) {
+            break done;
+        }
+    };
+    let left = gone_within(pid, Duration::from_secs(2));
+    if left {
+        signal(pid, libc::SIGKILL);
+    }
+    let marked_at = marked_at.unwrap_or_else(|| panic!("the output never appeared:\n{}", stderr(&out)));
+    (out, ended_at - marked_at, left)
 }
 
 #[test]
@@ -78,36 +95,13 @@ fn a_rank_frozen_mid_batch_is_named_and_the_command_returns_soon_after_the_last_
             && pids.iter().any(|&p| rank_of(p) == Some(2) && cpu_secs(p) > 0.3)
     });
     let frozen = *pids.iter().find(|&&p| rank_of(p) == Some(2)).unwrap();
-    wait_until(Duration::from_secs(60), "rank 2 busy computing", || {
-        let before = cpu_secs(frozen);
-        std::thread::sleep(Duration::from_millis(150));
-        cpu_secs(frozen) - before > 0.03
-    });
-    signal(frozen, libc::SIGSTOP);
+    stop_while_computing(frozen);
 
-    // The moment the batch's end is journaled (its last output is written before), then the end
-    // of the command.
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send((finish(child, "the watcher"), Instant::now()));
-    });
-    let mut finished_at = None;
-    let (out, ended_at) = loop {
-        if finished_at.is_none() && !journal_events(&out_dir, "finish").is_empty() {
-            finished_at = Some(Instant::now());
-        }
-        if let Ok(done) = rx.recv_timeout(Duration::from_millis(20)) {
-            break done;
-        }
-    };
-    let still_there = gone_within(frozen, Duration::from_secs(2));
-    if still_there {
-        signal(frozen, libc::SIGKILL);
-    }
+    // From the moment the batch's end is journaled (its last output is written before).
+    let (out, waited, still_there) =
+        end_after(child, frozen, "the watcher", || !journal_events(&out_dir, "finish").is_empty());
     let err = stderr(&out);
-    let finished_at = finished_at.unwrap_or_else(|| panic!("the batch never journaled its end:\n{err}"));
     assert!(out.status.success(), "the watcher exited {:?}:\n{err}", out.status.code());
-    let waited = ended_at - finished_at;
     eprintln!("the command returned {waited:?} after the batch journaled its end");
     assert!(waited <= Duration::from_secs(3), "the command returned {waited:?} after the last output:\n{err}");
     assert!(err.contains("rank 2 (") && err.contains("did not answer the shutdown"), "rank 2 is not named:\n{err}");
@@ -149,27 +143,9 @@ fn a_rank_frozen_once_its_video_chunks_are_done_is_named_and_the_command_returns
     assert!(!output.exists(), "the video was done before rank 3 was frozen");
     signal(frozen, libc::SIGSTOP);
 
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send((finish(child, "mpirun"), Instant::now()));
-    });
-    let mut written_at = None;
-    let (out, ended_at) = loop {
-        if written_at.is_none() && output.exists() {
-            written_at = Some(Instant::now());
-        }
-        if let Ok(done) = rx.recv_timeout(Duration::from_millis(20)) {
-            break done;
-        }
-    };
-    let still_there = gone_within(frozen, Duration::from_secs(2));
-    if still_there {
-        signal(frozen, libc::SIGKILL);
-    }
+    let (out, waited, still_there) = end_after(child, frozen, "mpirun", || output.exists());
     let err = stderr(&out);
-    let written_at = written_at.unwrap_or_else(|| panic!("the video was never written:\n{err}"));
     assert_eq!(out.status.code(), Some(0), "mpirun's exit:\n{err}");
-    let waited = ended_at - written_at;
     eprintln!("the command returned {waited:?} after the video was written");
     assert!(waited <= Duration::from_secs(3), "the command returned {waited:?} after the output:\n{err}");
     assert!(err.contains("rank 3 (") && err.contains("did not answer the shutdown"), "rank 3 is not named:\n{err}");

@@ -10,18 +10,9 @@
 mod common;
 
 use common::*;
-use imgproc::journal::JOURNAL_NAME;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
-
-fn journal_events(out_dir: &Path, event: &str) -> Vec<serde_json::Value> {
-    let text = std::fs::read_to_string(out_dir.join(JOURNAL_NAME)).unwrap_or_default();
-    text.lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v["event"] == event)
-        .collect()
-}
 
 fn file_name(v: &serde_json::Value) -> String {
     Path::new(v["input"].as_str().unwrap()).file_name().unwrap().to_string_lossy().into_owned()
@@ -62,12 +53,7 @@ fn a_stopped_rank_does_not_hold_up_the_batch_and_nothing_is_written_twice() {
         });
         let stalled = *pids.iter().find(|&&p| rank_of(p) == Some(2)).unwrap();
         // Stop it while it computes (not while it sends a result: see the limits in RECOVERY.md).
-        wait_until(Duration::from_secs(60), "rank 2 busy computing", || {
-            let before = cpu_secs(stalled);
-            std::thread::sleep(Duration::from_millis(150));
-            cpu_secs(stalled) - before > 0.03
-        });
-        signal(stalled, libc::SIGSTOP);
+        stop_while_computing(stalled);
         // The batch ends while rank 2 is still stopped.
         let ended = std::panic::catch_unwind(|| {
             wait_until(Duration::from_secs(90), "the batch to end without rank 2", || {

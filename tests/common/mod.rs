@@ -164,3 +164,22 @@ pub fn finish(child: Child, what: &str) -> Output {
         }
     }
 }
+
+/// The events `event` ("done", "finish"...) a batch journal in `out_dir` holds so far.
+pub fn journal_events(out_dir: &Path, event: &str) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(out_dir.join(imgproc::journal::JOURNAL_NAME)).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["event"] == event)
+        .collect()
+}
+
+/// Stops `pid` with SIGSTOP while it computes (its CPU time grows), not while it waits or sends.
+pub fn stop_while_computing(pid: u32) {
+    wait_until(Duration::from_secs(60), "the rank busy computing", || {
+        let before = cpu_secs(pid);
+        std::thread::sleep(Duration::from_millis(150));
+        cpu_secs(pid) - before > 0.03
+    });
+    signal(pid, libc::SIGSTOP);
+}
