@@ -119,7 +119,8 @@ pub struct VideoArgs {
     /// Image format of a frame-folder output.
     #[arg(long, default_value = "png")]
     pub format: String,
-    /// Frames per chunk: a video is cut at the first keyframe after this many frames.
+    /// Frames per chunk at most: a video is cut at the first keyframe after this many frames, or
+    /// after fewer when a short video would otherwise leave a rank without a chunk.
     #[arg(long, default_value_t = 48, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub chunk_frames: usize,
     /// Rank 0 sends every worker its chunks' input and receives their segments, as for nodes

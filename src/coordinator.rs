@@ -260,7 +260,7 @@ fn run_batch(master: &Master, job: &BatchRequest, cancel: &AtomicBool, to: &Repl
 }
 
 fn run_video_job(master: &Master, job: &VideoRequest, cancel: &AtomicBool, to: &Replies) -> Result<VideoSummary> {
-    let prepared = jobs::video::prepare(job)?;
+    let prepared = jobs::video::prepare(job, master.size())?;
     to.send(JobEvent::VideoPlanned { frames: prepared.pending_frames() });
     jobs::video::run(master, prepared, &mut |e| to.send(JobEvent::Video(e)), cancel)
 }

@@ -101,6 +101,11 @@ impl BatchJournal {
         self.done.contains(input)
     }
 
+    /// Every input an earlier run of this job finished, in no particular order.
+    pub fn done_inputs(&self) -> impl Iterator<Item = &Path> {
+        self.done.iter().map(PathBuf::as_path)
+    }
+
     pub fn job(&self) -> &str {
         &self.job
     }

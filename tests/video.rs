@@ -222,3 +222,29 @@ fn bad_inputs_fail_by_name_without_output_or_hang() {
     assert_ok(&mpirun(2, &["video", "--op", resized, s(&frames), "-o", s(&output)]), "ends in resize");
     assert_eq!(frames_of(&output).len(), 6);
 }
+
+#[test]
+fn a_short_clip_with_one_keyframe_is_split_across_ranks_and_every_frame_is_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("one-gop.mp4");
+    make_video_gop(&input, 2, 1000);
+    let info = imgproc::video::source::probe_video(&input).unwrap();
+    assert_eq!(info.keyframes, [0], "the clip has one keyframe");
+    let op = "gaussian";
+    let want = expected(op, &frames_of(&input));
+    // The worker decodes its chunk itself, or (`--send-input`) rank 0 decodes it and sends it.
+    for send in [false, true] {
+        let output = dir.path().join(format!("one-gop-{send}.mkv"));
+        let mut args = vec!["video", "--json", "--op", op, s(&input), "-o", s(&output)];
+        if send {
+            args.push("--send-input");
+        }
+        let out = mpirun(2, &args);
+        assert_ok(&out, "one-keyframe clip on 2 ranks");
+        let summary = json(&out);
+        assert_eq!(summary["chunks"].as_u64(), Some(2), "{summary}");
+        let per_rank = summary["per_rank"].as_array().unwrap();
+        assert!(per_rank.iter().all(|r| r["images"].as_u64().unwrap() > 0), "a rank did no frames: {summary}");
+        assert_frames(&frames_of(&output), &want, &format!("a chunk started between keyframes, send {send}"));
+    }
+}

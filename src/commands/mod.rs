@@ -132,7 +132,7 @@ fn run_video(master: &Master, args: &VideoArgs, cancel: &AtomicBool) -> Result<(
         options: VideoOptions { coordinator_only: args.job.coordinator_only, send_input: args.send_input },
         no_audio: args.no_audio,
     };
-    let prepared = jobs::video::prepare(&req)?;
+    let prepared = jobs::video::prepare(&req, master.size())?;
     let work = prepared.work_dir().to_path_buf();
     let bar = progress_bar(prepared.pending_frames(), "frames");
     let mut frames = FramesDone::default();

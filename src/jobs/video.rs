@@ -11,8 +11,8 @@ use crate::model::RankStats;
 use crate::process::rss_bytes;
 use crate::video::plan::{check_frame_names, muxer, output_kind};
 use crate::video::{
-    chunk::open_capture, join::join_segments, plan_chunks, probe_video, work_dir, Chunk, FrameList, OutputKind, Source,
-    VideoEvent, VideoJournal, VideoOptions, VideoSpec,
+    chunk::open_capture, join::join_segments, plan::plan_job_chunks, probe_video, work_dir, Chunk, FrameList,
+    OutputKind, Source, VideoEvent, VideoJournal, VideoOptions, VideoSpec,
 };
 use anyhow::{bail, ensure, Context, Result};
 use opencv::prelude::*;
@@ -145,8 +145,9 @@ impl FramesDone {
 }
 
 /// Checks everything that can be checked before any work (the input, sizes, codec, output),
-/// plans the chunks and opens the journal. Errors name the file (and the frame).
-pub fn prepare(job: &VideoRequest) -> Result<PreparedVideo> {
+/// opens the journal and plans the chunks for `ranks` ranks (chunks finished by an earlier run
+/// are kept). Errors name the file (and the frame).
+pub fn prepare(job: &VideoRequest, ranks: usize) -> Result<PreparedVideo> {
     let chain = job.chain.clone();
     let started = Instant::now();
     let source = open_source(&job.inputs)?;
@@ -172,8 +173,8 @@ pub fn prepare(job: &VideoRequest) -> Result<PreparedVideo> {
         check_frame_names(&spec).map_err(cannot_start)?;
     }
     prepare_work_dir(&spec).map_err(cannot_start)?;
-    let chunks = plan_chunks(&spec.source, job.chunk_frames);
-    let journal = VideoJournal::open(&work, &job_key(&spec, job.chunk_frames)).map_err(cannot_start)?;
+    let journal = VideoJournal::open(&work, &job_key(&spec)).map_err(cannot_start)?;
+    let chunks = plan_job_chunks(&spec.source, job.chunk_frames, ranks, &journal.done_chunks());
     Ok(PreparedVideo { job: job.clone(), spec, chunks, journal, output, started })
 }
 
@@ -317,9 +318,10 @@ fn prepare_work_dir(spec: &VideoSpec) -> Result<()> {
     Ok(())
 }
 
-/// What makes two runs the same job: the chain, the input (size and time), the output settings and
-/// the chunk size. A segment of another job is never reused.
-fn job_key(spec: &VideoSpec, every: usize) -> String {
+/// What makes two runs the same job: the chain, the input (size and time) and the output
+/// settings. A segment of another job is never reused; a chunk of the same job is, whatever plan
+/// (chunk size, rank count) made it (`plan_job_chunks`).
+fn job_key(spec: &VideoSpec) -> String {
     let input = match &spec.source {
         Source::Video { path, .. } => fingerprint(path),
         Source::Frames(list) => format!("{} frames, first {}", list.paths.len(), fingerprint(&list.paths[0])),
@@ -328,7 +330,7 @@ fn job_key(spec: &VideoSpec, every: usize) -> String {
         OutputKind::Video { codec, quality, ext, .. } => format!("{codec:?} q{quality:?} .{ext}"),
         OutputKind::Frames { format, .. } => format!("frames .{format}"),
     };
-    format!("video {} | {input} | {out} | {} fps | chunks of {every}", spec.chain, spec.fps)
+    format!("video {} | {input} | {out} | {} fps", spec.chain, spec.fps)
 }
 
 fn fingerprint(path: &Path) -> String {

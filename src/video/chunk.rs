@@ -95,22 +95,30 @@ impl<'a> FrameReader<'a> {
         Ok(match (&spec.source, input) {
             (Source::Video { path, info }, ChunkInput::Own) => {
                 let mut capture = open_capture(path)?;
-                if chunk.start > 0 {
+                // A decoder starts at a keyframe: the one at or before the chunk's start.
+                let keyframe = info.keyframes.iter().copied().filter(|&k| k <= chunk.start).max().unwrap_or(0);
+                if keyframe > 0 {
                     capture
-                        .set(videoio::CAP_PROP_POS_FRAMES, chunk.start as f64)
-                        .with_context(|| format!("{}: seeking to frame {}", path.display(), chunk.start + 1))?;
+                        .set(videoio::CAP_PROP_POS_FRAMES, keyframe as f64)
+                        .with_context(|| format!("{}: seeking to frame {}", path.display(), keyframe + 1))?;
                 }
                 // OpenCV counts time from the stream's start, the first frame's time. AVI has no
                 // presentation times (OpenCV reports decode times there): its frames are counted only.
                 let avi = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("avi"));
                 let tolerance = if avi { f64::INFINITY } else { 0.5 / info.fps_value() };
-                FrameReader::Video {
+                let mut reader = FrameReader::Video {
                     capture,
                     name: path.display().to_string(),
                     pts: &info.pts,
                     origin: info.pts[0],
                     tolerance,
+                };
+                // A chunk that starts between keyframes: its frames before the start are decoded
+                // (and their times checked) only to reach it.
+                for index in keyframe..chunk.start {
+                    reader.next(index)?;
                 }
+                reader
             }
             (Source::Video { path, info }, ChunkInput::Piece(file)) => {
                 let capture =

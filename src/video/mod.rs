@@ -99,6 +99,17 @@ impl VideoJournal {
         self.0.is_done(&Self::key(chunk))
     }
 
+    /// The chunks an earlier run of this job finished (their index is not kept: 0).
+    pub fn done_chunks(&self) -> Vec<Chunk> {
+        self.0
+            .done_inputs()
+            .filter_map(|key| {
+                let (start, frames) = key.to_str()?.strip_prefix("chunk-")?.split_once('-')?;
+                Some(Chunk { index: 0, start: start.parse().ok()?, frames: frames.parse().ok()? })
+            })
+            .collect()
+    }
+
     pub fn record_start(
         &mut self,
         ranks: usize,

@@ -20,27 +20,64 @@ pub struct Chunk {
 /// `every` frames after the last cut (a decoder can only start at a keyframe), for frames exactly
 /// every `every` frames. The chunks tile the input in order.
 pub fn plan_chunks(source: &Source, every: usize) -> Vec<Chunk> {
-    let every = every.max(1);
+    plan_job_chunks(source, every, 1, &[])
+}
+
+/// The chunks of a job on `ranks` ranks. Chunks an earlier run finished (`done`, from the
+/// journal) are kept as they are, whatever plan made them, so a relaunch on other ranks redoes
+/// nothing; the frames between them are cut as [`plan_chunks`] cuts, into chunks of `every`
+/// frames or fewer, never so few that a rank is left without a chunk (a 48-frame clip on 2
+/// ranks is two chunks, not one). Where a video's keyframes are too sparse for that (a short
+/// long-GOP clip), chunks start between keyframes: the rank decodes from the keyframe before its
+/// chunk and drops the frames before its start (`chunk::FrameReader`), which keeps every frame
+/// exact at the cost of decoding those frames twice.
+pub fn plan_job_chunks(source: &Source, every: usize, ranks: usize, done: &[Chunk]) -> Vec<Chunk> {
     let total = source.frames();
-    let cuts: Vec<usize> = match source {
-        Source::Frames(_) => (0..total).step_by(every).collect(),
+    let every = every.max(1).min(total.div_ceil(ranks.max(1)).max(1));
+    let mut kept: Vec<Chunk> = done.iter().copied().filter(|c| c.frames > 0 && c.start + c.frames <= total).collect();
+    // Longest first at each start, then the first that does not overlap what is kept.
+    kept.sort_by_key(|c| (c.start, std::cmp::Reverse(c.frames)));
+    let mut spans = Vec::new();
+    let mut at = 0;
+    // A gap's share of the ranks: the whole input wants a chunk per rank.
+    let wanted = |r: &std::ops::Range<usize>| (ranks * r.len()).div_ceil(total.max(1));
+    for c in kept {
+        if c.start < at {
+            continue;
+        }
+        spans.extend(cut(source, at..c.start, every, wanted(&(at..c.start))));
+        spans.push((c.start, c.start + c.frames));
+        at = c.start + c.frames;
+    }
+    spans.extend(cut(source, at..total, every, wanted(&(at..total))));
+    spans.into_iter().enumerate().map(|(index, (start, end))| Chunk { index, start, frames: end - start }).collect()
+}
+
+/// Frames `range` cut into spans of about `every` frames, at keyframes for a video (the first
+/// keyframe at least `every` frames after the last cut), or every `every` frames wherever they
+/// fall when the keyframes give fewer than `wanted` spans.
+fn cut(source: &Source, range: std::ops::Range<usize>, every: usize, wanted: usize) -> Vec<(usize, usize)> {
+    if range.is_empty() {
+        return Vec::new();
+    }
+    let even = || (range.start..range.end).step_by(every).collect::<Vec<_>>();
+    let cuts = match source {
+        Source::Frames(_) => even(),
         Source::Video { info, .. } => {
-            let mut cuts = vec![0];
+            let mut cuts = vec![range.start];
             for &k in &info.keyframes {
-                if k >= cuts.last().unwrap() + every && k < total {
+                if k >= cuts.last().unwrap() + every && k < range.end {
                     cuts.push(k);
                 }
             }
-            cuts
+            if cuts.len() < wanted {
+                even()
+            } else {
+                cuts
+            }
         }
     };
-    cuts.iter()
-        .enumerate()
-        .map(|(index, &start)| {
-            let end = cuts.get(index + 1).copied().unwrap_or(total);
-            Chunk { index, start, frames: end - start }
-        })
-        .collect()
+    cuts.iter().enumerate().map(|(i, &start)| (start, cuts.get(i + 1).copied().unwrap_or(range.end))).collect()
 }
 
 /// How segments are compressed.
@@ -226,6 +263,39 @@ mod tests {
         assert_eq!(chunks.last().unwrap().frames, 10);
         // One keyframe only: one chunk, whatever the size asked for.
         assert_eq!(plan_chunks(&video(50, vec![0]), 10).len(), 1);
+    }
+
+    #[test]
+    fn a_short_input_is_cut_into_a_chunk_per_rank_when_its_keyframes_allow() {
+        // Motion JPEG: every frame a keyframe. 48 frames in chunks of 48 on 2 ranks: two of 24.
+        let mjpg = video(48, (0..48).collect());
+        let sizes = |chunks: Vec<Chunk>| chunks.iter().map(|c| (c.start, c.frames)).collect::<Vec<_>>();
+        assert_eq!(sizes(plan_job_chunks(&mjpg, 48, 2, &[])), [(0, 24), (24, 24)]);
+        assert_eq!(sizes(plan_job_chunks(&mjpg, 48, 3, &[])), [(0, 16), (16, 16), (32, 16)]);
+        assert_eq!(sizes(plan_job_chunks(&mjpg, 10, 2, &[])), [(0, 10), (10, 10), (20, 10), (30, 10), (40, 8)]);
+        // One keyframe: chunks start between keyframes rather than leave ranks idle.
+        assert_eq!(sizes(plan_job_chunks(&video(50, vec![0]), 48, 2, &[])), [(0, 25), (25, 25)]);
+        // Keyframes enough for every rank: chunks start only at keyframes.
+        assert_eq!(sizes(plan_job_chunks(&video(60, vec![0, 12, 24, 36, 48]), 48, 2, &[])), [(0, 36), (36, 24)]);
+    }
+
+    #[test]
+    fn chunks_an_earlier_run_finished_are_kept_and_only_the_rest_is_cut_again() {
+        let mjpg = video(48, (0..48).collect());
+        // An earlier run on 2 ranks finished its second chunk; the relaunch runs on 3.
+        let done = [Chunk { index: 1, start: 24, frames: 24 }];
+        let chunks = plan_job_chunks(&mjpg, 48, 3, &done);
+        let spans: Vec<_> = chunks.iter().map(|c| (c.start, c.frames)).collect();
+        assert_eq!(spans, [(0, 16), (16, 8), (24, 24)]);
+        assert!(chunks.iter().enumerate().all(|(i, c)| c.index == i));
+        // Overlapping or out-of-range records (two plans' chunks both journaled) keep one.
+        let both = [
+            Chunk { index: 0, start: 0, frames: 24 },
+            Chunk { index: 0, start: 0, frames: 16 },
+            Chunk { index: 9, start: 40, frames: 99 },
+        ];
+        let spans: Vec<_> = plan_job_chunks(&mjpg, 48, 2, &both).iter().map(|c| (c.start, c.frames)).collect();
+        assert_eq!(spans, [(0, 24), (24, 24)]);
     }
 
     #[test]

@@ -11,6 +11,16 @@ use std::process::Command;
 /// A 320×240 test video of `secs` seconds at 25 fps, a keyframe every 12 frames, B-frames, and a
 /// sine as AAC audio when `audio`.
 pub fn make_video(path: &Path, secs: u32, audio: bool) {
+    make_video_with(path, secs, audio, &["-g", "12"]);
+}
+
+/// [`make_video`] with one keyframe every `gop` frames and none on scene changes.
+pub fn make_video_gop(path: &Path, secs: u32, gop: u32) {
+    let x264 = format!("keyint={gop}:min-keyint={gop}:scenecut=0");
+    make_video_with(path, secs, false, &["-x264-params", &x264]);
+}
+
+fn make_video_with(path: &Path, secs: u32, audio: bool, keyframes: &[&str]) {
     let mut cmd = Command::new("ffmpeg");
     cmd.args(["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi"])
         .arg("-i")
@@ -18,7 +28,7 @@ pub fn make_video(path: &Path, secs: u32, audio: bool) {
     if audio {
         cmd.args(["-f", "lavfi", "-i", &format!("sine=frequency=440:duration={secs}"), "-c:a", "aac"]);
     }
-    cmd.args(["-c:v", "libx264", "-g", "12", "-bf", "2", "-pix_fmt", "yuv420p", "-shortest"]).arg(path);
+    cmd.args(["-c:v", "libx264"]).args(keyframes).args(["-bf", "2", "-pix_fmt", "yuv420p", "-shortest"]).arg(path);
     assert!(cmd.status().unwrap().success(), "ffmpeg made the test video");
 }
 
