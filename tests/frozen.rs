@@ -121,17 +121,24 @@ fn a_rank_frozen_mid_batch_is_named_and_the_command_returns_soon_after_the_last_
 }
 
 /// Video chunks get no second copies (a worker writes its segment straight into the work
-/// folder), so the case here is a rank frozen once its chunks are done: a 2-s video cut into two
-/// chunks on 4 ranks, which the scheduler hands to ranks 1 and 2 (workers first, in rank order),
-/// and rank 3, which gets none, is frozen while the others compute.
+/// folder), so the case here is a rank frozen with no chunk left to do: a 2-frame video on 4
+/// ranks is two chunks of a frame (no more than its frames), which the scheduler hands to ranks 1
+/// and 2 (workers first, in rank order); rank 3, which gets none, is frozen while they compute a
+/// chain slow enough to watch.
 #[test]
 fn a_rank_frozen_once_its_video_chunks_are_done_is_named_and_the_command_returns_soon_after() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.mp4");
-    make_video(&input, 2, false);
+    let made = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25"])
+        .args(["-frames:v", "2", "-c:v", "libx264", "-pix_fmt", "yuv420p"])
+        .arg(&input)
+        .status()
+        .unwrap();
+    assert!(made.success(), "ffmpeg made the 2-frame video");
     let output = dir.path().join("frozen-video.mkv");
-    let op = "bilateral:d=15";
-    let args = ["video", "--threads", "1", "--op", op, "--chunk-frames", "25", s(&input), "-o", s(&output)];
+    let op = &["bilateral:d=31"; 6].join(",");
+    let args = ["video", "--threads", "1", "--op", op, s(&input), "-o", s(&output)];
     let child = spawn_mpirun(4, &args);
     let mut pids = Vec::new();
     let busy = |pids: &[u32], rank| pids.iter().any(|&p| rank_of(p) == Some(rank) && cpu_secs(p) > 0.3);
