@@ -5,7 +5,8 @@
 # ImageMagick and xdotool (the GUI test), ffmpeg (videos: ffprobe, encoding segments, the join),
 # libtiff's tools and libvips (test files for the row decoders; vips: the second reader of files
 # written in pieces),
-# the shell linter, Python (the module-graph check), and a Rust toolchain through rustup when
+# the shell linter, Python (the module-graph check), headless Chromium, its WebDriver and
+# Selenium (the web page test), unzip (archives from the server), and a Rust toolchain through rustup when
 # cargo is missing. Runs as root, or through sudo.
 set -euo pipefail
 
@@ -18,7 +19,8 @@ packages=(
   xvfb xauth x11-utils imagemagick xdotool
   ffmpeg
   libtiff-tools libvips-tools
-  shellcheck iproute2 iputils-ping procps time curl ca-certificates python3
+  shellcheck iproute2 iputils-ping procps time curl ca-certificates python3 unzip
+  chromium chromium-driver python3-selenium
 )
 
 sudo_cmd=()

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's second command and what CI runs (.ci/run): formatting, the module graph, lints,
 # the pure core built and tested alone (no MPI, no GUI), unit, property and MPI integration
-# tests, the GUI end to end under Xvfb, the failover test on simulated hosts, and the offline
+# tests (the server's included), the GUI end to end under Xvfb, the web page in a real browser, the failover test on simulated hosts, and the offline
 # checks of deploy/azure. Stops at the first failure.
 set -euo pipefail
 
@@ -31,6 +31,8 @@ mapfile -t scripts < <(git ls-files '*.sh' .ci/run | grep -v '^deploy/')
 shellcheck -x "${scripts[@]}"
 step "GUI end to end under Xvfb"
 bash tests/gui_e2e.sh
+step "the web page in headless Chromium over WebDriver (imgproc serve on 3 ranks)"
+bash tests/web_e2e.sh
 step "failover on simulated hosts"
 bash tests/failover.sh
 step "a host killed mid-video under the watcher on simulated hosts"

@@ -40,6 +40,65 @@ pub enum Command {
     Ops,
     /// Open the desktop GUI on rank 0 (what `imgproc` does without a subcommand).
     Gui(GuiArgs),
+    /// Serve the web page and the HTTP API on rank 0; the other ranks run its jobs.
+    Serve(ServeArgs),
+    /// Manage the users of `imgproc serve --users FILE`.
+    User(UserArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on (keep it on loopback behind a TLS reverse proxy; see README).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// Folder for the job store (imgproc.sqlite) and every job's files.
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+    /// Users and their token hashes (`imgproc user add NAME --users FILE`); without it there
+    /// is one user and no token.
+    #[arg(long, value_name = "FILE")]
+    pub users: Option<PathBuf>,
+    /// Seconds a finished job and its files are kept.
+    #[arg(long, default_value_t = 24 * 3600, value_name = "SECS")]
+    pub keep: u64,
+    /// Refuse an uploaded image whose header declares more pixels (422), before any decode.
+    #[arg(long, default_value_t = DEFAULT_MAX_PIXELS)]
+    pub max_pixels: u64,
+    /// Largest uploaded file, in bytes (413).
+    #[arg(long, default_value_t = 4 << 30)]
+    pub max_file_bytes: u64,
+    /// Largest job (all its files), in bytes (413).
+    #[arg(long, default_value_t = 8 << 30)]
+    pub max_job_bytes: u64,
+    /// Most files in one job.
+    #[arg(long, default_value_t = 10_000)]
+    pub max_files: usize,
+    /// Jobs one user may have queued or running (429 past it).
+    #[arg(long, default_value_t = 100)]
+    pub max_user_jobs: u64,
+    /// Upload bytes one user may have queued or running (429 past it).
+    #[arg(long, default_value_t = 16 << 30)]
+    pub max_user_bytes: u64,
+    /// Seconds a client may pause while sending headers or a body before it is dropped.
+    #[arg(long, default_value_t = 10)]
+    pub idle_timeout: u64,
+}
+
+#[derive(Args, Debug)]
+pub struct UserArgs {
+    #[command(subcommand)]
+    pub action: UserAction,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserAction {
+    /// Add a user (or give one a new token): prints the token once, stores only its hash.
+    Add {
+        name: String,
+        /// The users file `imgproc serve --users` reads.
+        #[arg(long, default_value = "users.toml")]
+        users: PathBuf,
+    },
 }
 
 #[derive(Args, Debug, Default)]

@@ -38,20 +38,19 @@ pub enum Request {
     Batch {
         job: BatchRequest,
         cancel: Arc<AtomicBool>,
+        /// Once set, the batch yields: no image starts, running ones finish and are journaled,
+        /// and the outcome says `paused` (the server's fairness between users).
+        pause: Option<Arc<AtomicBool>>,
         reply: Sender<JobEvent>,
         wake: Wake,
     },
     /// A video (or frame folder) into a file (or folder), as `imgproc video` runs it.
-    Video {
-        job: VideoRequest,
-        cancel: Arc<AtomicBool>,
-        reply: Sender<JobEvent>,
-        wake: Wake,
-    },
+    Video { job: VideoRequest, cancel: Arc<AtomicBool>, reply: Sender<JobEvent>, wake: Wake },
+    /// Answers at once when no job runs: the server's health check asks whether the MPI thread
+    /// still serves.
+    Ping { reply: Sender<()> },
     /// Shut every rank down now (see [`Stopper`]); `done` hears when MPI is finalised.
-    Shutdown {
-        done: Sender<()>,
-    },
+    Shutdown { done: Sender<()> },
 }
 
 /// What the face hears back.
@@ -209,9 +208,12 @@ fn serve(master: &Master, requests: Receiver<Request>, running: &RunningJob) -> 
             Request::Image { cancel, .. } | Request::Batch { cancel, .. } | Request::Video { cancel, .. } => {
                 set_running(Some(cancel))
             }
-            Request::Shutdown { .. } => {}
+            Request::Shutdown { .. } | Request::Ping { .. } => {}
         }
         match request {
+            Request::Ping { reply } => {
+                let _ = reply.send(());
+            }
             Request::Shutdown { done } => return Some(done),
             Request::Image { image, chain, coordinator_only, cancel, reply, wake } => {
                 let to = Replies { reply, wake };
@@ -219,9 +221,10 @@ fn serve(master: &Master, requests: Receiver<Request>, running: &RunningJob) -> 
                 let result = jobs::image::filter(master, Image::clone(&image), job, &mut to.progress(), &cancel);
                 to.send(JobEvent::ImageFinished(result.map_err(|e| format!("{e:#}"))));
             }
-            Request::Batch { job, cancel, reply, wake } => {
+            Request::Batch { job, cancel, pause, reply, wake } => {
                 let to = Replies { reply, wake };
-                let result = run_batch(master, &job, &cancel, &to).map_err(|e| format!("{e:#}"));
+                let pause = pause.unwrap_or_default();
+                let result = run_batch(master, &job, &cancel, &pause, &to).map_err(|e| format!("{e:#}"));
                 to.send(JobEvent::BatchFinished(result));
             }
             Request::Video { job, cancel, reply, wake } => {
@@ -253,10 +256,16 @@ impl Replies {
     }
 }
 
-fn run_batch(master: &Master, job: &BatchRequest, cancel: &AtomicBool, to: &Replies) -> Result<BatchOutcome> {
+fn run_batch(
+    master: &Master,
+    job: &BatchRequest,
+    cancel: &AtomicBool,
+    pause: &AtomicBool,
+    to: &Replies,
+) -> Result<BatchOutcome> {
     let prepared = jobs::batch::prepare(job)?;
     to.send(JobEvent::BatchPlanned { items: prepared.items().to_vec(), already_done: prepared.already_done() });
-    Ok(jobs::batch::run(master, prepared, &mut to.progress(), cancel)?.outcome)
+    Ok(jobs::batch::run_yielding(master, prepared, &mut to.progress(), cancel, pause)?.outcome)
 }
 
 fn run_video_job(master: &Master, job: &VideoRequest, cancel: &AtomicBool, to: &Replies) -> Result<VideoSummary> {

@@ -28,6 +28,7 @@ pub mod global;
 #[cfg(feature = "gui")]
 pub mod gui;
 pub mod image;
+pub mod image_info;
 #[cfg(feature = "mpi")]
 pub mod jobs;
 pub mod journal;
@@ -42,6 +43,8 @@ pub mod reach;
 pub mod row_source;
 pub mod rows;
 pub mod scheduler;
+#[cfg(feature = "server")]
+pub mod server;
 mod shim;
 pub mod split;
 pub mod stream_plan;

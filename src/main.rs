@@ -32,6 +32,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", imgproc::cli::ops_listing());
             return Ok(());
         }
+        Some(Command::Serve(args)) => return imgproc::server::main(&args),
+        Some(Command::User(args)) => return add_user(args),
         Some(Command::Run(args)) if args.reference => return commands::run_reference(&args),
         Some(command) => command,
     };
@@ -40,6 +42,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match imgproc::master::start(job.threads())? {
         Some(master) => printed_before_shutdown(job.run(&master, &cancel), master),
         None => Ok(()), // a worker whose job is over
+    }
+}
+
+/// `imgproc user add NAME`: the token goes to stdout, once.
+fn add_user(args: imgproc::cli::UserArgs) -> anyhow::Result<()> {
+    match args.action {
+        imgproc::cli::UserAction::Add { name, users } => {
+            let token = imgproc::server::add_user(&users, &name)?;
+            eprintln!("imgproc: {name} added to {} (only the token's hash is stored)", users.display());
+            println!("{token}");
+            Ok(())
+        }
     }
 }
 

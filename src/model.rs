@@ -198,6 +198,9 @@ pub struct BatchOutcome {
     pub already_done: usize,
     pub failed: Vec<(PathBuf, String)>,
     pub cancelled: bool,
+    /// The batch yielded before its end (its `pause` flag): what it did is journaled, the rest
+    /// is left for a later run of the same job.
+    pub paused: bool,
     /// Why the batch stopped before its end, other than a cancel (the output disk is full).
     pub stopped: Option<String>,
     pub stats: Vec<RankStats>,

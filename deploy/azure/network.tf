@@ -116,6 +116,26 @@ resource "azurerm_network_security_rule" "rdp_to_master" {
   depends_on = [terraform_data.input_guard]
 }
 
+# The web service (`imgproc serve` behind a TLS reverse proxy on the master, README.md "Web
+# service"): HTTPS from allowed_cidr only, to the master only, when expose_web.
+resource "azurerm_network_security_rule" "https_to_master" {
+  count = var.expose_web ? 1 : 0
+
+  name                        = "https-from-allowed-cidr-to-master"
+  priority                    = 120
+  direction                   = "Inbound"
+  access                      = "Allow"
+  protocol                    = "Tcp"
+  source_port_range           = "*"
+  destination_port_range      = "443"
+  source_address_prefix       = var.allowed_cidr
+  destination_address_prefix  = local.master_private_ip
+  resource_group_name         = azurerm_resource_group.this.name
+  network_security_group_name = azurerm_network_security_group.cluster.name
+
+  depends_on = [terraform_data.input_guard]
+}
+
 resource "azurerm_network_security_rule" "intra_subnet" {
   name                        = "cluster-nodes-to-each-other"
   priority                    = 200

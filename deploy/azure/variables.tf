@@ -107,6 +107,12 @@ variable "expose_rdp" {
   default     = true
 }
 
+variable "expose_web" {
+  description = "Open 443 on the master to allowed_cidr, for imgproc serve behind a TLS reverse proxy there (README.md, Web service)."
+  type        = bool
+  default     = false
+}
+
 variable "vnet_cidr" {
   description = "Address space of the virtual network; the cluster subnet is the second /24 inside it."
   type        = string

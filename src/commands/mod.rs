@@ -31,7 +31,7 @@ impl CliJob {
             Command::Run(args) if !args.reference => CliJob::Image(args),
             Command::Batch(args) => CliJob::Batch(args),
             Command::Video(args) => CliJob::Video(args),
-            Command::Run(_) | Command::Ops | Command::Gui(_) => return Ok(None),
+            Command::Run(_) | Command::Ops | Command::Gui(_) | Command::Serve(_) | Command::User(_) => return Ok(None),
         };
         job.args().chain()?;
         Ok(Some(job))

@@ -6,7 +6,7 @@ use super::{cannot_start, JobClock, JobError, Summary};
 use crate::batch::{self, BatchItem};
 use crate::chain::OpChain;
 use crate::journal::BatchJournal;
-use crate::master::Master;
+use crate::master::{BatchHalt, Master};
 use crate::model::{BatchOptions, BatchOutcome, Progress};
 use anyhow::{ensure, Result};
 use std::path::PathBuf;
@@ -89,9 +89,22 @@ pub struct BatchRun {
 /// not errors.
 pub fn run(
     master: &Master,
+    prepared: PreparedBatch,
+    on: &mut dyn FnMut(Progress),
+    cancel: &AtomicBool,
+) -> Result<BatchRun> {
+    run_yielding(master, prepared, on, cancel, &AtomicBool::new(false))
+}
+
+/// [`run`], and once `pause` is set no image starts while running ones finish: the batch yields
+/// its turn (the server's fairness) and a later [`prepare`] of the same request goes on from
+/// its journal.
+pub fn run_yielding(
+    master: &Master,
     mut prepared: PreparedBatch,
     on: &mut dyn FnMut(Progress),
     cancel: &AtomicBool,
+    pause: &AtomicBool,
 ) -> Result<BatchRun> {
     let req = &prepared.request;
     let opts = BatchOptions {
@@ -100,7 +113,8 @@ pub fn run(
         send_files: req.send_files,
         coordinator_only: req.coordinator_only,
     };
-    let outcome = master.run_batch(&prepared.items, &req.chain, &opts, &mut prepared.journal, on, cancel)?;
+    let outcome =
+        master.run_batch(&prepared.items, &req.chain, &opts, &mut prepared.journal, on, BatchHalt { cancel, pause })?;
     let summary = Summary::batch(master, &req.chain, &req.out_dir, &prepared.clock, &outcome);
     Ok(BatchRun { outcome, summary })
 }

@@ -10,7 +10,7 @@ use crate::journal::{now, BatchJournal, Entry};
 use crate::model::{BatchOptions, BatchOutcome, Failure, Produced, Progress, RankStats};
 use crate::protocol::*;
 use crate::reach::{self, ProbeFile};
-use crate::scheduler::{self, RankEvent, Report, Scheduler, Transport};
+use crate::scheduler::{self, Halt, RankEvent, Report, Scheduler, Transport};
 use anyhow::Result;
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -21,11 +21,21 @@ use std::time::{Duration, Instant};
 /// What a finished item hands back to rank 0: its bytes, or the temporary file a rank wrote.
 pub type Payload = Produced<Vec<u8>>;
 
+/// What may stop a batch before its end: a cancel (running images stop, nothing of theirs is
+/// kept) or a pause (running images finish; the batch yields).
+#[derive(Clone, Copy)]
+pub struct BatchHalt<'a> {
+    pub cancel: &'a AtomicBool,
+    pub pause: &'a AtomicBool,
+}
+
 impl Master {
     /// Runs a batch: each rank asks for the next image when it is done, so large and small images
     /// and slow and fast nodes balance. Images finished by an earlier run (journal) are skipped.
     /// Once `cancel` is set no new image starts and running ones stop at their next chunk of rows;
-    /// they are not journaled, so the next run does them.
+    /// they are not journaled, so the next run does them. Once `halt.pause` is set no new image
+    /// starts but running ones finish and are journaled: the batch yields, and a later run of
+    /// the same job goes on from there ([`BatchOutcome::paused`]).
     pub fn run_batch(
         &self,
         items: &[BatchItem],
@@ -33,8 +43,9 @@ impl Master {
         opts: &BatchOptions,
         journal: &mut BatchJournal,
         on: &mut dyn FnMut(Progress),
-        cancel: &AtomicBool,
+        halt: BatchHalt<'_>,
     ) -> Result<BatchOutcome> {
+        let BatchHalt { cancel, pause } = halt;
         self.settle()?;
         let n = self.size();
         let mut outcome = BatchOutcome::default();
@@ -120,12 +131,18 @@ impl Master {
             books.tick(false)
         };
         // Between events: lines waiting for their fsync get it once it is due.
-        let mut cancelled = || -> bool {
+        let mut halt = || -> Halt {
             // An error here comes back from the next report or the final flush.
             let _ = books.borrow_mut().tick(false);
-            cancel.load(Ordering::Relaxed)
+            if cancel.load(Ordering::Relaxed) {
+                Halt::Cancel
+            } else if pause.load(Ordering::Relaxed) {
+                Halt::Withdraw
+            } else {
+                Halt::Go
+            }
         };
-        let end = scheduler::run(&mut sched, &mut transport, &mut cancelled, &mut record)?;
+        let end = scheduler::run(&mut sched, &mut transport, &mut halt, &mut record)?;
         let mut books = books.into_inner();
         books.tick(true)?;
         outcome.done = books.done;
@@ -139,7 +156,9 @@ impl Master {
         // A stalled rank still owes its last answer: the next command waits for it.
         self.lingering.borrow_mut().extend(end.lingering.into_iter().filter(|&r| r > 0));
         outcome.stopped = end.stopped;
-        outcome.cancelled = cancel.load(Ordering::Relaxed) && outcome.done + outcome.failed.len() < pending;
+        let unfinished = outcome.done + outcome.failed.len() < pending;
+        outcome.cancelled = cancel.load(Ordering::Relaxed) && unfinished;
+        outcome.paused = !outcome.cancelled && outcome.stopped.is_none() && pause.load(Ordering::Relaxed) && unfinished;
         let journal = books.journal;
         journal.record(Entry::Finish {
             time: now(),

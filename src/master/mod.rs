@@ -18,6 +18,7 @@ mod shutdown;
 mod stream;
 mod video;
 
+pub use batch::BatchHalt;
 pub use stream::{FileJob, FileRun};
 pub use video::VideoRun;
 

@@ -7,7 +7,7 @@ use crate::cancel::{failure_of, CancelFlag};
 use crate::model::{Failure, RankStats};
 use crate::protocol::*;
 use crate::reach::ProbeFile;
-use crate::scheduler::{self, RankEvent, Report, Scheduler, Transport};
+use crate::scheduler::{self, Halt, RankEvent, Report, Scheduler, Transport};
 use crate::video::{
     lossless_piece, process_chunk, Chunk, ChunkInput, OutputKind, Source, VideoEvent, VideoJournal, VideoOptions,
     VideoOutcome, VideoSpec,
@@ -129,7 +129,11 @@ impl Master {
             for (rank, index, frames) in progress.borrow_mut().drain(..) {
                 (on.borrow_mut())(VideoEvent::Frames { rank, index, frames });
             }
-            cancel.load(Ordering::Relaxed)
+            if cancel.load(Ordering::Relaxed) {
+                Halt::Cancel
+            } else {
+                Halt::Go
+            }
         };
         let end = scheduler::run(&mut sched, &mut transport, &mut cancelled, &mut record)?;
         let mut stats = end.stats;

@@ -52,7 +52,7 @@ pub(super) fn encode(rows: &Image, start: usize, height: usize) -> Result<(Piece
         file.restart_interval,
         frame.mcus_per_row()
     );
-    ensure!(start % frame.mcu_height() == 0, "row {start} is not the first of an MCU row");
+    ensure!(start.is_multiple_of(frame.mcu_height()), "row {start} is not the first of an MCU row");
     let mut header = buf.as_slice()[..file.scan_start].to_vec();
     ensure!(height <= u16::MAX as usize, "JPEG holds at most 65535 rows, not {height}");
     header[file.height_at..file.height_at + 2].copy_from_slice(&(height as u16).to_be_bytes());

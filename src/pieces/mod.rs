@@ -74,8 +74,8 @@ pub fn encode_piece(format: PieceFormat, rows: &Image, start: usize, height: usi
     ensure!(end <= height, "{}: past the image's {height} rows", what());
     let align = format.row_align();
     if rows.height > 0 {
-        ensure!(start % align == 0, "{}: must start on a multiple of {align} rows", what());
-        ensure!(end == height || end % align == 0, "{}: must end on a multiple of {align} rows", what());
+        ensure!(start.is_multiple_of(align), "{}: must start on a multiple of {align} rows", what());
+        ensure!(end == height || end.is_multiple_of(align), "{}: must end on a multiple of {align} rows", what());
     }
     let (detail, bytes) = if rows.height == 0 {
         let detail = match format {

@@ -125,7 +125,7 @@ impl RowStream for JpegRows {
         let name = self.path.display();
         let row_bytes = self.shape.row_bytes();
         let rows = buf.len() / row_bytes;
-        if buf.len() % row_bytes != 0 || self.next + rows > self.shape.height {
+        if !buf.len().is_multiple_of(row_bytes) || self.next + rows > self.shape.height {
             bail!(
                 "{name}: {} bytes asked after row {} of {} rows of {row_bytes} bytes",
                 buf.len(),

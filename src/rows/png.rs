@@ -51,7 +51,7 @@ impl RowStream for PngRows {
         let row_bytes = self.shape.row_bytes();
         let rows = buf.len() / row_bytes;
         ensure!(
-            buf.len() % row_bytes == 0 && self.next + rows <= self.shape.height,
+            buf.len().is_multiple_of(row_bytes) && self.next + rows <= self.shape.height,
             "{name}: {} bytes asked after row {} of {} rows of {row_bytes} bytes",
             buf.len(),
             self.next,

@@ -199,7 +199,7 @@ impl TiffRows {
                     cols * per_pixel
                 };
                 ensure!(
-                    values.len() >= (rows - 1) * stride + cols * per_pixel && values.len() % stride == 0,
+                    values.len() >= (rows - 1) * stride + cols * per_pixel && values.len().is_multiple_of(stride),
                     "{}: TIFF chunk {chunk} decodes to {} samples, not the {}x{rows}x{per_pixel} expected",
                     self.path.display(),
                     values.len(),

@@ -105,6 +105,13 @@ impl Scheduler {
         self.closed = true;
     }
 
+    /// Drops the items not started yet and takes no more, but lets running ones finish: the
+    /// work ends once they are in (a job yielding its turn to another at item granularity).
+    pub fn withdraw(&mut self) {
+        self.queue.clear();
+        self.closed = true;
+    }
+
     /// Drops the queue; returns every running copy, as `(rank, item)`, to be stopped.
     pub fn cancel(&mut self) -> Vec<(usize, usize)> {
         self.cancelled = true;
@@ -142,14 +149,18 @@ impl Scheduler {
 
     /// The next thing to do at time `now` (seconds), or `None` until a result comes in.
     pub fn next_action(&mut self, now: f64) -> Option<Action> {
+        // A rank's second slot only once every free rank has one item: a batch smaller than
+        // the slots is spread over the ranks, not stacked on the first.
+        let least_loaded = self.order().filter(|&r| self.free(r)).min_by_key(|&r| self.running[r].len());
+        if let Some(rank) = least_loaded.filter(|_| !self.queue.is_empty()) {
+            let item = self.queue.pop_front().expect("not empty");
+            self.running[rank].push((item, now));
+            self.open.insert(item);
+            return Some(Action::Assign { rank, item });
+        }
         for rank in self.order() {
             if !self.free(rank) {
                 continue;
-            }
-            if let Some(item) = self.queue.pop_front() {
-                self.running[rank].push((item, now));
-                self.open.insert(item);
-                return Some(Action::Assign { rank, item });
             }
             // A rank works through its items one at a time: a copy queued behind another item
             // would start no sooner than the first copy ends.
@@ -294,27 +305,44 @@ pub struct RunEnd {
     pub stopped: Option<String>,
 }
 
+/// What the driver should do, asked between events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Halt {
+    /// Carry on.
+    Go,
+    /// Start nothing more; let running items finish ([`Scheduler::withdraw`]).
+    Withdraw,
+    /// Stop running items and start nothing more ([`Scheduler::cancel`]).
+    Cancel,
+}
+
 /// How often the driver looks at the cancel flag while nothing arrives.
 const POLL: Duration = Duration::from_millis(20);
 
 /// Runs the scheduler until every item is finished and every rank that is not lingering has
-/// confirmed its end. `cancelled()` is checked between events; once it says yes, the queue is
-/// dropped and running items are asked to stop. A full output disk stops the run the same way,
+/// confirmed its end. `halt()` is checked between events; once it says [`Halt::Cancel`], the
+/// queue is dropped and running items are asked to stop; [`Halt::Withdraw`] drops the queue only. A full output disk stops the run the same way,
 /// rather than failing every remaining item one by one. `report` sees every assignment and
 /// outcome; an error from it (the journal cannot be written) ends the run.
 pub fn run<T: Transport>(
     sched: &mut Scheduler,
     transport: &mut T,
-    cancelled: &mut dyn FnMut() -> bool,
+    halt: &mut dyn FnMut() -> Halt,
     report: &mut dyn FnMut(Report) -> Result<()>,
 ) -> Result<RunEnd> {
     let clock = Instant::now();
     let now = || clock.elapsed().as_secs_f64();
     let mut end = RunEnd::default();
     loop {
-        if !sched.is_cancelled() && cancelled() {
-            for (rank, item) in sched.cancel() {
-                transport.cancel(rank, item);
+        if !sched.is_cancelled() {
+            match halt() {
+                Halt::Go => {}
+                Halt::Withdraw => sched.withdraw(),
+                Halt::Cancel => {
+                    for (rank, item) in sched.cancel() {
+                        transport.cancel(rank, item);
+                    }
+                }
             }
         }
         dispatch(sched, transport, report, now())?;

@@ -67,13 +67,21 @@ impl Transport for Fake {
 }
 
 fn run_all(sched: &mut Scheduler, fake: &mut Fake, cancel_after: Option<usize>) -> Vec<Report> {
+    run_halting(sched, fake, cancel_after.map(|n| (n, Halt::Cancel)))
+}
+
+/// Runs until the end, answering `halt` from poll `n` on when given.
+fn run_halting(sched: &mut Scheduler, fake: &mut Fake, halt_after: Option<(usize, Halt)>) -> Vec<Report> {
     let mut reports = Vec::new();
     let mut polls = 0;
-    let mut cancelled = || {
+    let mut halt = || {
         polls += 1;
-        cancel_after.is_some_and(|n| polls > n)
+        match halt_after {
+            Some((n, h)) if polls > n => h,
+            _ => Halt::Go,
+        }
     };
-    run(sched, fake, &mut cancelled, &mut |r| {
+    run(sched, fake, &mut halt, &mut |r| {
         reports.push(r);
         Ok(())
     })
@@ -207,8 +215,8 @@ fn policy() -> Option<Stragglers> {
 
 #[test]
 fn a_straggler_copy_goes_only_to_a_rank_with_nothing_running() {
-    // Two slots per worker (indices sent ahead): rank 2 still runs item 3, so the copy of
-    // the straggler (item 2, on rank 1) waits until rank 2 is idle.
+    // Two slots per worker (indices sent ahead), filled one per rank first: rank 2 still runs
+    // item 3, so the copy of the straggler (item 2, on rank 1) waits until rank 2 is idle.
     let mut s = Scheduler::new(vec![0, 2, 2]).with_stragglers(policy());
     s.push(0);
     s.push(1);
@@ -216,14 +224,15 @@ fn a_straggler_copy_goes_only_to_a_rank_with_nothing_running() {
     s.push(3);
     s.close();
     assert_eq!(s.next_action(0.0), Some(Action::Assign { rank: 1, item: 0 }));
-    assert_eq!(s.next_action(0.0), Some(Action::Assign { rank: 1, item: 1 }));
-    assert_eq!(s.next_action(0.0), Some(Action::Assign { rank: 2, item: 2 }));
+    assert_eq!(s.next_action(0.0), Some(Action::Assign { rank: 2, item: 1 }));
+    assert_eq!(s.next_action(0.0), Some(Action::Assign { rank: 1, item: 2 }));
     assert_eq!(s.next_action(0.0), Some(Action::Assign { rank: 2, item: 3 }));
     s.completed(1, 0, 1.0);
-    s.completed(1, 1, 2.0);
+    s.completed(2, 1, 2.0);
+    assert_eq!(s.next_action(10.0), None, "rank 2 still runs item 3: no copy behind it");
     s.completed(2, 3, 2.0);
-    // Item 2 has run 10 s against a median of 2 s; rank 1 is idle and gets the copy.
-    assert_eq!(s.next_action(10.0), Some(Action::Assign { rank: 1, item: 2 }));
+    // Item 2 has run 10 s against a median of 2 s; rank 2 is idle and gets the copy.
+    assert_eq!(s.next_action(10.0), Some(Action::Assign { rank: 2, item: 2 }));
     let mut busy = Scheduler::new(vec![0, 2, 2]).with_stragglers(policy());
     for i in 0..3 {
         busy.push(i);
@@ -232,9 +241,21 @@ fn a_straggler_copy_goes_only_to_a_rank_with_nothing_running() {
     for _ in 0..3 {
         busy.next_action(0.0);
     }
-    // Rank 1 holds items 0 and 1, rank 2 item 2; rank 1 finishes item 0 but still runs 1.
+    // Rank 1 holds items 0 and 2, rank 2 item 1; rank 1 finishes item 0 but still runs 2.
     busy.completed(1, 0, 1.0);
     assert_eq!(busy.next_action(10.0), None, "no copy behind a running item");
+}
+
+#[test]
+fn a_batch_smaller_than_the_slots_is_spread_over_the_ranks() {
+    let mut s = Scheduler::new(vec![2, 2, 2]).with_stragglers(None);
+    s.push(0);
+    s.push(1);
+    s.close();
+    let assigned: Vec<_> = std::iter::from_fn(|| s.next_action(0.0)).collect();
+    let spread =
+        vec![Action::Assign { rank: 1, item: 0 }, Action::Assign { rank: 2, item: 1 }, Action::Finish { rank: 0 }];
+    assert_eq!(assigned, spread, "one item each, and rank 0 has nothing left to take");
 }
 
 #[test]
@@ -298,7 +319,7 @@ fn a_full_disk_fails_its_item_and_stops_the_rest_instead_of_failing_each() {
     let mut fake = Fake { full_from: Some(3), ..Default::default() };
     let mut end = RunEnd::default();
     let mut reports = Vec::new();
-    run(&mut s, &mut fake, &mut || false, &mut |r| {
+    run(&mut s, &mut fake, &mut || Halt::Go, &mut |r| {
         reports.push(r);
         Ok(())
     })
@@ -310,4 +331,25 @@ fn a_full_disk_fails_its_item_and_stops_the_rest_instead_of_failing_each() {
     assert_eq!(fake.stored.len(), 3);
     assert!(end.stopped.as_deref().is_some_and(|r| r.contains("no space left")));
     assert!(done_items(&reports).len() == 3, "what was stored is done, the rest is left for the next run");
+}
+
+#[test]
+fn a_withdrawn_run_lets_running_items_finish_and_starts_no_more() {
+    // Three workers with one slot each: three items are running when the job yields.
+    let mut s = scheduler(vec![0, 1, 1, 1], 0..10);
+    let mut fake = Fake::default();
+    // The first poll lets three items start, one finishes and its rank takes a fourth; then
+    // the job yields.
+    let reports = run_halting(&mut s, &mut fake, Some((1, Halt::Withdraw)));
+    let done: Vec<usize> = reports
+        .iter()
+        .filter_map(|r| match r {
+            Report::Done { item, .. } => Some(*item),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(done, vec![0, 1, 2, 3], "the items already on the ranks finish and are kept");
+    assert!(fake.cancels.is_empty(), "nothing running is stopped");
+    assert_eq!(fake.stored, vec![0, 1, 2, 3]);
+    assert!(s.is_over());
 }

@@ -2,6 +2,7 @@
 //! with a deadline, sample pictures, the one-process reference.
 #![allow(dead_code)] // each test file uses its own subset
 
+pub mod server;
 pub mod video;
 
 use imgproc::codec;
