@@ -235,3 +235,36 @@ fn bad_input_gets_its_status_and_the_server_still_serves() {
     assert_eq!(status, 202);
     assert_eq!(server.wait_final(job["id"].as_str().unwrap(), None)["status"], "succeeded");
 }
+
+#[test]
+fn a_slow_client_is_dropped_without_holding_up_the_others() {
+    use std::io::{Read, Write};
+    let tmp = tempfile::tempdir().unwrap();
+    let good = pictures(tmp.path(), 1, 64, 48).remove(0);
+    let server = Server::start(2, &tmp.path().join("data"), &["--idle-timeout", "1"]);
+    let addr = server.base.trim_start_matches("http://").to_string();
+    // Slowloris: headers that never end, and a body that stops halfway.
+    let mut headers = std::net::TcpStream::connect(&addr).unwrap();
+    headers.write_all(b"GET /api/jobs HTTP/1.1\r\nHost: x\r\n").unwrap();
+    let mut body = std::net::TcpStream::connect(&addr).unwrap();
+    let form = "--b\r\nContent-Disposition: form-data; name=\"files\"; filename=\"a.png\"\r\n\r\n\u{89}PNG";
+    let head = format!(
+        "POST /api/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000\r\n\r\n{form}"
+    );
+    body.write_all(head.as_bytes()).unwrap();
+    // Meanwhile another client is served.
+    let (status, job) = server.submit(&[&good], "invert", None, &[]);
+    assert_eq!(status, 202, "{job}");
+    assert_eq!(server.wait_final(job["id"].as_str().unwrap(), None)["status"], "succeeded");
+    // Both slow connections are closed by the server (read returns: 0 bytes or an answer).
+    for (what, mut stream) in [("slow headers", headers), ("stalled body", body)] {
+        stream.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+        let mut answer = Vec::new();
+        let read = stream.read_to_end(&mut answer);
+        assert!(read.is_ok(), "{what}: the server kept the connection open: {read:?}");
+        let text = String::from_utf8_lossy(&answer);
+        assert!(text.is_empty() || text.starts_with("HTTP/1.1 408"), "{what}: {text}");
+    }
+    let jobs = std::fs::read_dir(tmp.path().join("data/jobs")).unwrap().count();
+    assert_eq!(jobs, 1, "the stalled upload left no job folder");
+}

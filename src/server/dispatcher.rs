@@ -8,6 +8,7 @@
 //! preempted). After a restart the same loop picks up every `queued` and `running` job.
 
 use super::fair::{Turns, Waiting};
+use super::group;
 use super::model::{JobKind, JobStatus, JobView, Progress, RankShare};
 use super::state::{Running, Shared};
 use super::store::Store;
@@ -15,6 +16,7 @@ use crate::chain::OpChain;
 use crate::coordinator::{JobEvent, Request};
 use crate::jobs::batch::BatchRequest;
 use crate::jobs::video::VideoRequest;
+use crate::model::unix_now as now;
 use crate::model::{BatchOutcome, Progress as RankProgress};
 use crate::video::VideoEvent;
 use anyhow::{Context, Result};
@@ -35,6 +37,9 @@ pub fn run(shared: Arc<Shared>, store: Store, requests: Sender<Request>, kicks: 
     let mut turns = Turns::default();
     let mut last_janitor = Instant::now() - Duration::from_secs(3600);
     loop {
+        if shared.stopping.load(Ordering::SeqCst) {
+            return;
+        }
         if last_janitor.elapsed() > Duration::from_secs(60) {
             last_janitor = Instant::now();
             if let Err(e) = super::janitor::expire(&shared, &store) {
@@ -55,16 +60,25 @@ pub fn run(shared: Arc<Shared>, store: Store, requests: Sender<Request>, kicks: 
                 Err(RecvTimeoutError::Disconnected) => return,
             }
         };
-        if let Err(e) = run_job(&shared, &store, &requests, &kicks, &next.id) {
+        let small = match store.job(&next.id, None) {
+            Ok(Some(job)) if group::is_small(&job) => {
+                let waiting = store.runnable().unwrap_or_default();
+                let mut jobs = vec![job.clone()];
+                jobs.extend(group::companions(&job, &waiting));
+                Some(jobs)
+            }
+            _ => None,
+        };
+        let result = match small {
+            Some(jobs) => group::run(&shared, &store, &requests, jobs),
+            None => run_job(&shared, &store, &requests, &kicks, &next.id),
+        };
+        if let Err(e) = result {
             eprintln!("imgproc serve: job {}: {e:#}", next.id);
             let _ = store.set_status(&next.id, JobStatus::Failed, Some(&format!("{e:#}")), now());
             shared.changed();
         }
     }
-}
-
-fn now() -> f64 {
-    crate::model::unix_now()
 }
 
 fn waiting(store: &Store) -> Result<Vec<Waiting>> {
@@ -133,6 +147,9 @@ fn run_job(shared: &Shared, store: &Store, requests: &Sender<Request>, kicks: &R
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break End::Failed("the MPI thread has stopped".into()),
+        }
+        if shared.stopping.load(Ordering::SeqCst) {
+            pause.store(true, Ordering::SeqCst);
         }
         // A submission or a cancel came in: does another user wait for the ranks?
         if kicks.try_iter().count() > 0 && !pause.load(Ordering::Relaxed) {

@@ -58,8 +58,8 @@ pub async fn stream(
                 changed = changes.changed() => if changed.is_err() { return },
                 _ = tx.closed() => return,
             }
-            // Many changes come in bursts (an image ends, its progress follows): take them as one.
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            // Changes come in bursts (an image ends, its progress follows): take them as one.
+            tokio::time::sleep(Duration::from_millis(2)).await;
         }
     });
     let events = stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|e| (Ok(e), rx)) });

@@ -30,8 +30,10 @@ pub fn remove_files(layout: &Layout, id: &str) {
     }
 }
 
-/// Removes job folders that no row names.
+/// Removes job folders that no row names, and the folders of shared turns a stop cut off
+/// (their jobs' unfinished images run again).
 pub fn remove_orphans(layout: &Layout, store: &Store) -> Result<()> {
+    let _ = std::fs::remove_dir_all(layout.root.join("turns"));
     let known: HashSet<String> = store.all_ids()?.into_iter().collect();
     let Ok(entries) = std::fs::read_dir(layout.root.join("jobs")) else { return Ok(()) };
     for entry in entries.flatten() {

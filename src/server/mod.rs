@@ -18,6 +18,7 @@ mod dispatcher;
 mod error;
 mod events;
 mod fair;
+mod group;
 mod health;
 mod http;
 mod info;
@@ -72,8 +73,8 @@ fn serve(args: &ServeArgs, coordinator: &Coordinator) -> Result<()> {
         user_bytes: args.max_user_bytes,
         idle: Duration::from_secs(args.idle_timeout),
     };
-    let http_store = Store::open(&layout.database())?;
-    let dispatcher_store = Store::open(&layout.database())?;
+    let http_store = Store::open(&layout.database(), true)?;
+    let dispatcher_store = Store::open(&layout.database(), false)?;
     janitor::remove_orphans(&layout, &http_store)?;
     let (kicks_tx, kicks) = std::sync::mpsc::channel();
     let shared = Arc::new(Shared {
@@ -88,6 +89,7 @@ fn serve(args: &ServeArgs, coordinator: &Coordinator) -> Result<()> {
         metrics: Metrics::new(coordinator.ranks.len()),
         changes: tokio::sync::watch::channel(0).0,
         kicks: Mutex::new(kicks_tx),
+        stopping: std::sync::atomic::AtomicBool::new(false),
     });
     let requests = coordinator.requests().context("the MPI thread has stopped")?;
     let for_dispatcher = Arc::clone(&shared);
@@ -98,6 +100,7 @@ fn serve(args: &ServeArgs, coordinator: &Coordinator) -> Result<()> {
     let result = http::serve(Arc::clone(&shared), &args.listen);
     // Stopping: the running batch yields (its finished images are journaled; the next start
     // goes on from there), then the dispatcher ends once its channel closes.
+    shared.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
     if let Some(r) = shared.running().as_ref() {
         r.pause.store(true, std::sync::atomic::Ordering::SeqCst);
     }

@@ -63,6 +63,8 @@ pub struct Shared {
     pub metrics: Metrics,
     pub changes: tokio::sync::watch::Sender<u64>,
     pub kicks: Mutex<Sender<()>>,
+    /// The server is stopping: the dispatcher starts no job and the running batch yields.
+    pub stopping: AtomicBool,
 }
 
 impl Shared {

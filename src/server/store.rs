@@ -1,5 +1,5 @@
 //! The job store: every job, its items and their state in one SQLite file under `--data`
-//! (WAL, `synchronous=FULL`: a job the API acknowledged is on disk). The files themselves live
+//! (WAL; the HTTP side's commits synced: a job the API acknowledged is on disk). The files themselves live
 //! beside it ([`Layout`]); this module owns only the rows.
 //!
 //! Every change to a job bumps its `seq`; an item remembers the `seq` at which it ended. That
@@ -68,11 +68,14 @@ CREATE TABLE IF NOT EXISTS items(
 ";
 
 impl Store {
-    /// Opens (creating if needed) the database at `path`.
-    pub fn open(path: &Path) -> Result<Store> {
+    /// Opens (creating if needed) the database at `path`. With `durable`, every commit is
+    /// synced before it returns (the HTTP side: a job is acknowledged once it is on disk);
+    /// without, commits survive a crash of the process but may roll back on a power loss (the
+    /// dispatcher's progress: the batch journal, synced, is what a resume trusts).
+    pub fn open(path: &Path, durable: bool) -> Result<Store> {
         let conn = Connection::open(path).with_context(|| format!("{}: cannot open the job store", path.display()))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "synchronous", if durable { "FULL" } else { "NORMAL" })?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.execute_batch(SCHEMA).with_context(|| format!("{}: cannot create the tables", path.display()))?;
         Ok(Store { conn: Mutex::new(conn) })
@@ -183,6 +186,17 @@ impl Store {
         .with_context(|| format!("job {id}: setting {status:?}"))
     }
 
+    /// Ends a job that has not ended yet (a cancel that came first wins); returns whether it did.
+    pub fn end_job(&self, id: &str, status: JobStatus, error: Option<&str>, now: f64) -> Result<bool> {
+        let conn = self.conn();
+        let changed = conn.execute(
+            "UPDATE jobs SET status = ?2, error = COALESCE(?3, error), finished = ?4, seq = seq + 1
+             WHERE id = ?1 AND status IN ('queued', 'running')",
+            params![id, status.as_str(), error, now],
+        )?;
+        Ok(changed > 0)
+    }
+
     /// Stores the live progress (rate, time left, ranks) and bumps the seq.
     pub fn set_progress(&self, id: &str, progress: &Progress) -> Result<u64> {
         let conn = self.conn();
@@ -211,7 +225,7 @@ impl Store {
         let changed = tx.execute(
             "UPDATE items SET status = ?3, output = ?4, error = ?5, bytes = ?6,
              seq = (SELECT seq + 1 FROM jobs WHERE id = ?1)
-             WHERE job = ?1 AND idx = ?2 AND status NOT IN ('succeeded', 'failed')",
+             WHERE job = ?1 AND idx = ?2 AND status = 'queued'",
             params![id, idx, status, output, error, bytes],
         )?;
         if changed > 0 {
@@ -323,7 +337,7 @@ mod tests {
     #[test]
     fn an_item_ends_once_and_a_resuming_stream_gets_exactly_the_items_after_its_seq() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("s.sqlite")).unwrap();
+        let store = Store::open(&dir.path().join("s.sqlite"), true).unwrap();
         store.insert(&job("a", "u", 3), 1.0).unwrap();
         store.set_status("a", JobStatus::Running, None, 2.0).unwrap();
         store.end_item("a", 1, true, Some("1.png"), None, 5).unwrap();
@@ -342,13 +356,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.sqlite");
         {
-            let store = Store::open(&path).unwrap();
+            let store = Store::open(&path, true).unwrap();
             store.insert(&job("a", "u", 2), 1.0).unwrap();
             store.insert(&job("b", "v", 1), 2.0).unwrap();
             store.set_status("a", JobStatus::Running, None, 3.0).unwrap();
             store.set_status("b", JobStatus::Succeeded, None, 3.0).unwrap();
         }
-        let store = Store::open(&path).unwrap();
+        let store = Store::open(&path, true).unwrap();
         let ids: Vec<String> = store.runnable().unwrap().into_iter().map(|j| j.id).collect();
         assert_eq!(ids, vec!["a"]);
         assert_eq!(store.queued_by("u").unwrap(), (1, 10));
