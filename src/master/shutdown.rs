@@ -5,6 +5,8 @@
 //! [`GOODBYE_WAIT`] is named and the job is ended with `MPI_Abort`, carrying the job's own exit
 //! code: Open MPI's mpirun kills every rank and exits with that code (0 for a job that
 //! succeeded), and `watcher.sh` reads the line printed here, so a finished job is not relaunched.
+//! A job that ends non-zero, or that mpirun is ending itself, is left without finalising MPI
+//! ([`Master::shut_down_and_leave`]).
 
 use super::Master;
 use crate::protocol::*;
@@ -26,11 +28,24 @@ impl Master {
     /// A worker that does not say goodbye within [`GOODBYE_WAIT`] is named on stderr and the
     /// job is ended with `MPI_Abort(exit_code)`, which does not return.
     pub fn shut_down(mut self, exit_code: u8) {
-        self.end_ranks(exit_code);
+        self.end_ranks(exit_code, Command::Shutdown);
     }
 
-    /// [`Master::shut_down`], once; also what dropping the master does (with exit code 1).
-    pub(super) fn end_ranks(&mut self, exit_code: u8) {
+    /// [`Master::shut_down`] for a job that ends non-zero or that mpirun itself is ending
+    /// (Ctrl+C to mpirun, see `commands::signals`): every worker is told and waited for as
+    /// usual, then every rank exits with `exit_code` at once, without finalising MPI
+    /// (`Command::Leave`). Open MPI's mpirun answers a rank's non-zero exit by ending the job:
+    /// SIGCONT to every rank, SIGTERM a second later, SIGKILL a second after that, and it no
+    /// longer completes MPI_Finalize, so a rank that finalised would wait for those signals
+    /// (mpirun returned 2.5 s after a Ctrl+C to rank 0, against 0.4 s now: docs/BENCHMARKS.md).
+    pub fn shut_down_and_leave(mut self, exit_code: u8) -> ! {
+        self.end_ranks(exit_code, Command::Leave(exit_code));
+        std::process::exit(i32::from(exit_code))
+    }
+
+    /// [`Master::shut_down`], once, telling every worker `how` to end; also what dropping the
+    /// master does (with exit code 1).
+    pub(super) fn end_ranks(&mut self, exit_code: u8, how: Command) {
         if std::mem::replace(&mut self.ended, true) || self.size() < 2 {
             return;
         }
@@ -43,7 +58,7 @@ impl Master {
             }
         };
         for rank in 1..self.size() {
-            send_command(self.world(), rank, &Command::Shutdown);
+            send_command(self.world(), rank, &how);
         }
         let mut waiting: Vec<usize> = (1..self.size()).filter(|r| !silent.contains(r)).collect();
         let mut backoff = Backoff::new(BUSY_WAIT);
