@@ -63,8 +63,9 @@ impl std::fmt::Display for Printed {
 /// code this process will return (a rank that does not answer ends the job with that code, see
 /// `Master::shut_down`). Once rank 0 exits non-zero, mpirun aborts the job and may drop output
 /// it has not forwarded yet: the reason must reach it first. A job that ends non-zero, or while
-/// mpirun itself ends it (Ctrl+C to mpirun), leaves without finalising MPI
-/// (`Master::shut_down_and_leave`): mpirun would only kill the ranks in it.
+/// mpirun itself ends it (Ctrl+C to mpirun, a rank that died), leaves without finalising MPI
+/// (`Master::shut_down_and_leave`, `Master::shut_down_as_mpirun_ends`): mpirun would only kill
+/// the ranks in it.
 fn printed_before_shutdown(
     result: anyhow::Result<()>,
     master: imgproc::master::Master,
@@ -74,7 +75,10 @@ fn printed_before_shutdown(
         print_error(e);
     }
     let code = result.as_ref().err().map_or(0, exit_code);
-    if code != 0 || cancel.mpirun_ending() {
+    if cancel.mpirun_ending() {
+        master.shut_down_as_mpirun_ends(code);
+    }
+    if code != 0 {
         master.shut_down_and_leave(code);
     }
     master.shut_down(code);

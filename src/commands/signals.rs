@@ -7,7 +7,7 @@
 //! later, SIGKILL as long again after that. Waiting for the SIGTERM costs a second, and leaves
 //! a rank that then finalises MPI to be killed a second later still (mpirun no longer answers
 //! MPI_Finalize). So rank 0 takes a SIGCONT that does not end a stop as mpirun ending the job and
-//! cancels it then. A SIGCONT that ends a stop (Ctrl+Z, then `fg`: mpirun stops the ranks with
+//! cancels it then. mpirun ends a job the same way when a rank dies. A SIGCONT that ends a stop (Ctrl+Z, then `fg`: mpirun stops the ranks with
 //! SIGSTOP and continues them with SIGCONT) is told apart by the time the process lost: a
 //! watch thread that ticks every [`TICK`] sees a tick arrive [`STOPPED`] late or more.
 
