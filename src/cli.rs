@@ -25,6 +25,8 @@ pub const EXIT_CODES: &str = "Exit codes:
   2  usage error: bad flags, unknown operation or bad parameter
   3  the job could not start: unwritable output folder, no inputs, no display for the GUI
   130  cancelled by Ctrl+C or SIGTERM: no partial output; a batch keeps what it finished
+Under mpirun, Ctrl+C in its terminal reaches mpirun only: the job is cancelled the same way, but
+Open MPI's mpirun then exits 1, its own code for a job it was signalled to end.
 A rank that does not answer the shutdown within a second of the work's end is named, and the job
 is ended with MPI_Abort and the code above (mpirun then exits with it).";
 

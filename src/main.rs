@@ -3,11 +3,10 @@
 
 use clap::Parser;
 use imgproc::cli::{Cli, Command, UsageError};
+use imgproc::commands::signals::{cancel_on_signals, CliCancel};
 use imgproc::commands::{self, CliJob};
 use imgproc::jobs::JobError;
 use std::process::ExitCode;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 
 fn main() -> ExitCode {
     // Before any thread starts: it may set an environment variable for MPI_Init.
@@ -40,7 +39,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let Some(job) = CliJob::of(command)? else { return Ok(()) };
     let cancel = cancel_on_signals()?;
     match imgproc::master::start(job.threads())? {
-        Some(master) => printed_before_shutdown(job.run(&master, &cancel), master),
+        Some(master) => printed_before_shutdown(job.run(&master, &cancel.flag), master, &cancel),
         None => Ok(()), // a worker whose job is over
     }
 }
@@ -77,26 +76,27 @@ impl std::fmt::Display for Printed {
 /// Shows the job's error while every rank is still up, then shuts the ranks down with the exit
 /// code this process will return (a rank that does not answer ends the job with that code, see
 /// `Master::shut_down`). Once rank 0 exits non-zero, mpirun aborts the job and may drop output
-/// it has not forwarded yet: the reason must reach it first.
-fn printed_before_shutdown(result: anyhow::Result<()>, master: imgproc::master::Master) -> anyhow::Result<()> {
+/// it has not forwarded yet: the reason must reach it first. A job that ends non-zero, or while
+/// mpirun itself ends it (Ctrl+C to mpirun, a rank that died), leaves without finalising MPI
+/// (`Master::shut_down_and_leave`, `Master::shut_down_as_mpirun_ends`): mpirun would only kill
+/// the ranks in it.
+fn printed_before_shutdown(
+    result: anyhow::Result<()>,
+    master: imgproc::master::Master,
+    cancel: &CliCancel,
+) -> anyhow::Result<()> {
     if let Err(e) = &result {
         print_error(e);
     }
-    master.shut_down(result.as_ref().err().map_or(0, exit_code));
-    result.map_err(|e| e.context(Printed))
-}
-
-/// A flag that Ctrl+C (SIGINT) or SIGTERM sets. On rank 0 it cancels the job; workers ignore it
-/// and follow rank 0 (mpirun passes the signal to every rank). A second signal ends the process
-/// at once with code 130.
-fn cancel_on_signals() -> anyhow::Result<Arc<AtomicBool>> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    let flag = Arc::new(AtomicBool::new(false));
-    for signal in [SIGINT, SIGTERM] {
-        signal_hook::flag::register_conditional_shutdown(signal, 130, flag.clone())?;
-        signal_hook::flag::register(signal, flag.clone())?;
+    let code = result.as_ref().err().map_or(0, exit_code);
+    if cancel.mpirun_ending() {
+        master.shut_down_as_mpirun_ends(code);
     }
-    Ok(flag)
+    if code != 0 {
+        master.shut_down_and_leave(code);
+    }
+    master.shut_down(code);
+    result.map_err(|e| e.context(Printed))
 }
 
 fn exit_code(e: &anyhow::Error) -> u8 {

@@ -8,6 +8,12 @@ pub fn launched_by_mpirun() -> bool {
     ["OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"].iter().any(|v| std::env::var_os(v).is_some())
 }
 
+/// This process's rank as its MPI launcher names it (`OMPI_COMM_WORLD_RANK`, `PMIX_RANK`), before
+/// MPI starts; `None` when started alone.
+pub fn launcher_rank() -> Option<usize> {
+    ["OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"].iter().find_map(|v| std::env::var(v).ok()?.parse().ok())
+}
+
 /// When this process started, as an `Instant` (from /proc; now, if that cannot be read).
 pub fn process_start() -> Instant {
     let age = || -> Option<f64> {

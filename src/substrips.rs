@@ -152,15 +152,43 @@ pub struct Job<'a> {
 }
 
 /// The compute thread: filters and encodes each sub-strip whose input arrives on `inputs` (in
-/// order), counting sub-strips done in `done`. Stops with [`Cancelled`] once `cancel` is set, and
-/// fails when the inputs stop before the last sub-strip.
+/// order), counting sub-strips filtered in `done`. Stops with [`Cancelled`] once `cancel` is set,
+/// and fails when the inputs stop before the last sub-strip.
+///
+/// A sub-strip is encoded on a thread of its own while the next one is filtered: encoders are
+/// serial, and a rank alone on a host (its OpenCV threads on every core) otherwise left all but
+/// one core idle for each encode (docs/BENCHMARKS.md, issue 23). At most one filtered sub-strip
+/// waits for the encoder.
 pub fn run(
     job: &Job<'_>,
     inputs: mpsc::Receiver<(usize, Image)>,
     cancel: &CancelFlag,
     done: &std::sync::atomic::AtomicUsize,
 ) -> Result<Made> {
-    let mut made = Made { parts: Vec::new(), filter_secs: 0.0, encode_secs: 0.0, spans: Vec::new() };
+    std::thread::scope(|scope| {
+        let (to_encode, filtered) = mpsc::sync_channel::<(usize, Image)>(0);
+        let (format, height) = (job.format, job.height);
+        let encoder = scope.spawn(move || encode_each(format, height, filtered));
+        let filter = filter_each(job, inputs, cancel, done, to_encode);
+        let encode = encoder.join().unwrap_or_else(|_| bail!("the encoder thread panicked"));
+        let (filter_spans, mut made) = (filter?, encode?);
+        made.filter_secs = filter_spans.iter().map(|s| s.end - s.start).sum();
+        made.spans.extend(filter_spans);
+        made.spans.sort_by(|a, b| a.start.total_cmp(&b.start));
+        Ok(made)
+    })
+}
+
+/// Filters each sub-strip as its input arrives and hands its rows (with its first row) to the
+/// encoder; the spans of the filters. The encoder stops when `to_encode` is dropped.
+fn filter_each(
+    job: &Job<'_>,
+    inputs: mpsc::Receiver<(usize, Image)>,
+    cancel: &CancelFlag,
+    done: &std::sync::atomic::AtomicUsize,
+    to_encode: mpsc::SyncSender<(usize, Image)>,
+) -> Result<Vec<Span>> {
+    let mut spans = Vec::new();
     for (expected, sub) in job.subs.iter().enumerate() {
         let Ok((index, input)) = inputs.recv() else {
             if cancel.load(Ordering::Relaxed) {
@@ -176,15 +204,25 @@ pub fn run(
         let run = StripRun::new(job.chain.clone(), job.height, sub.owned.clone(), input, sub.input.clone())?
             .with_cancel(cancel.clone());
         let rows = finish(run)?;
-        let filtered = unix_now();
-        let parts = encode_in_parts(job.format, rows, sub.owned.start, job.height, PART_BYTES)?;
-        let encoded = unix_now();
-        made.parts.extend(parts);
-        made.filter_secs += filtered - started;
-        made.encode_secs += encoded - filtered;
-        made.spans.push(Span { phase: "filter".into(), start: started, end: filtered });
-        made.spans.push(Span { phase: "encode".into(), start: filtered, end: encoded });
+        spans.push(Span { phase: "filter".into(), start: started, end: unix_now() });
         done.fetch_add(1, Ordering::Relaxed);
+        if to_encode.send((sub.owned.start, rows)).is_err() {
+            break; // the encoder failed: its error is the strip's
+        }
+    }
+    Ok(spans)
+}
+
+/// Encodes each filtered sub-strip that arrives, in order, into parts; stops when the filter
+/// side is gone or at the first error.
+fn encode_each(format: PieceFormat, height: usize, filtered: mpsc::Receiver<(usize, Image)>) -> Result<Made> {
+    let mut made = Made { parts: Vec::new(), filter_secs: 0.0, encode_secs: 0.0, spans: Vec::new() };
+    for (start, rows) in filtered {
+        let started = unix_now();
+        made.parts.extend(encode_in_parts(format, rows, start, height, PART_BYTES)?);
+        let encoded = unix_now();
+        made.encode_secs += encoded - started;
+        made.spans.push(Span { phase: "encode".into(), start: started, end: encoded });
     }
     Ok(made)
 }

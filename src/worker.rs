@@ -81,6 +81,10 @@ pub fn serve(world: &SimpleCommunicator) -> Result<()> {
                 send_json(&root, TAG_BYE, &rank);
                 return Ok(());
             }
+            Command::Leave(code) => {
+                send_json(&root, TAG_BYE, &rank);
+                std::process::exit(i32::from(code));
+            }
         }
     }
 }

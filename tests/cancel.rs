@@ -1,5 +1,6 @@
 //! Cancel under real `mpirun`: SIGINT to rank 0 mid-job stops every rank, the exit code is 130,
-//! no output is half-written, and a cancelled batch's journal stays true (every `done` has its
+//! no output is half-written; Ctrl+C to `mpirun` itself ends every rank as fast (mpirun then
+//! exits 1, its own choice), while Ctrl+Z and `fg` to mpirun only pause the job; and a cancelled batch's journal stays true (every `done` has its
 //! output, equal to the one-process result; a rerun finishes the rest and redoes nothing).
 //! Also: ranks that wait do not spin.
 
@@ -23,19 +24,27 @@ fn ranks_busy(needle: &str, ranks: usize) -> Vec<u32> {
         pids = pids_with(needle);
         pids.len() == ranks
             && pids.iter().filter(|&&p| rank_of(p) != Some(0)).all(|&p| cpu_secs(p) > 0.3)
-            && pids.iter().all(|&p| catches_sigint(p))
+            && pids.iter().all(|&p| catches(p, libc::SIGINT))
+            && pids.iter().filter(|&&p| rank_of(p) == Some(0)).all(|&p| catches(p, libc::SIGCONT))
     });
     pids.sort_by_key(|&p| rank_of(p));
     pids
 }
 
-/// Whether the process has its SIGINT handler installed: a signal that comes while the dynamic
-/// loader is still mapping OpenCV and Open MPI (the first half second or so of a rank's life,
-/// before `main`) can only take the default action, as for any program.
-fn catches_sigint(pid: u32) -> bool {
+/// Whether the process has its handler for `signal` installed: a signal that comes while the
+/// dynamic loader is still mapping OpenCV and Open MPI (the first half second or so of a rank's
+/// life, before `main`) can only take the default action, as for any program. Rank 0 under
+/// mpirun also catches SIGCONT, the first step of mpirun ending the job.
+fn catches(pid: u32, signal: i32) -> bool {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let caught = status.lines().find_map(|l| l.strip_prefix("SigCgt:")).map(str::trim).unwrap_or("0");
-    u64::from_str_radix(caught, 16).is_ok_and(|mask| mask & (1 << (libc::SIGINT - 1)) != 0)
+    u64::from_str_radix(caught, 16).is_ok_and(|mask| mask & (1 << (signal - 1)) != 0)
+}
+
+/// The state letter of a process in /proc (`T` stopped), `None` once it is gone.
+fn state_of(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?.1.trim_start().chars().next()
 }
 
 fn all_gone_within(pids: &[u32], limit: Duration, what: &str) {
@@ -59,6 +68,48 @@ fn sigint_to_rank_zero_mid_image_exits_130_with_no_output_and_no_rank_left() {
     assert!(stderr(&out).contains("cancelled"), "{}", stderr(&out));
     assert!(!output.exists(), "a cancelled job wrote its output");
     assert!(temp_files(dir.path()).is_empty());
+}
+
+/// Ctrl+C in mpirun's terminal reaches mpirun alone. Open MPI's mpirun decides its own exit
+/// code then: 1, whatever the ranks exit with (README, exit codes).
+#[test]
+fn sigint_to_mpirun_mid_image_ends_every_rank_with_no_output_and_mpirun_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.png");
+    write_picture(&input, 1600, 1200, 3, 5);
+    let output = dir.path().join("ctrl-c-mpirun-out.png");
+    let child = spawn_mpirun(3, &["run", "--threads", "1", "--op", SLOW_OP, s(&input), "-o", s(&output)]);
+    let pids = ranks_busy("ctrl-c-mpirun-out.png", 3);
+    signal(child.id(), libc::SIGINT);
+    all_gone_within(&pids, STOP_LIMIT, "Ctrl+C to mpirun");
+    let out = finish(child, "mpirun");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("cancelled"), "rank 0 cancelled the job itself: {}", stderr(&out));
+    assert!(!output.exists(), "a cancelled job wrote its output");
+    assert!(temp_files(dir.path()).is_empty());
+}
+
+/// Ctrl+Z then `fg`: mpirun stops the ranks (SIGSTOP) and continues them (SIGCONT); rank 0 must
+/// not take that SIGCONT for mpirun ending the job. The job then completes, exact.
+#[test]
+fn a_job_stopped_and_continued_through_mpirun_completes_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.png");
+    write_picture(&input, 1200, 900, 3, 6);
+    let output = dir.path().join("stop-continue-out.png");
+    let child = spawn_mpirun(3, &["run", "--threads", "1", "--op", SLOW_OP, s(&input), "-o", s(&output)]);
+    let pids = ranks_busy("stop-continue-out.png", 3);
+    signal(child.id(), libc::SIGTSTP);
+    wait_until(Duration::from_secs(10), "every rank stopped", || pids.iter().all(|&p| state_of(p) == Some('T')));
+    // Held stopped as a user's Ctrl+Z would be, longer than the stop rank 0 must recognise.
+    std::thread::sleep(Duration::from_secs(1));
+    signal(child.id(), libc::SIGCONT);
+    let out = finish(child, "mpirun");
+    assert_ok(&out, "the continued job");
+    let expected = dir.path().join("expected.png");
+    reference(SLOW_OP, &input, &expected);
+    let read = |p: &Path| imgproc::codec::read_image(p, u64::MAX).unwrap();
+    assert!(read(&output) == read(&expected), "the continued job's pixels differ from one process's");
 }
 
 #[test]

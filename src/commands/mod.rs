@@ -3,6 +3,7 @@
 //! documented exit codes (through [`JobError`]). Knows nothing of ranks or rows.
 
 mod report;
+pub mod signals;
 
 use crate::cli::{BatchArgs, Command, RunArgs, VideoArgs};
 use crate::jobs::batch::BatchRequest;

@@ -159,6 +159,6 @@ impl Drop for Master {
     /// failed job, a panic, the GUI's end). A front end that knows its exit code calls
     /// [`Master::shut_down`] first.
     fn drop(&mut self) {
-        self.end_ranks(1);
+        self.end_ranks(1, Command::Shutdown);
     }
 }

@@ -40,7 +40,7 @@ pub const TAG_BATCH_DOWN: Tag = 22;
 pub const TAG_BATCH_DOWN_BYTES: Tag = 23;
 /// A worker introduces itself at start-up ([`crate::model::RankInfo`]).
 pub const TAG_HELLO: Tag = 30;
-/// A worker's goodbye after `Shutdown` (worker → rank 0): it is leaving its command loop.
+/// A worker's goodbye after `Shutdown` or `Leave` (worker → rank 0): it is leaving its command loop.
 pub const TAG_BYE: Tag = 31;
 
 /// What rank 0 asks a worker to do next.
@@ -56,6 +56,9 @@ pub enum Command {
     Video(Box<VideoJob>),
     /// Leave the worker loop; the process then exits 0.
     Shutdown,
+    /// Say goodbye and exit with this code at once, without finalising MPI: mpirun is ending
+    /// the job (Ctrl+C to mpirun) and would not answer MPI_Finalize.
+    Leave(u8),
 }
 
 /// Rank 0 → worker: stop job `job` (a batch: only item `item`, when given).
