@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The README's second command and what CI runs (.ci/run): formatting, the module graph, lints,
 # the pure core built and tested alone (no MPI, no GUI), unit, property and MPI integration
-# tests (the server's included), the GUI end to end under Xvfb, the web page in a real browser, the failover test on simulated hosts, and the offline
-# checks of deploy/azure. Stops at the first failure.
+# tests (the server's included), the GUI end to end under Xvfb, the web page in a real browser,
+# the server under a bounded load, the failover test on simulated hosts, and the offline checks
+# of deploy/azure. Stops at the first failure.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -33,6 +34,8 @@ step "GUI end to end under Xvfb"
 bash tests/gui_e2e.sh
 step "the web page in headless Chromium over WebDriver (imgproc serve on 3 ranks)"
 bash tests/web_e2e.sh
+step "the web service under load: 200 connections over 60 s, two users, slow clients"
+bash tests/serve_load.sh
 step "failover on simulated hosts"
 bash tests/failover.sh
 step "a host killed mid-video under the watcher on simulated hosts"
