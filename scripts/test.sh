@@ -40,6 +40,8 @@ step "failover on simulated hosts"
 bash tests/failover.sh
 step "a host killed mid-video under the watcher on simulated hosts"
 bash tests/video_failover.sh
+step "the web service survives a killed worker under the watcher on simulated hosts"
+bash tests/serve_failover.sh
 step "soak: ranks killed with SIGKILL under the watcher on simulated hosts"
 bash tests/soak.sh
 step "deploy/azure/check.sh"
