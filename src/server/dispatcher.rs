@@ -269,7 +269,12 @@ impl<'a> Turn<'a> {
                     }
                 }
             }
-            JobEvent::Progress(RankProgress::ItemAssigned { rank, .. }) => self.busy(rank, true),
+            JobEvent::Progress(RankProgress::ItemAssigned { rank, index }) => {
+                self.busy(rank, true);
+                if let Some(idx) = self.item_of(index).filter(|&i| i != usize::MAX) {
+                    self.store.start_item(&self.job.id, idx)?;
+                }
+            }
             JobEvent::Progress(RankProgress::ItemDone { rank, index, secs, error }) => {
                 self.busy(rank, false);
                 if let Some(r) = self.progress.ranks.get_mut(rank) {

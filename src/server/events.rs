@@ -1,5 +1,6 @@
 //! `GET /api/jobs/{id}/events`: the job's news as Server-Sent Events. Every event carries an
-//! id, the job's `seq` when it was sent: `item` events (an input ended: succeeded or failed),
+//! id, the job's `seq` when it was sent: `item` events (an input went on a rank, or ended:
+//! succeeded or failed),
 //! then a `state` event (the whole job: status, progress, counts), and `end` once the job is
 //! final. A client that reconnects with `Last-Event-ID: k` gets every item that ended after k
 //! and the state as it is now — nothing is missed, even across a server restart, because both

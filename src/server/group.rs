@@ -77,7 +77,7 @@ pub fn run(shared: &Shared, store: &Store, requests: &Sender<Request>, jobs: Vec
             }
             store.set_status(&job.id, JobStatus::Running, None, now())?;
             started.push(j);
-            for item in store.items(&job.id)?.into_iter().filter(|i| i.status == "queued") {
+            for item in store.items(&job.id)?.into_iter().filter(|i| i.status == "queued" || i.status == "running") {
                 let link = dir.join("in").join(format!("{:04}-{}", routes.len(), item.name));
                 std::os::unix::fs::symlink(shared.layout.inputs(&job.id).join(&item.name), &link)?;
                 routes.push(Route { job: j, item: item.index, name: item.name, link });
@@ -154,7 +154,13 @@ fn run_batch(
                     .map(|i| (by_link.get(&i.input).copied().unwrap_or(usize::MAX), i.output.clone()))
                     .collect();
             }
-            JobEvent::Progress(RankProgress::ItemAssigned { rank, .. }) => set_busy(&mut ranks, rank, true),
+            JobEvent::Progress(RankProgress::ItemAssigned { rank, index }) => {
+                set_busy(&mut ranks, rank, true);
+                if let Some(route) = engine.get(index).and_then(|(r, _)| routes.get(*r)) {
+                    store.start_item(&jobs[route.job].id, route.item)?;
+                    shared.changed();
+                }
+            }
             JobEvent::Progress(RankProgress::ItemDone { rank, index, secs, error }) => {
                 set_busy(&mut ranks, rank, false);
                 shared.metrics.rank_busy(rank, secs);

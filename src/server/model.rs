@@ -118,7 +118,7 @@ pub struct ItemView {
     pub name: String,
     /// The result's name under `results/`, once written.
     pub output: Option<String>,
-    /// queued, succeeded, failed or canceled.
+    /// queued, running (on a rank now), succeeded, failed or canceled.
     pub status: String,
     pub error: Option<String>,
     #[serde(skip)]

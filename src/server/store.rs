@@ -225,7 +225,7 @@ impl Store {
         let changed = tx.execute(
             "UPDATE items SET status = ?3, output = ?4, error = ?5, bytes = ?6,
              seq = (SELECT seq + 1 FROM jobs WHERE id = ?1)
-             WHERE job = ?1 AND idx = ?2 AND status = 'queued'",
+             WHERE job = ?1 AND idx = ?2 AND status IN ('queued', 'running')",
             params![id, idx, status, output, error, bytes],
         )?;
         if changed > 0 {
@@ -239,6 +239,18 @@ impl Store {
         }
         tx.commit()?;
         Ok(changed > 0)
+    }
+
+    /// Marks a queued item as on a rank now (shown as `running`; still open for `end_item`).
+    pub fn start_item(&self, id: &str, idx: usize) -> Result<()> {
+        let conn = self.conn();
+        conn.execute(
+            "UPDATE items SET status = 'running', seq = (SELECT seq + 1 FROM jobs WHERE id = ?1)
+             WHERE job = ?1 AND idx = ?2 AND status = 'queued'",
+            params![id, idx],
+        )?;
+        conn.execute("UPDATE jobs SET seq = seq + 1 WHERE id = ?1", [id])?;
+        Ok(())
     }
 
     /// Marks the items that did not end as cancelled (the job was cancelled).
