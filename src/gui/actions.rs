@@ -82,13 +82,17 @@ impl GuiApp {
                 self.opened(vec![doc.path.clone()], false);
                 self.doc = Doc::Image(doc);
                 self.selected = None;
+                // The last job's bar and rank table were another file's.
+                self.last_job = None;
                 self.viewer.refit();
                 if std::mem::take(&mut self.resume) {
                     self.process();
                 }
             }
             Err(e) => {
-                self.resume = false;
+                if std::mem::take(&mut self.resume) {
+                    self.messages.unpin();
+                }
                 let kept = if matches!(self.doc, Doc::Empty) { "" } else { " (what was open stays open)" };
                 self.error(format!("{e:#}{kept}"));
             }

@@ -318,6 +318,18 @@ impl GuiApp {
                 r.height() * ppp
             );
         }
+        if let Some((r, [bw, bh], [aw, ah])) = events.fitted_result {
+            let ppp = ui.ctx().pixels_per_point();
+            eprintln!(
+                "imgproc gui: view: the result lies at {:.0},{:.0} size {:.0}x{:.0} px (original {bw}x{bh}, result \
+                 {aw}x{ah}, {:?})",
+                r.min.x * ppp,
+                r.min.y * ppp,
+                r.width() * ppp,
+                r.height() * ppp,
+                self.viewer.compare
+            );
+        }
         if let Some(split) = events.split_released {
             eprintln!("imgproc gui: view: split line at {:.0} % of the image's width", split * 100.0);
         }

@@ -104,6 +104,7 @@ impl GuiApp {
         if let Some(r) = &mut self.running {
             if !r.cancel.swap(true, Ordering::SeqCst) {
                 r.cancel_asked = Some(Instant::now());
+                r.progress.cancel_asked();
                 eprintln!("imgproc gui: cancelling");
             }
         }
@@ -158,6 +159,26 @@ impl GuiApp {
         if let Some(end) = ended {
             self.job_ended(end);
         }
+        self.log_bar();
+    }
+
+    /// Logs the bar's text (without its times) when it changes, and the rank table at a job's
+    /// end: what the window shows, for the e2e test to read.
+    fn log_bar(&mut self) {
+        let (progress, batch) = match (&self.running, &self.last_job) {
+            (Some(r), _) => (Some(&r.progress), r.batch),
+            (None, Some(p)) => (Some(p), matches!(self.doc, Doc::Batch(_))),
+            (None, None) => (None, false),
+        };
+        let line = progress.map_or_else(|| "none".to_string(), |p| p.headline(batch));
+        if line != self.logged_bar {
+            eprintln!("imgproc gui: bar: {line}");
+            if let (Some(p), None) = (progress, &self.running) {
+                let ranks: Vec<String> = p.ranks.iter().map(|r| format!("{}: {}", r.rank, r.work)).collect();
+                eprintln!("imgproc gui: ranks: {}", ranks.join("; "));
+            }
+            self.logged_bar = line;
+        }
     }
 
     /// Progress goes to the bar and the rank table, a finished batch image to its thumbnail;
@@ -195,8 +216,13 @@ impl GuiApp {
     /// why it failed is said.
     fn job_ended(&mut self, ended: Ended) {
         let mut running = self.running.take().expect("running");
-        running.progress.end();
         let cancelled = running.cancel.load(Ordering::SeqCst);
+        match &ended {
+            Ended::Video(Ok(s)) => running.progress.end_video(s.cancelled, s.frames_per_sec, s.wall_secs),
+            Ended::Batch(Ok(o)) => running.progress.end(o.cancelled),
+            _ => running.progress.end(cancelled),
+        }
+        self.messages.unpin();
         if let Some(asked) = running.cancel_asked {
             eprintln!("imgproc gui: cancelled after {:.3} s", asked.elapsed().as_secs_f64());
         }

@@ -1,6 +1,9 @@
 //! The image view: an image uploaded as tiles of textures (so an 8K picture shows at full
 //! resolution although one texture may not be that large), with zoom, pan, and a before/after
-//! comparison side by side or with a split line. Knows nothing of jobs or files.
+//! comparison side by side or with a split line. A result of another size than its original (a
+//! resize) is shown at the original's displayed size, both real sizes written on the view. The
+//! view is fitted again whenever its panes change (a result arrives, the mode changes, the
+//! window is resized). Knows nothing of jobs or files.
 
 use crate::image::Image;
 use egui::{
@@ -111,6 +114,9 @@ pub struct Viewer {
     fit_pending: bool,
     /// Size of one pane at the last frame, the anchor of button zooms.
     last_view_size: Vec2,
+    /// The view's size and whether it showed two panes, at the last frame: when either changes,
+    /// the picture is fitted again.
+    last_layout: Option<(Vec2, bool)>,
 }
 
 /// What happened in the view this frame, for the app to tell (the e2e test reads the log).
@@ -119,6 +125,9 @@ pub struct ViewEvents {
     /// The picture was fitted to the view: where it lies on screen (the left pane's copy in side
     /// by side).
     pub fitted: Option<Rect>,
+    /// With it, where the result lies (the right pane's copy in side by side), and the real sizes
+    /// of the original and the result.
+    pub fitted_result: Option<(Rect, [usize; 2], [usize; 2])>,
     /// The split line was let go at this fraction of the image's width.
     pub split_released: Option<f32>,
 }
@@ -132,6 +141,7 @@ impl Default for Viewer {
             split: 0.5,
             fit_pending: true,
             last_view_size: vec2(800.0, 600.0),
+            last_layout: None,
         }
     }
 }
@@ -142,37 +152,39 @@ impl Viewer {
         self.fit_pending = true;
     }
 
-    /// The toolbar: comparison mode, split position, zoom buttons.
+    /// The toolbar: comparison mode, split position, zoom buttons. The zoom buttons sit at its
+    /// right end and the split slider takes what is left, so a narrow window cuts nothing off.
     pub fn toolbar(&mut self, ui: &mut Ui, has_result: bool) {
         ui.horizontal(|ui| {
             ui.add_enabled_ui(has_result, |ui| {
-                let before = self.compare;
                 ui.selectable_value(&mut self.compare, Compare::Split, "Split view")
                     .on_hover_text("Drag the line on the image; pan with the right or middle button, or Space+drag");
-                ui.selectable_value(&mut self.compare, Compare::SideBySide, "Side by side");
-                if self.compare != before {
-                    // Panes change size: each mode starts with the whole picture in view.
+                let side = ui.selectable_value(&mut self.compare, Compare::SideBySide, "Side by side");
+                super::places::log(ui, "Side by side", &side);
+            });
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                ui.label(format!("{:.0} %", self.zoom * ui.ctx().pixels_per_point() * 100.0));
+                if ui.button(" + ").on_hover_text("Zoom in (+)").clicked() {
+                    self.zoom_about(self.zoom * 1.5, None);
+                }
+                if ui.button(" − ").on_hover_text("Zoom out (−)").clicked() {
+                    self.zoom_about(self.zoom / 1.5, None);
+                }
+                if ui.button("1:1").on_hover_text("One image pixel per screen pixel (1)").clicked() {
+                    self.one_to_one(ui.ctx());
+                }
+                if ui.button("Fit").on_hover_text("0").clicked() {
                     self.fit_pending = true;
                 }
-                if self.compare == Compare::Split {
-                    ui.add(egui::Slider::new(&mut self.split, 0.0..=1.0).show_value(false).text("original | result"))
-                        .on_hover_text("Where the line crosses the image, from its left edge to its right");
+                ui.separator();
+                if has_result && self.compare == Compare::Split {
+                    ui.spacing_mut().slider_width = (ui.available_width() - 8.0).clamp(16.0, 160.0);
+                    ui.add(egui::Slider::new(&mut self.split, 0.0..=1.0).show_value(false)).on_hover_text(
+                        "Where the line crosses the image (original left of it, result right), from its left edge \
+                         to its right",
+                    );
                 }
             });
-            ui.separator();
-            if ui.button("Fit").on_hover_text("0").clicked() {
-                self.fit_pending = true;
-            }
-            if ui.button("1:1").on_hover_text("One image pixel per screen pixel (1)").clicked() {
-                self.one_to_one(ui.ctx());
-            }
-            if ui.button(" − ").on_hover_text("Zoom out (−)").clicked() {
-                self.zoom_about(self.zoom / 1.5, None);
-            }
-            if ui.button(" + ").on_hover_text("Zoom in (+)").clicked() {
-                self.zoom_about(self.zoom * 1.5, None);
-            }
-            ui.label(format!("{:.0} %", self.zoom * ui.ctx().pixels_per_point() * 100.0));
         });
     }
 
@@ -222,12 +234,24 @@ impl Viewer {
         let splitting = after.is_some() && !side_by_side;
         let pane = if side_by_side { vec2(rect.width() / 2.0, rect.height()) } else { rect.size() };
         self.last_view_size = pane;
+        if self.last_layout.replace((rect.size(), side_by_side)) != Some((rect.size(), side_by_side)) {
+            // A result arrived in side by side, the mode changed, or the window was resized.
+            self.fit_pending = true;
+        }
         let size = before.size();
+        // The result is drawn at the original's displayed size, whatever its own.
+        let after_scale = after.map_or(1.0, |a| size.x / a.size().x.max(1.0));
         if self.fit_pending {
             self.zoom = (pane.x / size.x).min(pane.y / size.y).clamp(0.01, 64.0);
             self.offset = (pane - size * self.zoom) * 0.5;
             self.fit_pending = false;
-            events.fitted = Some(Rect::from_min_size(rect.min + self.offset, size * self.zoom));
+            let shown = Rect::from_min_size(rect.min + self.offset, size * self.zoom);
+            events.fitted = Some(shown);
+            if let Some(a) = after {
+                let at = if side_by_side { shown.translate(vec2(pane.x, 0.0)) } else { shown };
+                let result = Rect::from_min_size(at.min, a.size() * self.zoom * after_scale);
+                events.fitted_result = Some((result, [before.width, before.height], [a.width, a.height]));
+            }
         }
         let space = ui.input(|i| i.key_down(Key::Space));
         let primary_pans = space || !splitting;
@@ -266,14 +290,14 @@ impl Viewer {
                 let left = Rect::from_min_size(rect.min, pane);
                 let right = Rect::from_min_size(rect.min + vec2(pane.x, 0.0), pane);
                 before.paint(ui, left.min + self.offset, self.zoom, left);
-                after.paint(ui, right.min + self.offset, self.zoom, right);
+                after.paint(ui, right.min + self.offset, self.zoom * after_scale, right);
                 ui.painter().vline(right.min.x, rect.y_range(), Stroke::new(2.0, Color32::WHITE));
             }
             Some(after) => {
                 let x = rect.min.x + self.offset.x + size.x * self.zoom * self.split;
                 let (left, right) = (rect.intersect(rect.with_max_x(x)), rect.intersect(rect.with_min_x(x)));
                 before.paint(ui, rect.min + self.offset, self.zoom, left);
-                after.paint(ui, rect.min + self.offset, self.zoom, right);
+                after.paint(ui, rect.min + self.offset, self.zoom * after_scale, right);
                 if rect.x_range().contains(x) {
                     let line = Stroke::new(2.0, Color32::YELLOW);
                     let image_top = (rect.min.y + self.offset.y).max(rect.min.y);
@@ -285,8 +309,28 @@ impl Viewer {
             }
             None => before.paint(ui, rect.min + self.offset, self.zoom, rect),
         }
+        if let Some(after) = after.filter(|a| (a.width, a.height) != (before.width, before.height)) {
+            sizes_note(ui, rect, before, after);
+        }
         events
     }
+}
+
+/// "original 512×512 · result 256×256, shown at the same size", in the view's bottom-left corner.
+pub fn sizes_text(before: &Picture, after: &Picture) -> String {
+    format!(
+        "original {}×{} · result {}×{}, shown at the same size",
+        before.width, before.height, after.width, after.height
+    )
+}
+
+fn sizes_note(ui: &Ui, rect: Rect, before: &Picture, after: &Picture) {
+    let painter = ui.painter().with_clip_rect(rect);
+    let font = egui::TextStyle::Body.resolve(ui.style());
+    let galley = painter.layout_no_wrap(sizes_text(before, after), font, Color32::WHITE);
+    let at = rect.left_bottom() + vec2(8.0, -8.0 - galley.size().y);
+    painter.rect_filled(Rect::from_min_size(at, galley.size()).expand(4.0), 3.0, Color32::from_black_alpha(190));
+    painter.galley(at, galley, Color32::WHITE);
 }
 
 #[cfg(test)]

@@ -225,9 +225,10 @@ impl Op {
         Ok(())
     }
 
-    /// The parameters as `(name, value)` pairs, in the spelling `chain::parse` accepts.
+    /// The parameters as `(name, value)` pairs, in the spelling `chain::parse` accepts (a named
+    /// choice by its name: `interpolation=linear`).
     pub fn params(&self) -> Vec<(&'static str, String)> {
-        self.spec().params.iter().map(|p| (p.name, self.get(p.name).to_string())).collect()
+        self.spec().params.iter().map(|p| (p.name, p.spell(self.get(p.name)))).collect()
     }
 
     /// Sets one parameter from text; the error names the op, the parameter and the reason.
