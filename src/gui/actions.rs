@@ -43,8 +43,9 @@ impl GuiApp {
             let loaded = (|| {
                 let image = codec::read_image(&path, max_pixels)?;
                 let file_bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+                let layout = crate::file_layout::probe_file(&path);
                 let picture = Picture::upload(&ctx, "original", &image);
-                Ok(ImageDoc { path, file_bytes, image: Arc::new(image), picture, result: None })
+                Ok(ImageDoc { path, file_bytes, layout, image: Arc::new(image), picture, result: None })
             })();
             let _ = tx.send(Loaded::Image(loaded));
             ctx.request_repaint();
@@ -80,6 +81,10 @@ impl GuiApp {
             Ok(doc) => {
                 eprintln!("imgproc gui: opened {} ({}x{})", doc.path.display(), doc.image.width, doc.image.height);
                 self.opened(vec![doc.path.clone()], false);
+                // Told before any work: what the result will not keep of the file.
+                if let Some(w) = doc.layout.and_then(|l| l.warning(&doc.path.display().to_string())) {
+                    self.done(format!("Note: {w}."));
+                }
                 self.doc = Doc::Image(doc);
                 self.selected = None;
                 // The last job's bar and rank table were another file's.

@@ -16,6 +16,9 @@ use std::sync::Arc;
 pub struct ImageDoc {
     pub path: PathBuf,
     pub file_bytes: u64,
+    /// What the file holds, when its header says (depth, alpha), as opposed to `image`, which is
+    /// what imgproc filters (8-bit gray or colour).
+    pub layout: Option<crate::file_layout::FileLayout>,
     pub image: Arc<Image>,
     pub picture: Picture,
     pub result: Option<ImageResult>,

@@ -268,10 +268,10 @@ impl GuiApp {
                 let format = doc.path.extension().map(|e| e.to_string_lossy().to_uppercase()).unwrap_or_default();
                 ui.horizontal(|ui| {
                     ui.label(format!(
-                        "{file} — {}×{}, {} channel(s), {format}, {:.1} MB",
+                        "{file} — {}×{}, {}, {format}, {:.1} MB",
                         doc.image.width,
                         doc.image.height,
-                        doc.image.channels,
+                        holds(doc),
                         doc.file_bytes as f64 / 1e6
                     ))
                     .on_hover_text(doc.path.display().to_string());
@@ -418,6 +418,17 @@ impl GuiApp {
                 );
             });
         });
+    }
+}
+
+/// What the file holds and, when imgproc filters less of it, what it filters: "8-bit colour",
+/// "16-bit gray, filtered as 8-bit gray".
+fn holds(doc: &super::document::ImageDoc) -> String {
+    let filtered = if doc.image.channels == 1 { "8-bit gray" } else { "8-bit colour" };
+    match doc.layout {
+        Some(l) if l.dropped().is_some() => format!("{}, filtered as {filtered}", l.describe()),
+        Some(l) => l.describe(),
+        None => filtered.to_string(),
     }
 }
 

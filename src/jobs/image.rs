@@ -44,6 +44,13 @@ fn check_output_file(input: &Path, output: &Path) -> Result<String> {
     Ok(format)
 }
 
+/// Warns on stderr, before any work, when the result will not keep the input's depth or alpha.
+fn warn_dropped(input: &Path) {
+    if let Some(w) = crate::file_layout::probe_file(input).and_then(|l| l.warning(&input.display().to_string())) {
+        eprintln!("imgproc: warning: {w}");
+    }
+}
+
 /// The error of a cancelled image job: nothing was written.
 fn not_written(output: &Path) -> anyhow::Error {
     JobError::Cancelled(format!("{} was not written", output.display())).into()
@@ -54,6 +61,7 @@ fn not_written(output: &Path) -> anyhow::Error {
 pub fn run_reference(req: &ImageRequest, threads: Option<usize>) -> Result<Summary> {
     let clock = JobClock::start();
     let format = check_output_file(&req.input, &req.output).map_err(cannot_start)?;
+    warn_dropped(&req.input);
     let threads = threads.unwrap_or_else(crate::threads::host_cores);
     crate::threads::use_threads(threads)?;
     let mut stats = RankStats { host: "local".into(), threads, rows: Some((0, 0)), ..Default::default() };
@@ -79,6 +87,7 @@ pub fn run_reference(req: &ImageRequest, threads: Option<usize>) -> Result<Summa
 pub fn run(master: &Master, req: &ImageRequest, on: &mut dyn FnMut(Progress), cancel: &AtomicBool) -> Result<Summary> {
     let clock = JobClock::start();
     let format = check_output_file(&req.input, &req.output).map_err(cannot_start)?;
+    warn_dropped(&req.input);
     let pieces = PieceFormat::from_ext(&format).filter(|_| !req.whole_io && !req.chain.has_whole_image_steps());
     if let Some(pieces) = pieces {
         return run_streamed(master, req, pieces, &clock, on, cancel);

@@ -46,10 +46,15 @@ impl Master {
                     if cancel.load(Ordering::Relaxed) {
                         return Err(Cancelled.into());
                     }
+                    // Rank 0 works on every row: said as one strip of the whole image, so a
+                    // face does not show every rank idle meanwhile.
+                    on(Progress::RowsAssigned { rank: 0, start: 0, end: cur.height });
                     let started = Instant::now();
-                    let out = op.apply_reference(&cur)?;
-                    total[0].compute_secs += started.elapsed().as_secs_f64();
-                    out
+                    let out = op.apply_reference(&cur);
+                    let secs = started.elapsed().as_secs_f64();
+                    on(Progress::RowsDone { rank: 0, secs, error: out.as_ref().err().map(|e| format!("{e:#}")) });
+                    total[0].compute_secs += secs;
+                    out?
                 }
             };
         }
