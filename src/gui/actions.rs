@@ -312,6 +312,7 @@ impl GuiApp {
             return;
         }
         let before = std::mem::replace(&mut self.settings.chain, chain);
+        eprintln!("imgproc gui: preset \"{name}\" applied: the chain is {}", OpChain(self.settings.chain.clone()));
         self.chain_edited(before, false);
     }
 

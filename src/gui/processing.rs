@@ -90,7 +90,7 @@ impl GuiApp {
             return self.error(format!("cannot start the job: {e}"));
         }
         let what = if batch { "the batch" } else { "the image" };
-        eprintln!("imgproc gui: processing {what} on {} rank(s)", self.ranks.len());
+        eprintln!("imgproc gui: processing {what} on {} rank(s) with --op {}", self.ranks.len(), self.recipe(false));
         let progress = JobProgress::new(&self.ranks);
         self.running = Some(Running { events, cancel, progress, batch, cancel_asked: None });
         self.messages.drop_hints();
@@ -174,6 +174,7 @@ impl GuiApp {
         if line != self.logged_bar {
             eprintln!("imgproc gui: bar: {line}");
             if let (Some(p), None) = (progress, &self.running) {
+                eprintln!("imgproc gui: bar at the end: {}", p.summary(batch));
                 let ranks: Vec<String> = p.ranks.iter().map(|r| format!("{}: {}", r.rank, r.work)).collect();
                 eprintln!("imgproc gui: ranks: {}", ranks.join("; "));
             }

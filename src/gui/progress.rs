@@ -488,6 +488,20 @@ mod tests {
     }
 
     #[test]
+    fn a_late_frame_report_after_its_chunk_ended_is_not_counted_twice() {
+        use crate::video::Chunk;
+        let mut p = JobProgress::new(&ranks(1));
+        p.video_planned(20);
+        let chunk = Chunk { index: 0, start: 0, frames: 20 };
+        p.apply_video(&VideoEvent::ChunkAssigned { rank: 0, chunk });
+        p.apply_video(&VideoEvent::Frames { rank: 0, index: 0, frames: 18 });
+        p.apply_video(&VideoEvent::ChunkDone { rank: 0, chunk, secs: 1.0, error: None });
+        p.apply_video(&VideoEvent::Frames { rank: 0, index: 0, frames: 20 });
+        p.end_video(false, 20.0, 1.0);
+        assert_eq!(p.headline(false), "20/20 frames");
+    }
+
+    #[test]
     fn the_bar_reads_100_percent_only_once_the_job_ended_and_says_finishing_meanwhile() {
         let mut p = JobProgress::new(&ranks(2));
         assert_eq!(p.headline(false), "starting", "nothing handed out yet: not 0/0 strips");

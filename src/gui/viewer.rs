@@ -163,14 +163,21 @@ impl Viewer {
                 super::places::log(ui, "Side by side", &side);
             });
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                ui.label(format!("{:.0} %", self.zoom * ui.ctx().pixels_per_point() * 100.0));
-                if ui.button(" + ").on_hover_text("Zoom in (+)").clicked() {
+                let zoom = ui.label(format!("{:.0} %", self.zoom * ui.ctx().pixels_per_point() * 100.0));
+                super::places::log(ui, "zoom", &zoom);
+                let zoom_in = ui.button(" + ").on_hover_text("Zoom in (+)");
+                super::places::log(ui, "+", &zoom_in);
+                if zoom_in.clicked() {
                     self.zoom_about(self.zoom * 1.5, None);
                 }
-                if ui.button(" − ").on_hover_text("Zoom out (−)").clicked() {
+                let zoom_out = ui.button(" − ").on_hover_text("Zoom out (−)");
+                super::places::log(ui, "−", &zoom_out);
+                if zoom_out.clicked() {
                     self.zoom_about(self.zoom / 1.5, None);
                 }
-                if ui.button("1:1").on_hover_text("One image pixel per screen pixel (1)").clicked() {
+                let one = ui.button("1:1").on_hover_text("One image pixel per screen pixel (1)");
+                super::places::log(ui, "1:1", &one);
+                if one.clicked() {
                     self.one_to_one(ui.ctx());
                 }
                 if ui.button("Fit").on_hover_text("0").clicked() {
