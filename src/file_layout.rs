@@ -1,7 +1,11 @@
 //! What a file holds before imgproc decodes it: sample depth and channels (alpha included), read
-//! from the header of a PNG, a PNM or a WebP. imgproc filters 8-bit gray or colour images, so a
-//! 16-bit file comes out 8-bit and an alpha channel is dropped: the faces tell the user before
-//! any work ([`FileLayout::dropped`]). Pure: bytes in, a description out.
+//! from the header of a PNG, a PNM or a WebP. Such a file is read as it is and keeps its depth and
+//! alpha through a job where every op of the chain takes them (`ops::keeps`) and the output
+//! format holds them; otherwise they are dropped and the faces say so before any work
+//! ([`FileLayout::warning`]). Pure: bytes in, a description out.
+
+use crate::chain::OpChain;
+use crate::image::Keep;
 
 /// The samples a file declares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,24 +35,36 @@ impl FileLayout {
         format!("{}-bit {kind}", self.bits)
     }
 
-    /// What imgproc's 8-bit gray or colour pipeline loses of this file, or `None`.
-    pub fn dropped(&self) -> Option<String> {
-        let depth =
-            (self.bits > 8).then(|| format!("its {}-bit samples become 8-bit (the top 8 bits kept)", self.bits));
-        let alpha = self.alpha.then(|| "its alpha channel is dropped".to_string());
+    /// What a job with `chain` into a file that holds `format` loses of this file, and why, or
+    /// `None`: "its 16-bit samples become 8-bit (the top 8 bits) for bilateral, which takes 8-bit
+    /// samples only".
+    pub fn dropped(&self, chain: &OpChain, format: Keep) -> Option<String> {
+        let keep = chain.keeps().and(format);
+        let why = |kept: fn(Keep) -> bool, what: &str| {
+            let ops: Vec<&str> = chain.0.iter().filter(|op| !kept(op.keeps())).map(|op| op.name()).collect();
+            match ops.as_slice() {
+                [] => "the output format holds no such samples".to_string(),
+                [one] => format!("{one} takes {what}"),
+                many => format!("{} take {what}", many.join(", ")),
+            }
+        };
+        let depth = (self.bits > 8 && !keep.depth16).then(|| {
+            format!("its {}-bit samples become 8-bit (the top 8 bits): {}", self.bits, why(|k| k.depth16, "8-bit only"))
+        });
+        let alpha = (self.alpha && !keep.alpha)
+            .then(|| format!("its alpha channel is dropped: {}", why(|k| k.alpha, "no alpha")));
         match (depth, alpha) {
             (None, None) => None,
             (Some(d), None) => Some(d),
             (None, Some(a)) => Some(a),
-            (Some(d), Some(a)) => Some(format!("{d} and {a}")),
+            (Some(d), Some(a)) => Some(format!("{d}; {a}")),
         }
     }
 
-    /// The warning a face gives before work starts: "in.png is 16-bit gray: its 16-bit samples
-    /// become 8-bit … in the result", or `None` when nothing is lost.
-    pub fn warning(&self, name: &str) -> Option<String> {
-        self.dropped()
-            .map(|d| format!("{name} is {}: {d} in the result (imgproc filters 8-bit gray or colour)", self.describe()))
+    /// The warning a face gives before work starts, or `None` when nothing is lost: "in.png is
+    /// 16-bit gray: its 16-bit samples become 8-bit … only".
+    pub fn warning(&self, name: &str, chain: &OpChain, format: Keep) -> Option<String> {
+        self.dropped(chain, format).map(|d| format!("{name} is {}: {d}", self.describe()))
     }
 }
 
@@ -113,14 +129,23 @@ mod tests {
 
     #[test]
     fn a_16_bit_png_and_an_rgba_png_are_told_before_their_depth_and_alpha_are_dropped() {
+        let chain = |text: &str| OpChain::parse(text, &[]).unwrap();
         let gray16 = FileLayout::probe(&png_head(16, 0)).unwrap();
         assert_eq!(gray16, FileLayout { bits: 16, channels: 1, alpha: false });
-        let w = gray16.warning("deep.png").unwrap();
-        assert!(w.starts_with("deep.png is 16-bit gray: its 16-bit samples become 8-bit"), "{w}");
+        assert_eq!(gray16.warning("deep.png", &chain("gaussian,invert"), Keep::ALL), None, "both take 16 bits");
+        let w = gray16.warning("deep.png", &chain("gaussian,bilateral"), Keep::ALL).unwrap();
+        assert_eq!(
+            w,
+            "deep.png is 16-bit gray: its 16-bit samples become 8-bit (the top 8 bits): bilateral takes 8-bit only"
+        );
+        let w = gray16.warning("deep.png", &chain("blur"), Keep::format("jpg")).unwrap();
+        assert!(w.ends_with("the output format holds no such samples"), "{w}");
         let rgba = FileLayout::probe(&png_head(8, 6)).unwrap();
         assert_eq!(rgba.describe(), "8-bit colour with alpha (RGBA)");
-        assert_eq!(rgba.dropped().unwrap(), "its alpha channel is dropped");
-        assert_eq!(FileLayout::probe(&png_head(8, 2)).unwrap().warning("x.png"), None, "8-bit colour loses nothing");
+        let d = rgba.dropped(&chain("blur,invert,gray"), Keep::ALL).unwrap();
+        assert_eq!(d, "its alpha channel is dropped: invert, gray take no alpha");
+        let plain = FileLayout::probe(&png_head(8, 2)).unwrap();
+        assert_eq!(plain.warning("x.png", &chain("canny"), Keep::NONE), None, "8-bit colour loses nothing");
     }
 
     #[test]

@@ -41,7 +41,8 @@ impl GuiApp {
         let (tx, ctx, max_pixels) = (self.loaded_tx.clone(), self.ctx.clone(), self.settings.max_pixels);
         std::thread::spawn(move || {
             let loaded = (|| {
-                let image = codec::read_image(&path, max_pixels)?;
+                // As it is: 16-bit samples and alpha are kept until a chain cannot take them.
+                let image = codec::read_image_keeping(&path, max_pixels, crate::image::Keep::ALL)?;
                 let file_bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
                 let layout = crate::file_layout::probe_file(&path);
                 let picture = Picture::upload(&ctx, "original", &image);
@@ -81,10 +82,7 @@ impl GuiApp {
             Ok(doc) => {
                 eprintln!("imgproc gui: opened {} ({}x{})", doc.path.display(), doc.image.width, doc.image.height);
                 self.opened(vec![doc.path.clone()], false);
-                // Told before any work: what the result will not keep of the file.
-                if let Some(w) = doc.layout.and_then(|l| l.warning(&doc.path.display().to_string())) {
-                    self.done(format!("Note: {w}."));
-                }
+
                 self.doc = Doc::Image(doc);
                 self.selected = None;
                 // The last job's bar and rank table were another file's.

@@ -57,13 +57,27 @@ impl GuiApp {
         let cancel = Arc::new(AtomicBool::new(false));
         let wake = self.wake();
         let coordinator_only = self.settings.coordinator_only;
+        let mut note = None;
         let (request, batch) = match &mut self.doc {
             Doc::Empty => return self.hint("open an image or a batch first"),
             // Asks where the result goes, then runs (see `process_video_to`).
             Doc::Video(_) => return self.dialog_process_video(),
             Doc::Image(doc) => {
                 // The previous result stays on screen until the new one replaces it (or a cancel).
-                let image = Arc::clone(&doc.image);
+                // What the chain cannot take of a 16-bit or RGBA file is dropped first, as the CLI
+                // and its reference do, and said.
+                let keep = chain.keeps();
+                let drops = (doc.image.depth == crate::image::Depth::U16 && !keep.depth16)
+                    || (doc.image.channels == 4 && !keep.alpha);
+                let image = if drops {
+                    let name = doc.path.display().to_string();
+                    if let Some(w) = doc.layout.and_then(|l| l.warning(&name, &chain, crate::image::Keep::ALL)) {
+                        note = Some(format!("Note: {w}."));
+                    }
+                    Arc::new(doc.image.as_ref().clone().reduced(keep))
+                } else {
+                    Arc::clone(&doc.image)
+                };
                 let cancel = Arc::clone(&cancel);
                 (Request::Image { image, chain, coordinator_only, cancel, reply, wake }, false)
             }
@@ -94,6 +108,9 @@ impl GuiApp {
         let progress = JobProgress::new(&self.ranks);
         self.running = Some(Running { events, cancel, progress, batch, cancel_asked: None });
         self.messages.drop_hints();
+        if let Some(note) = note {
+            self.done(note);
+        }
         self.settings.interrupted = true;
         self.remember();
     }

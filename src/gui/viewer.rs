@@ -59,33 +59,40 @@ impl Picture {
     }
 }
 
-/// The pixels of a rectangle of `img` as egui wants them: RGB(A), not OpenCV's BGR.
+/// The pixels of a rectangle of `img` as egui wants them: RGB(A), not OpenCV's BGR; 16-bit
+/// samples shown by their top 8 bits, alpha as transparency over the view's background.
 pub fn color_image(img: &Image, x0: usize, y0: usize, w: usize, h: usize) -> ColorImage {
-    let c = img.channels;
     let mut pixels = Vec::with_capacity(w * h);
     for y in y0..y0 + h {
-        let row = &img.rows(y, y + 1)[x0 * c..(x0 + w) * c];
-        match c {
-            1 => pixels.extend(row.iter().map(|&v| Color32::from_gray(v))),
-            _ => pixels.extend(row.chunks_exact(c).map(|p| Color32::from_rgb(p[2], p[1], p[0]))),
-        }
+        pixels.extend((x0..x0 + w).map(|x| pixel(img, x, y)));
     }
     ColorImage::new([w, h], pixels)
+}
+
+/// One pixel of `img` as egui shows it.
+fn pixel(img: &Image, x: usize, y: usize) -> Color32 {
+    let (c, b) = (img.channels, img.depth.bytes());
+    let row = img.rows(y, y + 1);
+    let p = &row[x * c * b..(x + 1) * c * b];
+    // The top 8 bits of a native-endian 16-bit sample, or the sample.
+    let s = |i: usize| if b == 2 { (u16::from_ne_bytes([p[2 * i], p[2 * i + 1]]) >> 8) as u8 } else { p[i] };
+    match c {
+        1 => Color32::from_gray(s(0)),
+        4 => Color32::from_rgba_unmultiplied(s(2), s(1), s(0), s(3)),
+        _ => Color32::from_rgb(s(2), s(1), s(0)),
+    }
 }
 
 /// A smaller copy for thumbnails: nearest-neighbour sampling, at most `side` pixels a side.
 pub fn thumbnail(img: &Image, side: usize) -> ColorImage {
     let scale = (side as f64 / img.width.max(img.height) as f64).min(1.0);
     let (w, h) = (((img.width as f64 * scale) as usize).max(1), ((img.height as f64 * scale) as usize).max(1));
-    let c = img.channels;
     let mut pixels = Vec::with_capacity(w * h);
     for ty in 0..h {
         let y = (ty * img.height / h).min(img.height - 1);
-        let row = img.rows(y, y + 1);
         for tx in 0..w {
             let x = (tx * img.width / w).min(img.width - 1);
-            let p = &row[x * c..x * c + c];
-            pixels.push(if c == 1 { Color32::from_gray(p[0]) } else { Color32::from_rgb(p[2], p[1], p[0]) });
+            pixels.push(pixel(img, x, y));
         }
     }
     ColorImage::new([w, h], pixels)

@@ -70,7 +70,7 @@ impl Master {
         cancel: &AtomicBool,
     ) -> Result<(Image, Vec<RankStats>)> {
         let n = self.size();
-        let (w, h, c) = (img.width, img.height, img.channels);
+        let (w, h, c, depth) = (img.width, img.height, img.channels, img.depth);
         let strips = plan(h, n, chain.total_halo(), coordinator_only);
         let id = self.new_job_id();
         let job = ImageJob {
@@ -79,6 +79,7 @@ impl Master {
             width: w,
             height: h,
             channels: c,
+            depth,
             strips: strips.clone(),
             input: StripInput::Sent,
             output: StripOutput::Rows,
@@ -143,7 +144,7 @@ impl Master {
                 rows.extend_rows(h);
                 rows
             }
-            None => Image::zeros(w, h, out_c),
+            None => Image::zeros_as(w, h, out_c, depth),
         };
         let mut stats = vec![];
         let mut transfer_secs = 0.0;

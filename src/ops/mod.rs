@@ -6,13 +6,13 @@
 //!   help): what the CLI, `imgproc ops`, the GUI editor and the property tests are built from;
 //! - this file: `Op` itself, the map from registry parameters to its fields, and what an op needs;
 //! - `apply`: the OpenCV calls;
-//! - `gradient`: Canny's strong pixels among its candidates (split hysteresis without a second pass).
-//!
-//! Every `match` over ops is exhaustive (no `_ =>`), so an op added to the enum without its
-//! halo, its fields or its OpenCV call does not compile.
+//! - `gradient`: Canny's strong pixels among its candidates (split hysteresis without a second pass);
+//! - `keeps`: which ops take 16-bit samples and alpha. Every `match` over ops is exhaustive (no
+//!   `_ =>`), so an op added to the enum without its halo, fields or OpenCV call does not compile.
 
 mod apply;
 mod gradient;
+mod keeps;
 mod registry;
 
 pub use apply::{

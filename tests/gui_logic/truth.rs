@@ -79,11 +79,15 @@ fn process_keeps_its_place_before_and_after_a_job_with_messages_and_with_the_pha
 #[test]
 fn at_800_px_wide_the_zoom_controls_are_in_view_and_a_resize_refits_the_view() {
     let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("in.png");
+    // A long name and a result out of date: the widest line above the toolbar.
+    let input = dir.path().join("a-photo-with-a-rather-long-name-taken-on-a-sunny-day.png");
     write_picture(&input, 400, 300, 4);
-    let mut h = gui(Settings { chain: vec![Op::Invert], ..Settings::default() }, dir.path());
+    let mut h =
+        gui(Settings { chain: vec![Op::Invert], compare: Compare::SideBySide, ..Settings::default() }, dir.path());
     open_and_wait(&mut h, &input);
     process_and_wait(&mut h);
+    app_mut(&mut h).settings.chain = vec![Op::Gray];
+    h.step();
     let wide = app(&h).viewer.zoom;
     h.set_size(egui::vec2(800.0, 600.0));
     for _ in 0..3 {
@@ -171,7 +175,7 @@ fn the_resume_notice_stays_while_the_job_it_started_runs() {
 }
 
 #[test]
-fn a_16_bit_png_shows_its_depth_and_says_before_processing_that_it_becomes_8_bit() {
+fn a_16_bit_png_keeps_its_depth_where_the_chain_takes_it_and_is_told_before_it_is_dropped() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("deep.png");
     let status = std::process::Command::new("convert")
@@ -180,8 +184,24 @@ fn a_16_bit_png_shows_its_depth_and_says_before_processing_that_it_becomes_8_bit
         .status()
         .expect("ImageMagick's convert");
     assert!(status.success());
+    // Invert takes 16 bits: the result keeps them, and nothing is said to be lost.
     let mut h = gui(Settings { chain: vec![Op::Invert], ..Settings::default() }, dir.path());
     open_and_wait(&mut h, &input);
-    h.get_by_label_contains("deep.png — 64×32, 16-bit gray, filtered as 8-bit gray, PNG");
-    assert!(texts(app(&h)).iter().any(|t| t.contains("16-bit samples become 8-bit")), "{:?}", texts(app(&h)));
+    h.get_by_label_contains("deep.png — 64×32, 16-bit gray, PNG");
+    assert!(h.query_by_label("this chain makes it 8-bit").is_none());
+    process_and_wait(&mut h);
+    let result = super::helpers::result_of(&h).unwrap();
+    assert_eq!((result.depth, result.channels), (imgproc::image::Depth::U16, 1));
+    let reference = imgproc::codec::read_image_keeping(&input, u64::MAX, imgproc::image::Keep::ALL).unwrap();
+    assert_eq!(result, Op::Invert.apply_reference(&reference).unwrap(), "the one-process result");
+    assert!(texts(app(&h)).is_empty(), "{:?}", texts(app(&h)));
+
+    // Bilateral takes 8 bits only: said beside the name before Process, and in a note on Process.
+    app_mut(&mut h).settings.chain = vec![Op::default_for("bilateral").unwrap()];
+    h.step();
+    h.get_by_label("this chain makes it 8-bit");
+    process_and_wait(&mut h);
+    assert_eq!(super::helpers::result_of(&h).unwrap().depth, imgproc::image::Depth::U8);
+    let note = texts(app(&h)).into_iter().find(|t| t.contains("16-bit samples become 8-bit")).expect("a note");
+    assert!(note.ends_with("bilateral takes 8-bit only."), "{note}");
 }
