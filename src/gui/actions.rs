@@ -80,7 +80,13 @@ impl GuiApp {
     fn image_loaded(&mut self, loaded: Result<ImageDoc>) {
         match loaded {
             Ok(doc) => {
-                eprintln!("imgproc gui: opened {} ({}x{})", doc.path.display(), doc.image.width, doc.image.height);
+                let holds = doc.layout.map(|l| format!(", {}", l.describe())).unwrap_or_default();
+                eprintln!(
+                    "imgproc gui: opened {} ({}x{}{holds})",
+                    doc.path.display(),
+                    doc.image.width,
+                    doc.image.height
+                );
                 self.opened(vec![doc.path.clone()], false);
 
                 self.doc = Doc::Image(doc);
