@@ -105,9 +105,10 @@ pub fn read_image(path: &Path, max_pixels: u64) -> Result<Image> {
     decode(&bytes, &path.display().to_string(), max_pixels)
 }
 
-/// Reads and decodes a file as it is when its header declares 16-bit samples or alpha
-/// ([`FileLayout`](crate::file_layout::FileLayout); OpenCV's `IMREAD_UNCHANGED`), then keeps of
-/// them what `keep` says ([`Image::reduced`]); any other file as [`read_image`] does.
+/// Reads and decodes a file as it is when its header declares 16-bit samples or alpha that
+/// `keep` keeps ([`FileLayout`](crate::file_layout::FileLayout); OpenCV's `IMREAD_UNCHANGED`),
+/// then drops what `keep` does not keep ([`Image::reduced`]); any other file (or one whose depth
+/// and alpha are all dropped) as [`read_image`] does, as imgproc always read it.
 pub fn read_image_keeping(path: &Path, max_pixels: u64, keep: Keep) -> Result<Image> {
     let bytes = read_file(path)?;
     decode_keeping(&bytes, &path.display().to_string(), max_pixels, keep)
@@ -115,8 +116,7 @@ pub fn read_image_keeping(path: &Path, max_pixels: u64, keep: Keep) -> Result<Im
 
 /// [`read_image_keeping`] on bytes in memory.
 pub fn decode_keeping(bytes: &[u8], name: &str, max_pixels: u64, keep: Keep) -> Result<Image> {
-    let deep = crate::file_layout::FileLayout::probe(bytes).is_some_and(|l| l.bits > 8 || l.alpha);
-    if !deep {
+    if !crate::file_layout::FileLayout::probe(bytes).is_some_and(|l| l.kept_by(keep)) {
         return decode(bytes, name, max_pixels);
     }
     check_header(bytes, name, max_pixels)?;
@@ -309,9 +309,15 @@ mod tests {
         let deep = Image::from_vec_as(5, 3, 4, Depth::U16, px).unwrap();
         let png = encode(&deep, "png").unwrap();
         assert_eq!(decode_keeping(&png, "d.png", DEFAULT_MAX_PIXELS, Keep::ALL).unwrap(), deep, "round trip");
-        let reduced = decode_keeping(&png, "d.png", DEFAULT_MAX_PIXELS, Keep::NONE).unwrap();
-        assert_eq!(reduced, deep.clone().reduced(Keep::NONE));
-        assert_eq!((reduced.depth, reduced.channels), (Depth::U8, 3));
+        let no_alpha = Keep { depth16: true, alpha: false };
+        assert_eq!(
+            decode_keeping(&png, "d.png", DEFAULT_MAX_PIXELS, no_alpha).unwrap(),
+            deep.clone().reduced(no_alpha)
+        );
+        // Nothing kept: read as it always was (OpenCV's 8-bit colour decode).
+        let plain = decode_keeping(&png, "d.png", DEFAULT_MAX_PIXELS, Keep::NONE).unwrap();
+        assert_eq!(plain, decode(&png, "d.png", DEFAULT_MAX_PIXELS).unwrap());
+        assert_eq!((plain.depth, plain.channels), (Depth::U8, 3));
         // An ordinary file reads as it always did.
         let img = sample();
         let plain = encode(&img, "png").unwrap();

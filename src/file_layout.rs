@@ -1,8 +1,9 @@
 //! What a file holds before imgproc decodes it: sample depth and channels (alpha included), read
 //! from the header of a PNG, a PNM or a WebP. Such a file is read as it is and keeps its depth and
 //! alpha through a job where every op of the chain takes them (`ops::keeps`) and the output
-//! format holds them; otherwise they are dropped and the faces say so before any work
-//! ([`FileLayout::warning`]). Pure: bytes in, a description out.
+//! format holds them ([`FileLayout::kept_by`]); otherwise it is read as imgproc always read it
+//! (8-bit gray or colour, as OpenCV decodes it) and the faces say what is dropped before any
+//! work ([`FileLayout::warning`]). Pure: bytes in, a description out.
 
 use crate::chain::OpChain;
 use crate::image::Keep;
@@ -22,6 +23,12 @@ impl FileLayout {
     /// header is not read here (JPEG and BMP are 8-bit without alpha as imgproc reads them).
     pub fn probe(head: &[u8]) -> Option<FileLayout> {
         png(head).or_else(|| pnm(head)).or_else(|| webp(head))
+    }
+
+    /// Whether a job that keeps `keep` keeps anything of this file that an 8-bit gray or colour
+    /// image has not: the file is then read as it is (and whole on rank 0), not as 8-bit rows.
+    pub fn kept_by(&self, keep: Keep) -> bool {
+        (self.bits > 8 && keep.depth16) || (self.alpha && keep.alpha)
     }
 
     /// "16-bit gray", "8-bit colour with alpha (RGBA)".

@@ -81,6 +81,9 @@ impl Image {
     /// as imgproc's 8-bit-only ops take it: what `keep` does not keep is dropped.
     pub fn reduced(self, keep: Keep) -> Image {
         let mut img = self;
+        if !img.loses(keep) {
+            return img;
+        }
         if img.depth == Depth::U16 && !keep.depth16 {
             let data = img.data.chunks_exact(2).map(|s| (u16::from_ne_bytes([s[0], s[1]]) >> 8) as u8).collect();
             img = Image { data, depth: Depth::U8, ..img };
@@ -93,14 +96,14 @@ impl Image {
         img
     }
 
-    /// Whether the image has what an 8-bit gray or colour image has not: 16-bit samples or alpha.
-    pub fn is_deep_or_alpha(&self) -> bool {
-        self.depth == Depth::U16 || self.channels == 4
-    }
-
     /// The bytes of rows `[start, end)`.
     pub fn rows(&self, start: usize, end: usize) -> &[u8] {
         &self.data[start * self.row_bytes()..end * self.row_bytes()]
+    }
+
+    /// Whether [`Image::reduced`] with `keep` would change this image.
+    pub fn loses(&self, keep: Keep) -> bool {
+        (self.depth == Depth::U16 && !keep.depth16) || (self.channels == 4 && !keep.alpha)
     }
 
     /// A new image holding rows `[start, end)` (a copy).

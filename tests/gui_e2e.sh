@@ -576,8 +576,8 @@ for input in deep alpha; do
   compare -metric AE "$work/out/$input-gui.png" "$work/out/$input-ref.png" null: 2>"$work/ae.txt" ||
     fail "$input.png: the GUI's result differs from the reference in $(cat "$work/ae.txt") pixels"
 done
-grep -q "opened $work/deep.png (200x150, 16-bit gray)" "$work/truth2.log" || fail "the 16-bit PNG's depth was not shown"
-grep -q "opened $work/alpha.png (200x150, 8-bit colour with alpha (RGBA))" "$work/truth2.log" ||
+grep -q "opened $work/deep.png (150x150, 16-bit gray)" "$work/truth2.log" || fail "the 16-bit PNG's depth was not shown"
+grep -q "opened $work/alpha.png (150x150, 8-bit colour with alpha (RGBA))" "$work/truth2.log" ||
   fail "the RGBA PNG's alpha was not shown"
 [ "$(identify -format '%[depth] %[channels]' "$work/out/deep-gui.png")" = "16 gray" ] ||
   fail "the 16-bit result is not 16-bit gray: $(identify "$work/out/deep-gui.png")"

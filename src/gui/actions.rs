@@ -10,6 +10,7 @@ use super::opening::{route, Opening};
 use super::viewer::Picture;
 use crate::chain::OpChain;
 use crate::codec;
+use crate::image::Keep;
 use crate::ops::Op;
 use anyhow::{Context as _, Result};
 use std::path::{Path, PathBuf};
@@ -41,12 +42,20 @@ impl GuiApp {
         let (tx, ctx, max_pixels) = (self.loaded_tx.clone(), self.ctx.clone(), self.settings.max_pixels);
         std::thread::spawn(move || {
             let loaded = (|| {
-                // As it is: 16-bit samples and alpha are kept until a chain cannot take them.
-                let image = codec::read_image_keeping(&path, max_pixels, crate::image::Keep::ALL)?;
-                let file_bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-                let layout = crate::file_layout::probe_file(&path);
+                // As it is: 16-bit samples and alpha are kept until a chain cannot take them;
+                // and as the CLI reads it for a chain that keeps none of them.
+                let bytes = codec::read_file(&path)?;
+                let name = path.display().to_string();
+                let image = codec::decode_keeping(&bytes, &name, max_pixels, Keep::ALL)?;
+                let layout = crate::file_layout::FileLayout::probe(&bytes);
+                let plain = match layout.filter(|l| l.kept_by(Keep::ALL)) {
+                    Some(_) => Some(Arc::new(codec::decode(&bytes, &name, max_pixels)?)),
+                    None => None,
+                };
+                let file_bytes = bytes.len() as u64;
+                drop(bytes);
                 let picture = Picture::upload(&ctx, "original", &image);
-                Ok(ImageDoc { path, file_bytes, layout, image: Arc::new(image), picture, result: None })
+                Ok(ImageDoc { path, file_bytes, layout, image: Arc::new(image), plain, picture, result: None })
             })();
             let _ = tx.send(Loaded::Image(loaded));
             ctx.request_repaint();

@@ -67,16 +67,14 @@ impl GuiApp {
                 // What the chain cannot take of a 16-bit or RGBA file is dropped first, as the CLI
                 // and its reference do, and said.
                 let keep = chain.keeps();
-                let drops = (doc.image.depth == crate::image::Depth::U16 && !keep.depth16)
-                    || (doc.image.channels == 4 && !keep.alpha);
-                let image = if drops {
-                    let name = doc.path.display().to_string();
-                    if let Some(w) = doc.layout.and_then(|l| l.warning(&name, &chain, crate::image::Keep::ALL)) {
-                        note = Some(format!("Note: {w}."));
-                    }
-                    Arc::new(doc.image.as_ref().clone().reduced(keep))
-                } else {
-                    Arc::clone(&doc.image)
+                let name = doc.path.display().to_string();
+                if let Some(w) = doc.layout.and_then(|l| l.warning(&name, &chain, crate::image::Keep::ALL)) {
+                    note = Some(format!("Note: {w}."));
+                }
+                let image = match &doc.plain {
+                    Some(plain) if !doc.layout.is_some_and(|l| l.kept_by(keep)) => Arc::clone(plain),
+                    _ if doc.image.loses(keep) => Arc::new(doc.image.as_ref().clone().reduced(keep)),
+                    _ => Arc::clone(&doc.image),
                 };
                 let cancel = Arc::clone(&cancel);
                 (Request::Image { image, chain, coordinator_only, cancel, reply, wake }, false)

@@ -45,15 +45,16 @@ fn check_output_file(input: &Path, output: &Path) -> Result<String> {
 }
 
 /// What of `input`'s 16-bit samples and alpha the job keeps (what the chain takes and the output
-/// `format` holds), and whether the file has any (it is then read as it is, on rank 0, whole:
-/// the streamed row readers give 8-bit gray or colour rows). Warns on stderr, before any work,
-/// of what the result loses.
+/// `format` holds), and whether it keeps any the file has (the file is then read as it is, on
+/// rank 0, whole: the streamed row readers give 8-bit gray or colour rows). Warns on stderr,
+/// before any work, of what the result loses.
 fn keeping(input: &Path, chain: &OpChain, format: &str) -> (Keep, bool) {
     let layout = crate::file_layout::probe_file(input);
     if let Some(w) = layout.and_then(|l| l.warning(&input.display().to_string(), chain, Keep::format(format))) {
         eprintln!("imgproc: warning: {w}");
     }
-    (chain.keeps().and(Keep::format(format)), layout.is_some_and(|l| l.bits > 8 || l.alpha))
+    let keep = chain.keeps().and(Keep::format(format));
+    (keep, layout.is_some_and(|l| l.kept_by(keep)))
 }
 
 /// The error of a cancelled image job: nothing was written.
