@@ -280,6 +280,8 @@ pub fn ops_listing() -> String {
                 out.push_str(&format!("  {:<17} whole image: rank 0 gathers the rows and resizes them\n", ""))
             }
         }
+        let kept = kind.keeps_text();
+        out.push_str(&format!("  {:<17} keeps {kept}\n", ""));
         for p in spec.params {
             let setting = format!("{}={}", p.name, p.default_text());
             out.push_str(&format!("      {setting:<19} {:<28} {}\n", p.range_with_unit(), p.help));
@@ -373,6 +375,7 @@ mod tests {
         }
         assert!(text.contains("sigma-color=75"));
         assert!(text.contains("interpolation=linear") && text.contains("nearest, linear, cubic, area or lanczos"));
+        assert!(text.contains("keeps 16-bit samples and alpha") && text.contains("keeps 8-bit gray or colour only"));
         assert!(text.contains("1…64 px"));
         assert!(text.contains("global step: hysteresis"));
     }

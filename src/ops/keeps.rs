@@ -10,7 +10,7 @@
 //! with the colour); ops that change colour values (invert, brightness, gray, bw,
 //! contrast-stretch) or make edges would have to decide what alpha becomes, so they drop it.
 
-use super::Op;
+use super::{Op, OpKind};
 use crate::image::{Depth, Image, Keep};
 use anyhow::{ensure, Result};
 
@@ -33,6 +33,20 @@ impl Op {
         ensure!(img.depth == Depth::U8 || keeps.depth16, "{} takes 8-bit images only", self.name());
         ensure!(img.channels != 4 || keeps.alpha, "{} takes no alpha channel", self.name());
         Ok(())
+    }
+}
+
+impl OpKind {
+    /// What `imgproc ops` says the op keeps of a 16-bit or RGBA file.
+    pub fn keeps_text(self) -> &'static str {
+        match self {
+            OpKind::Blur | OpKind::Gaussian | OpKind::Resize => "16-bit samples and alpha",
+            OpKind::Median => "alpha, and 16-bit samples with ksize 3 or 5",
+            OpKind::Invert | OpKind::Gray => "16-bit samples (drops alpha)",
+            OpKind::Bilateral | OpKind::Canny | OpKind::Brightness | OpKind::Bw | OpKind::ContrastStretch => {
+                "8-bit gray or colour only"
+            }
+        }
     }
 }
 
@@ -66,6 +80,16 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn what_imgproc_ops_says_an_op_keeps_is_what_it_keeps() {
+        for &kind in super::super::OpKind::ALL {
+            let (k, text) = (kind.default_op().keeps(), kind.keeps_text());
+            assert_eq!(text.contains("16-bit"), k.depth16, "{}", kind.name());
+            assert_eq!(text.contains("alpha") && !text.contains("drops alpha"), k.alpha, "{}", kind.name());
+        }
+        assert!(!Op::Median { ksize: 7 }.keeps().depth16);
     }
 
     #[test]
