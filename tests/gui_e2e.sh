@@ -10,12 +10,22 @@
 #      results (the colour thumbnails turn gray), the bar is in the failure colour, and Save (a
 #      dialog whose button says Save) writes the outputs, equal to the CLI's;
 #   4b. an 8K image: Ctrl+Z restores the chain the command line replaced (bilateral:d=25), Process,
-#      then Esc mid-job: the window shows the cancel within 1 s and keeps the previous result;
+#      then Esc mid-job: the window shows the cancel within 1 s and keeps the previous result, the
+#      bar reads cancelled (no rank failed);
 #   4c. a video opened from the command line: its frame before and after the chain in the split
 #      view, the slider moved with the arrow keys, Process video… into an .mkv through the save
-#      dialog; the file has every frame, gray, equal to the CLI's `imgproc video`; then a longer
-#      video cancelled with Esc mid-job: the cancel shows within seconds, no output file is left,
+#      dialog; the file has every frame, gray, equal to the CLI's `imgproc video`, the bar's pace
+#      the message's; then a longer video cancelled with Esc mid-job: the cancel shows within
+#      seconds and the bar reads cancelled, no output file is left,
 #      and mpirun exits 0 on Ctrl+Q; a truncated video is refused with its name;
+#   4d. what the window shows is the truth (issue 24): a batch cancelled mid-job reads cancelled,
+#      not failed; resize's interpolation by name in the CLI line; Process at the same place with a
+#      message and after a job; the bar never at 100 % before the end, rank 0's resize counted; a
+#      resized result over the whole original's area in the split view and side by side (pixels
+#      against the CLI's result); a preset typed into the menu, stored, applied after a restart;
+#      side by side (the saved mode) fitted when the result arrives; a 16-bit PNG and an RGBA PNG
+#      shown as they are, the depth kept and the alpha dropped as said, equal to the reference;
+#      at 800 px wide the view refits and no zoom control is cut off;
 #   5. Ctrl+Q in the middle of a slow job cancels it: mpirun exits 0 within seconds, and the next
 #      start neither reopens nor re-runs it;
 #   6. the window destroyed under the app mid-job (xdotool windowclose): mpirun exits 0, no rank
