@@ -419,6 +419,35 @@ mod tests {
     }
 
     #[test]
+    fn a_smaller_result_is_drawn_over_the_whole_original_in_both_modes_with_both_sizes_written() {
+        for compare in [Compare::Split, Compare::SideBySide] {
+            let mut h = Harness::builder().with_size([400.0, 300.0]).build_ui_state(
+                |ui, s: &mut (Viewer, Option<(Picture, Picture)>, Vec<ViewEvents>)| {
+                    let pics = s.1.get_or_insert_with(|| {
+                        let (big, small) = (crate::synth::picture(120, 80, 3, 1), crate::synth::picture(60, 40, 3, 2));
+                        (Picture::upload(ui.ctx(), "b", &big), Picture::upload(ui.ctx(), "a", &small))
+                    });
+                    let events = s.0.show(ui, &pics.0, Some(&pics.1));
+                    s.2.push(events);
+                },
+                (Viewer { compare, ..Viewer::default() }, None, Vec::new()),
+            );
+            h.run();
+            let events = &h.state().2;
+            let (shown, (result, before, after)) =
+                events.iter().find_map(|e| Some((e.fitted?, e.fitted_result?))).expect("the first frame fits the view");
+            assert_eq!((before, after), ([120, 80], [60, 40]));
+            assert!((result.size() - shown.size()).length() < 0.01, "{compare:?}: {result:?} vs {shown:?}");
+            match compare {
+                Compare::Split => assert_eq!(result.min, shown.min),
+                Compare::SideBySide => assert!(result.min.x >= shown.max.x, "{result:?} beside {shown:?}"),
+            }
+            let (b, a) = h.state().1.as_ref().unwrap();
+            assert_eq!(sizes_text(b, a), "original 120×80 · result 60×40, shown at the same size");
+        }
+    }
+
+    #[test]
     fn the_other_button_pans_and_leaves_the_line_on_the_same_image_column() {
         let mut h = view();
         drag(&mut h, PointerButton::Secondary, pos2(200.0, 150.0), pos2(100.0, 150.0));

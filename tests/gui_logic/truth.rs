@@ -1,8 +1,9 @@
 //! What the window shows is the truth (issue 24): presets kept across a restart, Process in one
 //! place whatever is shown, a narrow window that cuts no control off and refits its view, a
-//! side-by-side view fitted when its result arrives, a result of another size shown at the
-//! original's size, the last job's bar gone when another file opens, the resume notice kept
-//! while its job runs, and what a file holds (depth, alpha) written beside its name.
+//! side-by-side view fitted when its result arrives, a resize's step on rank 0 counted, the last
+//! job's bar gone when another file opens, the resume notice kept while its job runs, and what a
+//! file holds (depth, alpha) written beside its name and kept or dropped as said. (A result of
+//! another size drawn at the original's size: `gui::viewer`'s tests and `tests/gui_e2e.sh`.)
 
 use super::helpers::{
     app, app_mut, click, gui, open_and_wait, process_and_wait, step_until, texts, write_picture, Gui,
@@ -135,7 +136,7 @@ fn opening_another_file_clears_the_last_jobs_bar_and_rank_table() {
 }
 
 #[test]
-fn a_resized_result_is_drawn_at_the_originals_size_with_both_sizes_written() {
+fn a_resize_chain_gives_a_half_size_result_and_counts_rank_0s_whole_image_step() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.png");
     write_picture(&input, 200, 100, 8);
