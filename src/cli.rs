@@ -284,7 +284,7 @@ pub fn ops_listing() -> String {
         out.push_str(&format!("  {:<17} keeps {kept}\n", ""));
         for p in spec.params {
             let setting = format!("{}={}", p.name, p.default_text());
-            out.push_str(&format!("      {setting:<19} {:<28} {}\n", p.range_with_unit(), p.help));
+            out.push_str(&format!("      {setting:<21} {:<28} {}\n", p.range_with_unit(), p.help));
         }
     }
     out
