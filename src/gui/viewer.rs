@@ -162,6 +162,12 @@ impl Viewer {
     /// The toolbar: comparison mode, split position, zoom buttons. The zoom buttons sit at its
     /// right end and the split slider takes what is left, so a narrow window cuts nothing off.
     pub fn toolbar(&mut self, ui: &mut Ui, has_result: bool) {
+        self.toolbar_with(ui, has_result, |_| {});
+    }
+
+    /// [`Viewer::toolbar`] with `note` drawn after the split slider, in the width left (a note
+    /// should cut its text to it: it never pushes the zoom buttons out of the window).
+    pub fn toolbar_with(&mut self, ui: &mut Ui, has_result: bool, note: impl FnOnce(&mut Ui)) {
         ui.horizontal(|ui| {
             ui.add_enabled_ui(has_result, |ui| {
                 ui.selectable_value(&mut self.compare, Compare::Split, "Split view")
@@ -191,13 +197,16 @@ impl Viewer {
                     self.fit_pending = true;
                 }
                 ui.separator();
-                if has_result && self.compare == Compare::Split {
-                    ui.spacing_mut().slider_width = (ui.available_width() - 8.0).clamp(16.0, 160.0);
-                    ui.add(egui::Slider::new(&mut self.split, 0.0..=1.0).show_value(false)).on_hover_text(
-                        "Where the line crosses the image (original left of it, result right), from its left edge \
-                         to its right",
-                    );
-                }
+                ui.with_layout(egui::Layout::left_to_right(egui::Align::Center), |ui| {
+                    if has_result && self.compare == Compare::Split {
+                        ui.spacing_mut().slider_width = (ui.available_width() / 2.0 - 8.0).clamp(16.0, 160.0);
+                        ui.add(egui::Slider::new(&mut self.split, 0.0..=1.0).show_value(false)).on_hover_text(
+                            "Where the line crosses the image (original left of it, result right), from its left \
+                             edge to its right",
+                        );
+                    }
+                    note(ui);
+                });
             });
         });
     }
