@@ -317,8 +317,9 @@ impl JobProgress {
         let running = self.elapsed.is_none();
         if let Some((frames, _)) = self.video {
             let done = format!("{}/{frames} frames{}", self.frames_done, self.video_failed());
+            // Short, to fit the bar, which shows the share.
             return match (running, self.cancelled) {
-                (true, _) => format!("{:.0} % · {done}", self.fraction() * 100.0),
+                (true, _) => done,
                 (false, true) => format!("cancelled · {done} done"),
                 (false, false) => done,
             };
@@ -352,6 +353,11 @@ impl JobProgress {
         match self.elapsed {
             Some(_) if self.cancelled => format!("{head}{rate}, after {secs:.2} s"),
             Some(_) => format!("{head}{rate}, in {secs:.2} s"),
+            // A video's: short, to fit the bar.
+            None if self.video.is_some() => match self.eta() {
+                Some(left) => format!("{head}{rate} · {} left", words_for(left)),
+                None => format!("{head}{rate}"),
+            },
             None => {
                 let mut text = format!("{head}{rate} · {secs:.1} s");
                 match self.eta() {
