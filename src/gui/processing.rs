@@ -186,14 +186,16 @@ impl GuiApp {
             (None, None) => (None, false),
         };
         let line = progress.map_or_else(|| "none".to_string(), |p| p.headline(batch));
-        if line != self.logged_bar {
+        // A job's end is logged even when its bar reads as it did just before.
+        let key = format!("{line}{}", if self.running.is_some() { "" } else { " (idle)" });
+        if key != self.logged_bar {
             eprintln!("imgproc gui: bar: {line}");
             if let (Some(p), None) = (progress, &self.running) {
                 eprintln!("imgproc gui: bar at the end: {}", p.summary(batch));
                 let ranks: Vec<String> = p.ranks.iter().map(|r| format!("{}: {}", r.rank, r.work)).collect();
                 eprintln!("imgproc gui: ranks: {}", ranks.join("; "));
             }
-            self.logged_bar = line;
+            self.logged_bar = key;
         }
     }
 
