@@ -48,6 +48,11 @@ impl OpChain {
         self.0.iter().fold(channels, |c, op| op.out_channels(c))
     }
 
+    /// What of a 16-bit or RGBA input the whole chain keeps: what every op keeps (`Op::keeps`).
+    pub fn keeps(&self) -> crate::image::Keep {
+        self.0.iter().fold(crate::image::Keep::ALL, |k, op| k.and(op.keeps()))
+    }
+
     /// Global steps, in order: every rank takes part in each, whatever its share.
     pub fn global_steps(&self) -> impl Iterator<Item = GlobalNeed> + '_ {
         self.0.iter().map(Op::global_need).filter(|g| *g != GlobalNeed::None)

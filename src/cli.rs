@@ -271,15 +271,16 @@ fn param_arg(param: &ParamSpec, flag: String) -> Arg {
         .long(flag)
         .action(ArgAction::Set)
         .help_heading("Operation parameters (see `imgproc ops`)")
-        .help(format!("{} [{}; default {}]", param.help, param.range_with_unit(), param.default));
+        .help(format!("{} [{}; default {}]", param.help, param.range_with_unit(), param.default_text()));
     match param.kind {
         // Negative numbers are values, not flags: a wrong sign is then reported with the range.
         ParamKind::Int { .. } => arg.value_name("INT").allow_negative_numbers(true),
         ParamKind::Float { .. } => arg.value_name("NUM").allow_negative_numbers(true),
         ParamKind::Choice(choices) => {
-            let names = param.choice_names().iter().map(|(n, _)| n.to_string());
-            arg.value_name("INT")
-                .value_parser(PossibleValuesParser::new(choices.iter().map(i64::to_string).chain(names)))
+            let names: Vec<String> = param.choice_names().iter().map(|(n, _)| n.to_string()).collect();
+            let value_name = if names.is_empty() { "INT" } else { "NAME" };
+            arg.value_name(value_name)
+                .value_parser(PossibleValuesParser::new(names.into_iter().chain(choices.iter().map(i64::to_string))))
         }
         ParamKind::Bool => arg.value_name("BOOL").value_parser(["true", "false"]),
     }
@@ -340,9 +341,11 @@ pub fn ops_listing() -> String {
                 out.push_str(&format!("  {:<17} whole image: rank 0 gathers the rows and resizes them\n", ""))
             }
         }
+        let kept = kind.keeps_text();
+        out.push_str(&format!("  {:<17} keeps {kept}\n", ""));
         for p in spec.params {
-            let setting = format!("{}={}", p.name, p.default);
-            out.push_str(&format!("      {setting:<19} {:<28} {}\n", p.range_with_unit(), p.help));
+            let setting = format!("{}={}", p.name, p.default_text());
+            out.push_str(&format!("      {setting:<21} {:<28} {}\n", p.range_with_unit(), p.help));
         }
     }
     out
@@ -403,7 +406,7 @@ mod tests {
         for kind in OpKind::ALL {
             for param in kind.spec().params {
                 assert!(help.contains(&format!("--{}-{}", kind.name(), param.name)), "{}.{}", kind.name(), param.name);
-                assert!(help.contains(&format!("{}", param.default)), "{}.{}", kind.name(), param.name);
+                assert!(help.contains(&param.default_text()), "{}.{}", kind.name(), param.name);
             }
         }
         assert!(help.contains("Operation parameters"));
@@ -427,11 +430,13 @@ mod tests {
             let spec = kind.spec();
             assert!(text.contains(spec.description), "{}", spec.name);
             for p in spec.params {
-                assert!(text.contains(&format!("{}={}", p.name, p.default)), "{}.{}", spec.name, p.name);
+                assert!(text.contains(&format!("{}={}", p.name, p.default_text())), "{}.{}", spec.name, p.name);
                 assert!(text.contains(&p.range_with_unit()) && text.contains(p.help), "{}.{}", spec.name, p.name);
             }
         }
         assert!(text.contains("sigma-color=75"));
+        assert!(text.contains("interpolation=linear") && text.contains("nearest, linear, cubic, area or lanczos"));
+        assert!(text.contains("keeps 16-bit samples and alpha") && text.contains("keeps 8-bit gray or colour only"));
         assert!(text.contains("1…64 px"));
         assert!(text.contains("global step: hysteresis"));
     }

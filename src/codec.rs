@@ -3,7 +3,7 @@
 //! Every error names the file and the reason. A header that declares more pixels than the limit is
 //! refused before any decoding, so a hostile or mistaken file cannot exhaust a rank's memory.
 
-use crate::image::Image;
+use crate::image::{Depth, Image, Keep};
 use crate::ops::{mat_view, mat_view_mut};
 use anyhow::{bail, ensure, Context, Result};
 use opencv::core::{Mat, Vector};
@@ -103,6 +103,43 @@ fn decode_in_place(
 pub fn read_image(path: &Path, max_pixels: u64) -> Result<Image> {
     let bytes = read_file(path)?;
     decode(&bytes, &path.display().to_string(), max_pixels)
+}
+
+/// Reads and decodes a file as it is when its header declares 16-bit samples or alpha that
+/// `keep` keeps ([`FileLayout`](crate::file_layout::FileLayout); OpenCV's `IMREAD_UNCHANGED`),
+/// then drops what `keep` does not keep ([`Image::reduced`]); any other file (or one whose depth
+/// and alpha are all dropped) as [`read_image`] does, as imgproc always read it.
+pub fn read_image_keeping(path: &Path, max_pixels: u64, keep: Keep) -> Result<Image> {
+    let bytes = read_file(path)?;
+    decode_keeping(&bytes, &path.display().to_string(), max_pixels, keep)
+}
+
+/// [`read_image_keeping`] on bytes in memory.
+pub fn decode_keeping(bytes: &[u8], name: &str, max_pixels: u64, keep: Keep) -> Result<Image> {
+    if !crate::file_layout::FileLayout::probe(bytes).is_some_and(|l| l.kept_by(keep)) {
+        return decode(bytes, name, max_pixels);
+    }
+    check_header(bytes, name, max_pixels)?;
+    let src = Mat::from_slice(bytes)?;
+    let mat =
+        imgcodecs::imdecode(&src, imgcodecs::IMREAD_UNCHANGED).with_context(|| format!("{name}: cannot decode"))?;
+    checked(&mat, name, max_pixels)?;
+    if !matches!(mat.channels(), 1 | 3 | 4) {
+        // Gray with alpha as two channels: as imgproc always read it, gray without its alpha.
+        return decode(bytes, name, max_pixels);
+    }
+    let depth = match mat.depth() {
+        opencv::core::CV_8U => Depth::U8,
+        opencv::core::CV_16U => Depth::U16,
+        d => bail!("{name}: samples of OpenCV depth {d} are not supported"),
+    };
+    let (w, h, c) = (mat.cols() as usize, mat.rows() as usize, mat.channels() as usize);
+    let mut img = Image::zeros_as(w, h, c, depth);
+    {
+        let mut dst = mat_view_mut(&mut img)?;
+        mat.copy_to(&mut dst)?;
+    }
+    Ok(img.reduced(keep))
 }
 
 fn is_jpeg(bytes: &[u8]) -> bool {
@@ -264,6 +301,27 @@ mod tests {
         assert_eq!(decode(&encode(&img, "png").unwrap(), "x.png", DEFAULT_MAX_PIXELS).unwrap(), img);
         let gray = Image::from_vec(4, 2, 1, vec![1, 2, 3, 4, 5, 6, 7, 8]).unwrap();
         assert_eq!(decode(&encode(&gray, "png").unwrap(), "g.png", DEFAULT_MAX_PIXELS).unwrap(), gray);
+    }
+
+    #[test]
+    fn a_16_bit_rgba_png_is_read_as_it_is_and_kept_only_as_far_as_asked() {
+        let px: Vec<u8> = (0..5 * 3 * 4).flat_map(|i| ((i * 4099 % 65536) as u16).to_ne_bytes()).collect();
+        let deep = Image::from_vec_as(5, 3, 4, Depth::U16, px).unwrap();
+        let png = encode(&deep, "png").unwrap();
+        assert_eq!(decode_keeping(&png, "d.png", DEFAULT_MAX_PIXELS, Keep::ALL).unwrap(), deep, "round trip");
+        let no_alpha = Keep { depth16: true, alpha: false };
+        assert_eq!(
+            decode_keeping(&png, "d.png", DEFAULT_MAX_PIXELS, no_alpha).unwrap(),
+            deep.clone().reduced(no_alpha)
+        );
+        // Nothing kept: read as it always was (OpenCV's 8-bit colour decode).
+        let plain = decode_keeping(&png, "d.png", DEFAULT_MAX_PIXELS, Keep::NONE).unwrap();
+        assert_eq!(plain, decode(&png, "d.png", DEFAULT_MAX_PIXELS).unwrap());
+        assert_eq!((plain.depth, plain.channels), (Depth::U8, 3));
+        // An ordinary file reads as it always did.
+        let img = sample();
+        let plain = encode(&img, "png").unwrap();
+        assert_eq!(decode_keeping(&plain, "p.png", DEFAULT_MAX_PIXELS, Keep::ALL).unwrap(), img);
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod job;
 pub mod layout;
 pub mod messages;
 pub mod opening;
+pub mod places;
 pub mod processing;
 pub mod progress;
 pub mod scrubber;

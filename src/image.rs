@@ -1,46 +1,99 @@
-//! `Image`: an 8-bit, row-major, interleaved pixel buffer that we own.
+//! `Image`: a row-major, interleaved pixel buffer that we own, of 8-bit samples (or 16-bit ones,
+//! native-endian, for a 16-bit file whose whole chain takes them).
 //!
 //! Everything that moves pixels (splitting, MPI transfers, merging) works on this plain buffer, so
 //! those parts stay free of OpenCV; `ops` borrows it as an OpenCV `Mat` without copying.
 //! It does not know about files or encodings (that is `codec`).
 
 use anyhow::{ensure, Result};
+use serde::{Deserialize, Serialize};
 
-/// An 8-bit image with 1 (gray) or 3 (BGR, OpenCV's order) channels.
+/// The size of one sample.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Depth {
+    #[default]
+    U8,
+    U16,
+}
+
+impl Depth {
+    /// Bytes per sample.
+    pub const fn bytes(self) -> usize {
+        match self {
+            Depth::U8 => 1,
+            Depth::U16 => 2,
+        }
+    }
+}
+
+/// An image with 1 (gray), 3 (BGR, OpenCV's order) or 4 (BGRA) channels of `depth` samples.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Image {
     pub width: usize,
     pub height: usize,
     pub channels: usize,
+    pub depth: Depth,
     pub data: Vec<u8>,
 }
 
 impl std::fmt::Debug for Image {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Image({}x{}x{})", self.width, self.height, self.channels)
+        match self.depth {
+            Depth::U8 => write!(f, "Image({}x{}x{})", self.width, self.height, self.channels),
+            Depth::U16 => write!(f, "Image({}x{}x{}, 16-bit)", self.width, self.height, self.channels),
+        }
     }
 }
 
 impl Image {
-    /// A black image.
+    /// A black 8-bit image.
     pub fn zeros(width: usize, height: usize, channels: usize) -> Image {
-        Image { width, height, channels, data: vec![0; width * height * channels] }
+        Image::zeros_as(width, height, channels, Depth::U8)
     }
 
-    /// Wraps a buffer, checking that its length matches the shape.
+    /// A black image of `depth` samples.
+    pub fn zeros_as(width: usize, height: usize, channels: usize, depth: Depth) -> Image {
+        Image { width, height, channels, depth, data: vec![0; width * height * channels * depth.bytes()] }
+    }
+
+    /// Wraps a buffer of 8-bit samples, checking that its length matches the shape.
     pub fn from_vec(width: usize, height: usize, channels: usize, data: Vec<u8>) -> Result<Image> {
-        ensure!(channels == 1 || channels == 3, "images have 1 or 3 channels, not {channels}");
+        Image::from_vec_as(width, height, channels, Depth::U8, data)
+    }
+
+    /// Wraps a buffer of `depth` samples, checking that its length matches the shape.
+    pub fn from_vec_as(width: usize, height: usize, channels: usize, depth: Depth, data: Vec<u8>) -> Result<Image> {
+        ensure!(matches!(channels, 1 | 3 | 4), "images have 1, 3 or 4 channels, not {channels}");
         ensure!(
-            data.len() == width * height * channels,
-            "buffer of {} bytes does not hold {width}x{height}x{channels}",
+            data.len() == width * height * channels * depth.bytes(),
+            "buffer of {} bytes does not hold {width}x{height}x{channels} of {depth:?}",
             data.len()
         );
-        Ok(Image { width, height, channels, data })
+        Ok(Image { width, height, channels, depth, data })
     }
 
     /// Bytes in one row.
     pub fn row_bytes(&self) -> usize {
-        self.width * self.channels
+        self.width * self.channels * self.depth.bytes()
+    }
+
+    /// The same picture with 8-bit samples (the top 8 bits of each 16-bit one) and without alpha,
+    /// as imgproc's 8-bit-only ops take it: what `keep` does not keep is dropped.
+    pub fn reduced(self, keep: Keep) -> Image {
+        let mut img = self;
+        if !img.loses(keep) {
+            return img;
+        }
+        if img.depth == Depth::U16 && !keep.depth16 {
+            let data = img.data.chunks_exact(2).map(|s| (u16::from_ne_bytes([s[0], s[1]]) >> 8) as u8).collect();
+            img = Image { data, depth: Depth::U8, ..img };
+        }
+        if img.channels == 4 && !keep.alpha {
+            let b = img.depth.bytes();
+            let data = img.data.chunks_exact(4 * b).flat_map(|p| p[..3 * b].to_vec()).collect();
+            img = Image { data, channels: 3, ..img };
+        }
+        img
     }
 
     /// The bytes of rows `[start, end)`.
@@ -48,9 +101,14 @@ impl Image {
         &self.data[start * self.row_bytes()..end * self.row_bytes()]
     }
 
+    /// Whether [`Image::reduced`] with `keep` would change this image.
+    pub fn loses(&self, keep: Keep) -> bool {
+        (self.depth == Depth::U16 && !keep.depth16) || (self.channels == 4 && !keep.alpha)
+    }
+
     /// A new image holding rows `[start, end)` (a copy).
     pub fn crop_rows(&self, start: usize, end: usize) -> Image {
-        Image { width: self.width, height: end - start, channels: self.channels, data: self.rows(start, end).to_vec() }
+        Image { height: end - start, data: self.rows(start, end).to_vec(), ..*self }
     }
 
     /// Keeps only rows `[start, end)`, in place, without a new allocation, and gives the memory
@@ -76,6 +134,34 @@ impl Image {
     /// Size of the pixel data in bytes.
     pub fn byte_len(&self) -> usize {
         self.data.len()
+    }
+}
+
+/// What of a file's samples a job keeps: its 16-bit depth, its alpha channel. Decided by the chain
+/// (every op must take them) and the output format (it must hold them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Keep {
+    pub depth16: bool,
+    pub alpha: bool,
+}
+
+impl Keep {
+    pub const ALL: Keep = Keep { depth16: true, alpha: true };
+    pub const NONE: Keep = Keep { depth16: false, alpha: false };
+
+    /// Both must keep it.
+    pub fn and(self, other: Keep) -> Keep {
+        Keep { depth16: self.depth16 && other.depth16, alpha: self.alpha && other.alpha }
+    }
+
+    /// What a file of format `ext` can hold.
+    pub fn format(ext: &str) -> Keep {
+        match ext.to_ascii_lowercase().as_str() {
+            "png" | "tif" | "tiff" => Keep::ALL,
+            "webp" => Keep { depth16: false, alpha: true },
+            "pgm" | "ppm" | "pnm" => Keep { depth16: true, alpha: false },
+            _ => Keep::NONE,
+        }
     }
 }
 
@@ -107,6 +193,18 @@ mod tests {
     #[test]
     fn from_vec_rejects_a_buffer_of_the_wrong_length() {
         assert!(Image::from_vec(2, 2, 3, vec![0; 11]).is_err());
-        assert!(Image::from_vec(2, 2, 4, vec![0; 16]).is_err());
+        assert!(Image::from_vec(2, 2, 4, vec![0; 15]).is_err());
+        assert!(Image::from_vec(2, 2, 2, vec![0; 8]).is_err());
+        assert!(Image::from_vec_as(2, 1, 1, Depth::U16, vec![0; 4]).is_ok());
+    }
+
+    #[test]
+    fn reducing_keeps_the_top_8_bits_and_drops_alpha_only_where_not_kept() {
+        let px: Vec<u8> = [0x1234u16, 0xFF00, 0x00FF, 0x8080].iter().flat_map(|v| v.to_ne_bytes()).collect();
+        let img = Image::from_vec_as(1, 1, 4, Depth::U16, px).unwrap();
+        assert_eq!(img.clone().reduced(Keep::ALL), img);
+        let keep_alpha = Keep { depth16: false, alpha: true };
+        assert_eq!(img.clone().reduced(keep_alpha), Image::from_vec(1, 1, 4, vec![0x12, 0xFF, 0x00, 0x80]).unwrap());
+        assert_eq!(img.reduced(Keep::NONE), Image::from_vec(1, 1, 3, vec![0x12, 0xFF, 0x00]).unwrap());
     }
 }

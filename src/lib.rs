@@ -23,6 +23,7 @@ pub mod commands;
 pub mod coordinator;
 pub mod edges;
 pub mod exec;
+pub mod file_layout;
 pub mod formats;
 pub mod global;
 #[cfg(feature = "gui")]

@@ -193,13 +193,16 @@ impl Worker<'_> {
         let strip = &job.strips[self.rank];
         let root = self.world.process_at_rank(0);
         let started = unix_now();
-        let row_bytes = job.width * job.channels;
+        let row_bytes = job.width * job.channels * job.depth.bytes();
         let mut input = vec![0u8; strip.input.len() * row_bytes];
         let streamed = |input: Vec<u8>, chunk_rows: usize| -> Result<_> {
             let (to, feed) = arriving::channel();
             let messages = message_sizes(input.len(), chunk_rows.max(1) * row_bytes).into();
             let to_come = RowsToCome { messages, to: Some(to), started, finished: None, bytes: 0 };
-            Ok((Image::from_vec(job.width, strip.input.len(), job.channels, input)?, Some((to_come, feed))))
+            Ok((
+                Image::from_vec_as(job.width, strip.input.len(), job.channels, job.depth, input)?,
+                Some((to_come, feed)),
+            ))
         };
         match &job.input {
             StripInput::Sent => {
@@ -220,7 +223,10 @@ impl Worker<'_> {
                             r.read_rows(strip.input.start, strip.input.end, &mut input)?;
                         }
                         stats.read_secs = stats.record("read", job.t0, started);
-                        return Ok((Image::from_vec(job.width, strip.input.len(), job.channels, input)?, None));
+                        return Ok((
+                            Image::from_vec_as(job.width, strip.input.len(), job.channels, job.depth, input)?,
+                            None,
+                        ));
                     }
                     Err(_) => return streamed(input, *chunk_rows),
                 }
@@ -228,7 +234,7 @@ impl Worker<'_> {
         }
         stats.bytes_received = input.len() as u64;
         stats.send_secs = stats.record("receive", job.t0, started);
-        Ok((Image::from_vec(job.width, strip.input.len(), job.channels, input)?, None))
+        Ok((Image::from_vec_as(job.width, strip.input.len(), job.channels, job.depth, input)?, None))
     }
 
     fn batch_job(&mut self, job: &BatchJob) -> Result<()> {

@@ -10,12 +10,22 @@
 #      results (the colour thumbnails turn gray), the bar is in the failure colour, and Save (a
 #      dialog whose button says Save) writes the outputs, equal to the CLI's;
 #   4b. an 8K image: Ctrl+Z restores the chain the command line replaced (bilateral:d=25), Process,
-#      then Esc mid-job: the window shows the cancel within 1 s and keeps the previous result;
+#      then Esc mid-job: the window shows the cancel within 1 s and keeps the previous result, the
+#      bar reads cancelled (no rank failed);
 #   4c. a video opened from the command line: its frame before and after the chain in the split
 #      view, the slider moved with the arrow keys, Process video… into an .mkv through the save
-#      dialog; the file has every frame, gray, equal to the CLI's `imgproc video`; then a longer
-#      video cancelled with Esc mid-job: the cancel shows within seconds, no output file is left,
+#      dialog; the file has every frame, gray, equal to the CLI's `imgproc video`, the bar's pace
+#      the message's; then a longer video cancelled with Esc mid-job: the cancel shows within
+#      seconds and the bar reads cancelled, no output file is left,
 #      and mpirun exits 0 on Ctrl+Q; a truncated video is refused with its name;
+#   4d. what the window shows is the truth (issue 24): a batch cancelled mid-job reads cancelled,
+#      not failed; resize's interpolation by name in the CLI line; Process at the same place with a
+#      message and after a job; the bar never at 100 % before the end, rank 0's resize counted; a
+#      resized result over the whole original's area in the split view and side by side (pixels
+#      against the CLI's result); a preset typed into the menu, stored, applied after a restart;
+#      side by side (the saved mode) fitted when the result arrives; a 16-bit PNG and an RGBA PNG
+#      shown as they are, the depth kept and the alpha dropped as said, equal to the reference;
+#      at 800 px wide the view refits and no zoom control is cut off;
 #   5. Ctrl+Q in the middle of a slow job cancels it: mpirun exits 0 within seconds, and the next
 #      start neither reopens nor re-runs it;
 #   6. the window destroyed under the app mid-job (xdotool windowclose): mpirun exits 0, no rank
@@ -138,6 +148,36 @@ focus_main() {
   wait_for 30 "the main window to be shown" xdotool search --onlyvisible --name "^imgproc .* rank"
   focus_window "the main window" "^imgproc .* rank"
 }
+
+# place LOG NAME: "X Y W H" of the widget NAME, where the window last logged it.
+place() {
+  grep -F "imgproc gui: place: $2 at " "$1" | tail -1 | sed -E 's/.* at (-?[0-9]+),(-?[0-9]+) size ([0-9]+)x([0-9]+) px/\1 \2 \3 \4/'
+}
+
+# click_place LOG NAME: clicks the middle of the widget NAME.
+click_place() {
+  local x y w h
+  read -r x y w h <<<"$(place "$1" "$2")"
+  [ -n "$h" ] || fail "the window never showed '$2'"
+  xdotool mousemove $((x + w / 2)) $((y + h / 2)) click 1
+}
+
+# result_rect LOG: "X Y W H" of the result on screen, from the window's last fit.
+result_rect() {
+  grep "view: the result lies at" "$1" | tail -1 | sed -E 's/.* at ([0-9]+),([0-9]+) size ([0-9]+)x([0-9]+) px.*/\1 \2 \3 \4/'
+}
+
+# rmse SCREEN GEOMETRY IMAGE: how far the region of SCREEN is from IMAGE scaled to the region's
+# size (0 the same, 1 the opposite), as ImageMagick's normalised root mean square error.
+rmse() {
+  local size=${2%%+*}
+  convert "$1" -crop "$2" +repage "$work/rmse-a.png"
+  convert "$3" -resize "$size!" "$work/rmse-b.png"
+  compare -metric RMSE "$work/rmse-a.png" "$work/rmse-b.png" null: 2>&1 | sed -E 's/.*\((.*)\)/\1/' || true
+}
+
+# below LIMIT VALUE: whether VALUE < LIMIT (decimals).
+below() { python3 -c "import sys; sys.exit(not float(sys.argv[2]) < float(sys.argv[1]))" "$1" "$2"; }
 
 Xvfb "$display" -screen 0 1280x800x24 -nolisten tcp >"$work/xvfb.log" 2>&1 &
 xvfb_pid=$!
@@ -318,6 +358,11 @@ took_ms=$((($(date +%s%N) - started) / 1000000))
 echo "gui_e2e: Esc to the cancelled state: $took_ms ms ($(grep -o "cancelled after .*" "$work/cancel.log"))" >&2
 [ "$took_ms" -lt 1000 ] || fail "cancelling the 8K bilateral:d=25 took $took_ms ms"
 grep -q "the previous result is still shown" "$work/cancel.log" || fail "the previous result was not kept"
+wait_for 5 "the cancelled bar" grep -q "bar: cancelled · " "$work/cancel.log"
+grep "imgproc gui: ranks:" "$work/cancel.log" | tail -1 | grep -q "failed" &&
+  fail "a cancel shows as a failure: $(grep 'imgproc gui: ranks:' "$work/cancel.log" | tail -1)"
+grep -q "bar: 100 %" "$work/cancel.log" && fail "the bar read 100 % before the job ended"
+echo "gui_e2e: image: $(grep 'bar at the end' "$work/cancel.log" | tail -1 | sed 's/.*: bar/bar/')" >&2
 xdotool key ctrl+q
 expect_clean_exit 15 "Ctrl+Q after the cancel"
 
@@ -341,6 +386,8 @@ sleep 0.5
 import -window root -crop 1280x800+0+0 "$shots/video.png"
 read -r ix iy iw ih <<<"$(image_rect "$work/video.log")"
 [ -n "$ih" ] || fail "the window did not say where the video frame lies"
+[ "$ix" -ge 340 ] && [ $((ix + iw)) -le 1280 ] ||
+  fail "the video frame is not fitted inside the view: x $ix to $((ix + iw)) (the view is 340 to 1280)"
 half=$((iw / 2 - 32))
 left=$(colourful "$shots/video.png" "${half}x$((ih - 24))+$((ix + 12))+$((iy + 12))")
 right=$(colourful "$shots/video.png" "${half}x$((ih - 24))+$((ix + iw / 2 + 20))+$((iy + 12))")
@@ -354,6 +401,11 @@ grep -q "processing the video on 3 rank" "$work/video.log" || fail "the video di
 frames=$(ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames -of csv=p=0 \
   "$work/out.mkv")
 [ "$frames" = 20 ] || fail "the GUI's video has $frames frames, the input 20"
+# One pace: the bar at the end says what the message says.
+said=$(grep -o "Wrote $work/out.mkv: 20 frames, [0-9.]* frames/s" "$work/video.log" | grep -o "[0-9.]* frames/s")
+grep "bar at the end: 20/20 frames · $said, in" "$work/video.log" >/dev/null ||
+  fail "the bar's pace differs from the message's ($said): $(grep 'bar at the end' "$work/video.log")"
+grep -q "0/0 strips" "$work/video.log" && fail "a video's bar said 0/0 strips"
 ffmpeg -v error -i "$work/out.mkv" -f rawvideo -pix_fmt rgb24 - >"$work/out.rgb"
 python3 -c "import sys; d = open(sys.argv[1], 'rb').read(); sys.exit(not (d and d[0::3] == d[1::3] == d[2::3]))" \
   "$work/out.rgb" || fail "the GUI's video frames are not gray (the channels differ)"
@@ -379,6 +431,11 @@ focus_main
 xdotool key ctrl+o
 type_into_dialog "Open image" "$work/long.mp4"
 wait_for 30 "the long video to open" grep -q "opened video .*long.mp4 (640x480, 500 frames" "$work/video-cancel.log"
+wait_for 30 "its first preview" grep -q "video: frame 1 of 500 previewed" "$work/video-cancel.log"
+sleep 0.5
+read -r ix iy iw ih <<<"$(image_rect "$work/video-cancel.log")"
+[ "$ix" -ge 340 ] && [ $((ix + iw)) -le 1280 ] ||
+  fail "the 640x480 video is not fitted inside the view: x $ix to $((ix + iw)) (the view is 340 to 1280)"
 focus_main
 xdotool key ctrl+Return
 type_into_dialog "Process the video into" "$work/cancelled.mkv"
@@ -395,9 +452,175 @@ echo "gui_e2e: video: Esc to the cancelled state: $took_ms ms" >&2
 grep -q "Cancelled: $work/cancelled.mkv was not written" "$work/video-cancel.log" ||
   fail "the window did not say the video was cancelled: $(grep 'imgproc gui' "$work/video-cancel.log" | tail -3)"
 [ ! -e "$work/cancelled.mkv" ] || fail "a cancelled video left its output file"
+wait_for 5 "the cancelled bar" grep -q "bar: cancelled · .* frames done" "$work/video-cancel.log"
+grep -q "bar at the end: cancelled" "$work/video-cancel.log" || fail "a cancelled video's bar reads as a success"
 focus_main
 xdotool key ctrl+q
 expect_clean_exit 15 "Ctrl+Q after cancelling the video"
+
+# --- 4d: the window shows the truth (issue 24) ---------------------------------
+# A resize chain, named on the command line: interpolation by name; Process in one place; a
+# resized result visible in the split view and side by side; a preset saved in the menu.
+# A batch cancelled mid-job: neutral, neither failed nor done.
+mkdir -p "$work/slow-batch"
+for i in 1 2 3 4 5 6; do
+  "$root/target/release/examples/synth" 1600 1200 3 "$i" "$work/slow-batch/photo-$i.png"
+done
+start_gui "$work/batch-cancel.log" --op bilateral:d=25 "$work/slow-batch"
+focus_main
+xdotool key ctrl+Return
+wait_for 60 "a first batch image" grep -qE "bar: [0-9]+ % · [1-5]/6 images" "$work/batch-cancel.log"
+xdotool key Escape
+wait_for 30 "the batch to stop" grep -q "bar at the end: cancelled · [1-5]/6 images done, after" "$work/batch-cancel.log"
+grep "bar at the end" "$work/batch-cancel.log" | grep -q failed && fail "a cancelled batch shows failures"
+echo "gui_e2e: batch: $(grep 'bar at the end' "$work/batch-cancel.log" | sed 's/.*: bar/bar/')" >&2
+focus_main
+xdotool key ctrl+q
+expect_clean_exit 15 "Ctrl+Q after cancelling a batch"
+
+half="resize:scale=0.5:interpolation=area,invert"
+start_gui "$work/truth.log" --op "$half" "$root/samples/astronaut.jpg"
+wait_for 30 "the sample to open" grep -q "opened .*astronaut.jpg" "$work/truth.log"
+wait_for 10 "Process to be shown" grep -q "place: Process at" "$work/truth.log"
+focus_main
+process_before=$(place "$work/truth.log" Process)
+xdotool key ctrl+s # refused: a message appears
+wait_for 10 "the refusal" grep -q "nothing to save yet" "$work/truth.log"
+sleep 0.5
+[ "$(place "$work/truth.log" Process)" = "$process_before" ] ||
+  fail "a message moved Process from $process_before to $(place "$work/truth.log" Process)"
+xdotool key ctrl+Return
+wait_for 60 "the resized result" grep -q "image processed on 3 rank" "$work/truth.log"
+grep -q "processing the image on 3 rank(s) with --op resize:width=0:height=0:scale=0.5:keep-aspect=true:interpolation=area,invert" \
+  "$work/truth.log" || fail "the CLI line does not name the interpolation: $(grep -o 'with --op.*' "$work/truth.log")"
+sleep 0.5
+[ "$(place "$work/truth.log" Process)" = "$process_before" ] ||
+  fail "Process moved from $process_before to $(place "$work/truth.log" Process) after a job"
+echo "gui_e2e: Process stays at $process_before with a message and after a job; interpolation=area by name" >&2
+grep -q "bar: 100 %" "$work/truth.log" && fail "the bar read 100 % before the job ended"
+grep -q "0/0 strips" "$work/truth.log" && fail "the bar said 0/0 strips: $(grep -m1 '0/0 strips' "$work/truth.log")"
+# The resize (rank 0, on the whole image) is a piece of the job, then the invert's 3 strips.
+grep -q "bar: 4/4 strips" "$work/truth.log" ||
+  fail "the bar does not count rank 0's resize: $(grep 'bar' "$work/truth.log" | tail -2)"
+"$bin" run --reference --op "$half" samples/astronaut.jpg -o "$work/half.png" 2>/dev/null
+# The split line at the left edge: only the result, drawn over the whole original's area.
+xdotool key 0
+wait_for 5 "the fit with the result" grep -q "the result lies at .*result 256x256, Split" "$work/truth.log"
+read -r ix iy iw ih <<<"$(image_rect "$work/truth.log")"
+drag_split $((ix + iw / 2)) $((ix - 30)) $((iy + ih / 2))
+wait_for 5 "the line at the left edge" grep -q "split line at 0 %" "$work/truth.log"
+grab resized
+inner="$((iw - 24))x$((ih - 24))+$((ix + 12))+$((iy + 12))"
+empty=$(count_colour "$work/resized.png" "$inner" "24,24,24")
+[ "$empty" -lt 100 ] || fail "the resized result leaves $empty pixels of the image's area empty"
+d=$(rmse "$work/resized.png" "${iw}x${ih}+${ix}+${iy}" "$work/half.png")
+below 0.1 "$d" || fail "the split view does not show the resized result over the original's area (RMSE $d)"
+echo "gui_e2e: a 256x256 result of a 512x512 original fills its area in the split view (RMSE $d)" >&2
+shot resized
+# Side by side (a mode change refits): both halves whole, each its own picture.
+click_place "$work/truth.log" "Side by side"
+wait_for 5 "side by side" grep -q "the result lies at .*SideBySide" "$work/truth.log"
+read -r ix iy iw ih <<<"$(image_rect "$work/truth.log")"
+read -r rx ry rw rh <<<"$(result_rect "$work/truth.log")"
+grab side-by-side
+convert "$root/samples/astronaut.jpg" "$work/original.png"
+dl=$(rmse "$work/side-by-side.png" "${iw}x${ih}+${ix}+${iy}" "$work/original.png")
+dr=$(rmse "$work/side-by-side.png" "${rw}x${rh}+${rx}+${ry}" "$work/half.png")
+below 0.1 "$dl" || fail "the left half does not show the whole original (RMSE $dl)"
+below 0.1 "$dr" || fail "the right half does not show the whole result (RMSE $dr)"
+echo "gui_e2e: side by side after a mode change: original (RMSE $dl) and result (RMSE $dr) whole" >&2
+# A preset: the menu stays open while its name is typed; Enter saves it.
+click_place "$work/truth.log" Presets
+wait_for 5 "the preset name field" grep -q "place: preset name at" "$work/truth.log"
+xdotool type --delay 20 "half negative"
+xdotool key Return
+wait_for 5 "the preset to be saved" grep -q 'Preset "half negative" saved' "$work/truth.log"
+focus_main
+xdotool key Escape ctrl+q
+expect_clean_exit 15 "Ctrl+Q after saving a preset"
+grep -qF 'presets:{\"half negative\":' "$state" || fail "the preset was not stored: $(grep -o 'presets:.\{0,80\}' "$state")"
+
+# The next start, with another chain: the preset applied from the menu; side by side (the saved
+# mode) is fitted when the result arrives.
+start_gui "$work/truth2.log" --op gray "$root/samples/astronaut.jpg"
+wait_for 30 "the sample to open" grep -q "opened .*astronaut.jpg" "$work/truth2.log"
+focus_main
+click_place "$work/truth2.log" Presets
+wait_for 5 "the preset in the menu" grep -q "place: preset half negative at" "$work/truth2.log"
+click_place "$work/truth2.log" "preset half negative"
+wait_for 5 "the preset to apply" grep -q 'preset "half negative" applied: the chain is resize:.*interpolation=area,invert' \
+  "$work/truth2.log"
+echo "gui_e2e: a preset saved in one start is applied in the next" >&2
+focus_main
+xdotool key ctrl+Return
+wait_for 60 "the result" grep -q "image processed on 3 rank" "$work/truth2.log"
+wait_for 5 "the side-by-side fit" grep -q "the result lies at .*SideBySide" "$work/truth2.log"
+read -r ix iy iw ih <<<"$(image_rect "$work/truth2.log")"
+read -r rx ry rw rh <<<"$(result_rect "$work/truth2.log")"
+grab side-by-side-2
+shot side-by-side
+dl=$(rmse "$work/side-by-side-2.png" "${iw}x${ih}+${ix}+${iy}" "$work/original.png")
+dr=$(rmse "$work/side-by-side-2.png" "${rw}x${rh}+${rx}+${ry}" "$work/half.png")
+below 0.1 "$dl" || fail "after Process, the left half does not show the whole original (RMSE $dl)"
+below 0.1 "$dr" || fail "after Process, the right half does not show the whole result (RMSE $dr)"
+[ "$rx" -ge $((ix + iw)) ] || fail "the result (x $rx) overlaps the original (to x $((ix + iw)))"
+echo "gui_e2e: side by side after Process: both halves fitted (RMSE $dl and $dr)" >&2
+
+# A 16-bit gray PNG and an RGBA PNG: what they hold is said on opening (and the last job's bar
+# goes). The chain (resize, invert) takes 16 bits: the result is 16-bit; invert takes no alpha:
+# it is dropped, and said. Both equal the one-process reference.
+convert "$root/samples/astronaut.jpg" -resize 200x150 -colorspace gray -depth 16 -define png:bit-depth=16 "$work/deep.png"
+convert "$root/samples/astronaut.jpg" -resize 200x150 \( +clone -fx 'i/w' \) -alpha off -compose CopyOpacity \
+  -composite "$work/alpha.png"
+[ "$(identify -format '%[depth] %[channels]' "$work/deep.png")" = "16 gray" ] || fail "deep.png is not 16-bit gray"
+case "$(identify -format '%[channels]' "$work/alpha.png")" in srgba | rgba) ;; *) fail "alpha.png has no alpha" ;; esac
+processed=$(grep -c 'image processed on 3 rank' "$work/truth2.log")
+for input in deep alpha; do
+  focus_main
+  xdotool key ctrl+o
+  type_into_dialog "Open image" "$work/$input.png"
+  wait_for 30 "$input.png to open" grep -q "opened .*$input.png" "$work/truth2.log"
+  wait_for 5 "the last job's bar to go" sh -c "grep 'imgproc gui: bar:' '$work/truth2.log' | tail -1 | grep -q 'bar: none'"
+  focus_main
+  xdotool key ctrl+Return
+  processed=$((processed + 1))
+  wait_for 60 "$input.png processed" sh -c "[ \$(grep -c 'image processed on 3 rank' '$work/truth2.log') -ge $processed ]"
+  [ $input = deep ] && shot deep
+  xdotool key ctrl+s
+  type_into_dialog "Save result" "$work/out/$input-gui.png"
+  wait_for 30 "the save" grep -q "Saved $work/out/$input-gui.png" "$work/truth2.log"
+  "$bin" run --reference --op "$half" "$work/$input.png" -o "$work/out/$input-ref.png" 2>"$work/$input-ref.err"
+  compare -metric AE "$work/out/$input-gui.png" "$work/out/$input-ref.png" null: 2>"$work/ae.txt" ||
+    fail "$input.png: the GUI's result differs from the reference in $(cat "$work/ae.txt") pixels"
+done
+grep -q "opened $work/deep.png (150x150, 16-bit gray)" "$work/truth2.log" || fail "the 16-bit PNG's depth was not shown"
+grep -q "opened $work/alpha.png (150x150, 8-bit colour with alpha (RGBA))" "$work/truth2.log" ||
+  fail "the RGBA PNG's alpha was not shown"
+[ "$(identify -format '%[depth] %[channels]' "$work/out/deep-gui.png")" = "16 gray" ] ||
+  fail "the 16-bit result is not 16-bit gray: $(identify "$work/out/deep-gui.png")"
+grep -q "Note: $work/alpha.png is 8-bit colour with alpha (RGBA): its alpha channel is dropped: invert takes no alpha" \
+  "$work/truth2.log" || fail "the RGBA PNG's alpha was dropped without a word"
+grep -q "warning: .*alpha.png .*invert takes no alpha" "$work/alpha-ref.err" || fail "the CLI did not warn of the alpha"
+grep -q "Note: $work/deep.png" "$work/truth2.log" && fail "a 16-bit input kept whole was said to lose something"
+case "$(identify -format '%[channels]' "$work/out/alpha-gui.png")" in srgb | rgb) ;; *) fail "the alpha was not dropped as said" ;; esac
+echo "gui_e2e: a 16-bit PNG shown and kept 16-bit, an RGBA PNG shown and its alpha dropped as said, both equal to the reference" >&2
+
+# At 800 px wide the view is fitted again and no zoom control is cut off.
+win=$(xdotool search --onlyvisible --name "^imgproc .* rank" | head -1)
+fits=$(grep -c "view: the image lies at" "$work/truth2.log")
+xdotool windowsize "$win" 800 600
+wait_for 10 "the view to refit" sh -c "[ \$(grep -c 'view: the image lies at' '$work/truth2.log') -gt $fits ]"
+sleep 0.5
+for name in "1:1" "−" "+" zoom; do
+  read -r x y w h <<<"$(place "$work/truth2.log" "$name")"
+  [ $((x + w)) -le 800 ] || fail "at 800 px wide, '$name' is cut off (it ends at x $((x + w)))"
+done
+echo "gui_e2e: at 800 px wide the view refits and 1:1, −, + and the zoom stay in view" >&2
+shot narrow
+xdotool windowsize "$win" 1280 800 # the size the later sections expect
+focus_main
+xdotool key ctrl+q
+expect_clean_exit 15 "Ctrl+Q after the truth checks"
 
 # --- 5: quit mid-job; the next start does not run it again ---------------------
 start_gui "$work/quit.log" --op "$slow" "$work/big.png"

@@ -16,5 +16,7 @@ mod helpers;
 mod image;
 #[path = "gui_logic/relaunch.rs"]
 mod relaunch;
+#[path = "gui_logic/truth.rs"]
+mod truth;
 #[path = "gui_logic/window.rs"]
 mod window;

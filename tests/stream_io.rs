@@ -206,8 +206,10 @@ fn write_variant(path: &Path, img: &Image, sixteen: bool, alpha: bool) {
     std::fs::write(path, buf.as_slice()).unwrap();
 }
 
-/// 16-bit PNG and TIFF, colour and gray, and PNG with alpha: read by rows (not decoded whole) and
-/// still the one-process result.
+/// 16-bit PNG and TIFF, colour and gray, and PNG with alpha, through a chain that keeps neither
+/// (bilateral takes 8-bit gray or colour only, `ops::keeps`): read by rows as 8-bit (not decoded
+/// whole) and still the one-process result. A chain that keeps them reads the file whole
+/// (`tests/deep_and_alpha.rs`).
 #[test]
 fn sixteen_bit_and_alpha_inputs_stream_to_the_exact_result() {
     let dir = tempfile::tempdir().unwrap();
@@ -220,7 +222,7 @@ fn sixteen_bit_and_alpha_inputs_stream_to_the_exact_result() {
     ] {
         let input = dir.path().join(name);
         write_variant(&input, &imgproc::synth::picture(211, 97, channels, 21), sixteen, alpha);
-        let io = check_all_ranks(dir.path(), &input, "median,gaussian", "png", name);
+        let io = check_all_ranks(dir.path(), &input, "bilateral:d=5,gaussian", "png", name);
         assert!(!io.contains("input whole"), "{name} was decoded whole: {io}");
     }
 }

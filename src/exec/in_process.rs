@@ -90,7 +90,7 @@ fn drive_in_process(mut runs: Vec<StripRun>, img: &Image, out_channels: usize) -
         let steps = runs.iter_mut().map(StripRun::advance).collect::<Result<Vec<_>>>()?;
         match &steps[0] {
             Step::Done(_) => {
-                let mut out = Image::zeros(img.width, 0, out_channels);
+                let mut out = Image::zeros_as(img.width, 0, out_channels, img.depth);
                 for step in steps {
                     let Step::Done(part) = step else { bail!("strips disagree about the chain") };
                     // Rank 0 grows its part, even an empty one, into the output: shapes must agree.

@@ -194,14 +194,18 @@ impl StripRun {
                         Some(f) => f.fill(data, end * row_bytes, cancel),
                         None => Ok(()),
                     };
+                    // Each chunk makes `chunk` result rows (the last one fewer); its window's context
+                    // rows are not counted, or the share done would run ahead of the work.
+                    let mut left = needed.len();
                     self.cur =
                         in_row_chunks_in_place_as_ready(cur, rows, op.halo(), chunk, out_ch, ready, |window, r| {
                             Self::check_cancel(cancel)?;
                             let part = op.apply_local_rows(window, r);
-                            done.fetch_add(part.as_ref().map_or(0, |p| p.height), Ordering::Relaxed);
+                            let made = chunk.min(left);
+                            left -= made;
+                            done.fetch_add(made, Ordering::Relaxed);
                             part
                         })?;
-                    // Chunks also computed context rows: count each needed row once.
                     done.store(before + needed.len(), Ordering::Relaxed);
                     self.cur_rows = needed;
                     self.next_op += 1;
@@ -357,6 +361,33 @@ pub(crate) mod tests {
         assert_eq!(seen[0], 0.0);
         assert!(seen.windows(2).all(|w| w[0] <= w[1]), "never goes back: {seen:?}");
         assert_eq!(*seen.last().unwrap(), 1.0);
+    }
+
+    /// With half the rows in, a wide halo in one-row chunks is at most half done (context uncounted).
+    #[test]
+    fn a_strips_progress_counts_the_rows_made_not_the_context_each_chunk_reads() {
+        let img = picture(40, 100, 3, 3);
+        let chain = OpChain::parse("gaussian:ksize=9", &[]).unwrap();
+        let (tx, feed) = arriving::channel();
+        let buffer = Image::zeros(img.width, img.height, img.channels);
+        let run = StripRun::new(chain, img.height, 0..img.height, buffer, 0..img.height).unwrap().alone().unwrap();
+        let run = run.with_chunk_bytes(img.row_bytes()).with_feed(feed);
+        let progress = run.progress();
+        tx.send(message(img.rows(0, 50))).unwrap();
+        let compute = std::thread::spawn(move || finish(run));
+        let started = std::time::Instant::now(); // chunks with their context in are made, then it waits
+        let mut last = (progress(), std::time::Instant::now());
+        while last.1.elapsed() < Duration::from_millis(300) {
+            assert!(started.elapsed() < Duration::from_secs(10), "the first half never settled");
+            std::thread::sleep(Duration::from_millis(10));
+            if progress() != last.0 {
+                last = (progress(), std::time::Instant::now());
+            }
+        }
+        assert!(last.0 > 0.3 && last.0 <= 0.5, "half the rows in: {} done", last.0);
+        tx.send(message(img.rows(50, 100))).unwrap();
+        compute.join().unwrap().unwrap();
+        assert_eq!(progress(), 1.0);
     }
 
     /// Runs `run` to the end on its own (a strip alone, or a chain without global steps).

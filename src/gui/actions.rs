@@ -10,6 +10,7 @@ use super::opening::{route, Opening};
 use super::viewer::Picture;
 use crate::chain::OpChain;
 use crate::codec;
+use crate::image::Keep;
 use crate::ops::Op;
 use anyhow::{Context as _, Result};
 use std::path::{Path, PathBuf};
@@ -41,10 +42,20 @@ impl GuiApp {
         let (tx, ctx, max_pixels) = (self.loaded_tx.clone(), self.ctx.clone(), self.settings.max_pixels);
         std::thread::spawn(move || {
             let loaded = (|| {
-                let image = codec::read_image(&path, max_pixels)?;
-                let file_bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+                // As it is: 16-bit samples and alpha are kept until a chain cannot take them;
+                // and as the CLI reads it for a chain that keeps none of them.
+                let bytes = codec::read_file(&path)?;
+                let name = path.display().to_string();
+                let image = codec::decode_keeping(&bytes, &name, max_pixels, Keep::ALL)?;
+                let layout = crate::file_layout::FileLayout::probe(&bytes);
+                let plain = match layout.filter(|l| l.kept_by(Keep::ALL)) {
+                    Some(_) => Some(Arc::new(codec::decode(&bytes, &name, max_pixels)?)),
+                    None => None,
+                };
+                let file_bytes = bytes.len() as u64;
+                drop(bytes);
                 let picture = Picture::upload(&ctx, "original", &image);
-                Ok(ImageDoc { path, file_bytes, image: Arc::new(image), picture, result: None })
+                Ok(ImageDoc { path, file_bytes, layout, image: Arc::new(image), plain, picture, result: None })
             })();
             let _ = tx.send(Loaded::Image(loaded));
             ctx.request_repaint();
@@ -78,17 +89,28 @@ impl GuiApp {
     fn image_loaded(&mut self, loaded: Result<ImageDoc>) {
         match loaded {
             Ok(doc) => {
-                eprintln!("imgproc gui: opened {} ({}x{})", doc.path.display(), doc.image.width, doc.image.height);
+                let holds = doc.layout.map(|l| format!(", {}", l.describe())).unwrap_or_default();
+                eprintln!(
+                    "imgproc gui: opened {} ({}x{}{holds})",
+                    doc.path.display(),
+                    doc.image.width,
+                    doc.image.height
+                );
                 self.opened(vec![doc.path.clone()], false);
+
                 self.doc = Doc::Image(doc);
                 self.selected = None;
+                // The last job's bar and rank table were another file's.
+                self.last_job = None;
                 self.viewer.refit();
                 if std::mem::take(&mut self.resume) {
                     self.process();
                 }
             }
             Err(e) => {
-                self.resume = false;
+                if std::mem::take(&mut self.resume) {
+                    self.messages.unpin();
+                }
                 let kept = if matches!(self.doc, Doc::Empty) { "" } else { " (what was open stays open)" };
                 self.error(format!("{e:#}{kept}"));
             }
@@ -303,6 +325,7 @@ impl GuiApp {
             return;
         }
         let before = std::mem::replace(&mut self.settings.chain, chain);
+        eprintln!("imgproc gui: preset \"{name}\" applied: the chain is {}", OpChain(self.settings.chain.clone()));
         self.chain_edited(before, false);
     }
 

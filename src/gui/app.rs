@@ -43,8 +43,10 @@ pub struct GuiApp {
     /// A file dialog is open (on its own thread).
     pub(super) dialog_open: bool,
     pub running: Option<Running>,
-    /// The last job's progress, kept for the live view after it ends.
+    /// The last job's progress, kept for the live view after it ends (until another file opens).
     pub last_job: Option<JobProgress>,
+    /// The bar's text as last logged (`processing::log_bar`), so each change is logged once.
+    pub(super) logged_bar: String,
     pub(super) batch_items: Vec<BatchItem>,
     pub batch_outcome: Option<BatchOutcome>,
     /// What the batch outputs on disk were made with (chain and format), as `recipe` spells it.
@@ -85,6 +87,7 @@ impl GuiApp {
             dialog_open: false,
             running: None,
             last_job: None,
+            logged_bar: String::new(),
             batch_items: Vec::new(),
             batch_outcome: None,
             batch_made_with: None,
@@ -93,10 +96,11 @@ impl GuiApp {
             resume: false,
         };
         if app.settings.interrupted && !app.settings.inputs.is_empty() {
-            app.done(
-                "The last job was interrupted (a node failed, or the process or its display was lost): \
-                 running it again; batch images already finished are kept.",
-            );
+            // Pinned: it stays while the job it started runs (see `job_ended`).
+            let notice = "The last job was interrupted (a node failed, or the process or its display was lost): \
+                          running it again; batch images already finished are kept.";
+            eprintln!("imgproc gui: {notice}");
+            app.messages.push_pinned(Kind::Done, notice.into());
             app.resume = true;
             let inputs = app.settings.inputs.clone();
             if app.settings.batch {

@@ -102,7 +102,7 @@ fn params(ui: &mut Ui, op: &mut Op) -> bool {
 
 /// The parameter's help, then its range, unit and default.
 fn hover_text(param: &ParamSpec) -> String {
-    format!("{}\nValid: {}. Default: {}.", param.help, param.range_with_unit(), param.default)
+    format!("{}\nValid: {}. Default: {}.", param.help, param.range_with_unit(), param.default_text())
 }
 
 /// The widget for one parameter, labelled by `label` (so tests and screen readers find it by the
@@ -157,6 +157,22 @@ fn param_widget(ui: &mut Ui, param: &ParamSpec, value: ParamValue, label: egui::
                 .labelled_by(label)
                 .on_hover_text(hover);
             response.changed().then_some(ParamValue::Float(v))
+        }
+        // Named choices (resize's interpolation) by name, in a list; a few numbers as buttons.
+        ParamKind::Choice(choices) if !param.choice_names().is_empty() => {
+            let mut v = value.as_f64() as i64;
+            let before = v;
+            egui::ComboBox::from_id_salt(param.name)
+                .selected_text(param.spell(value))
+                .show_ui(ui, |ui| {
+                    for &choice in choices {
+                        ui.selectable_value(&mut v, choice, param.spell(ParamValue::Int(choice)));
+                    }
+                })
+                .response
+                .labelled_by(label)
+                .on_hover_text(hover);
+            (v != before).then_some(ParamValue::Int(v))
         }
         ParamKind::Choice(choices) => {
             let mut v = value.as_f64() as i64;
@@ -213,6 +229,11 @@ mod tests {
                     ParamKind::Int { odd: false, .. } | ParamKind::Float { .. } => {
                         h.get_by_label(param.name).set_value_accesskit(want.as_f64())
                     }
+                    ParamKind::Choice(_) if !param.choice_names().is_empty() => {
+                        h.get_by_value(&param.default_text()).click();
+                        h.run();
+                        h.get_by_label(&param.spell(want)).click();
+                    }
                     ParamKind::Choice(_) => h.get_by_label(&want.to_string()).click(),
                     ParamKind::Bool => h.get_by_label(param.name).click(),
                 }
@@ -250,6 +271,26 @@ mod tests {
         for name in ["d", "sigma-color", "sigma-space"] {
             h.get_by_label(name);
         }
+    }
+
+    #[test]
+    fn resize_interpolation_is_offered_and_shown_by_name_as_the_cli_spells_it() {
+        let mut h = editor(vec![Op::default_for("resize").unwrap()]);
+        use egui_kittest::kittest::NodeT;
+        let list = h.get_by_value("linear"); // the default, by name: not "1"
+        assert_eq!(list.accesskit_node().role(), egui::accesskit::Role::ComboBox);
+        assert!(h.query_by_label("1").is_none(), "no number buttons");
+        h.get_by_value("linear").click();
+        h.run();
+        for name in ["nearest", "cubic", "area", "lanczos"] {
+            h.get_by_label(name);
+        }
+        h.get_by_label("area").click();
+        h.run();
+        assert_eq!(h.state()[0].get("interpolation"), ParamValue::Int(3));
+        let chain = crate::chain::OpChain(h.state().clone()).to_string();
+        assert!(chain.ends_with(":interpolation=area"), "{chain}");
+        assert_eq!(crate::chain::OpChain::parse(&chain, &[]).unwrap().0, *h.state(), "and parses back");
     }
 
     #[test]

@@ -1,16 +1,24 @@
-//! The left panel, of fixed width: the op chain (with undo, redo and presets) above, scrolling
-//! when long; the job below, always in view: Process, Cancel, Save, the batch output format, the
-//! progress bar with time left, and what each rank is doing. Reads and calls `GuiApp`.
+//! The left panel, of fixed width: Process, Cancel and Save pinned at its top (they never move,
+//! whatever the job, the messages or the chain show); the op chain (with undo, redo and presets)
+//! below them, scrolling when long; the job at the bottom, always in view: the batch output
+//! format, the progress bar with time left, what each rank is doing and the time per phase.
+//! Reads and calls `GuiApp`.
 
 use super::app::GuiApp;
 use super::chain_editor;
 use super::document::{Doc, Freshness};
+use super::places;
 use super::progress::JobProgress;
 use super::settings::batch_formats;
-use egui::{Color32, RichText, Ui};
+use egui::containers::menu::{MenuButton, MenuConfig};
+use egui::{Color32, PopupCloseBehavior, RichText, Ui};
+
+/// The hint text of the preset name field (the tests find the field by it).
+pub const PRESET_NAME: &str = "preset name";
 
 impl GuiApp {
     pub(super) fn controls(&mut self, ui: &mut Ui) {
+        egui::Panel::top("actions").resizable(false).show_separator_line(true).show(ui, |ui| self.actions_row(ui));
         egui::Panel::bottom("job").resizable(false).show_separator_line(true).show(ui, |ui| self.job(ui));
         ui.horizontal(|ui| {
             ui.heading("Operations");
@@ -55,9 +63,14 @@ impl GuiApp {
         });
     }
 
+    /// The presets: load or delete one, or name the chain to keep it. The menu stays open while
+    /// its name field is clicked and typed into (egui's menus close on any click inside by
+    /// default); Enter or the button saves.
     fn presets_menu(&mut self, ui: &mut Ui) {
         let id = ui.make_persistent_id("preset-name");
-        ui.menu_button("Presets", |ui| {
+        let config = MenuConfig::new().close_behavior(PopupCloseBehavior::CloseOnClickOutside);
+        let focus_id = id.with("focused");
+        let (button, open) = MenuButton::new("Presets").config(config).ui(ui, |ui| {
             ui.set_min_width(260.0);
             let mut load = None;
             let mut delete = None;
@@ -67,7 +80,9 @@ impl GuiApp {
             for (name, chain) in &self.settings.presets {
                 ui.horizontal(|ui| {
                     let text = crate::chain::OpChain(chain.clone()).to_string();
-                    if ui.add_enabled(self.running.is_none(), egui::Button::new(name)).on_hover_text(text).clicked() {
+                    let button = ui.add_enabled(self.running.is_none(), egui::Button::new(name)).on_hover_text(text);
+                    places::log(ui, &format!("preset {name}"), &button);
+                    if button.clicked() {
                         load = Some(name.clone());
                     }
                     if ui.small_button("Delete").on_hover_text(format!("Delete the preset \"{name}\"")).clicked() {
@@ -78,8 +93,15 @@ impl GuiApp {
             ui.separator();
             let mut name = ui.data_mut(|d| d.get_temp::<String>(id).unwrap_or_default());
             ui.horizontal(|ui| {
-                ui.add(egui::TextEdit::singleline(&mut name).hint_text("preset name").desired_width(150.0));
-                if ui.button("Save chain as preset").clicked() {
+                let field = ui.add(egui::TextEdit::singleline(&mut name).hint_text(PRESET_NAME).desired_width(150.0));
+                places::log(ui, "preset name", &field);
+                // The field has the keyboard as the menu opens: typing names the preset at once.
+                if ui.data(|d| d.get_temp::<bool>(focus_id)).is_none() {
+                    field.request_focus();
+                    ui.data_mut(|d| d.insert_temp(focus_id, true));
+                }
+                let entered = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                if ui.button("Save chain as preset").clicked() || entered {
                     self.save_preset(&name);
                     name.clear();
                 }
@@ -93,9 +115,15 @@ impl GuiApp {
                 self.delete_preset(&name);
             }
         });
+        if open.is_none() {
+            ui.data_mut(|d| d.remove::<bool>(focus_id));
+        }
+        places::log(ui, "Presets", &button);
     }
 
-    fn job(&mut self, ui: &mut Ui) {
+    /// Process, Cancel and Save: one row at the panel's top, in the same place whatever else
+    /// the window shows.
+    fn actions_row(&mut self, ui: &mut Ui) {
         ui.add_space(4.0);
         let freshness = self.freshness();
         ui.horizontal(|ui| {
@@ -107,7 +135,9 @@ impl GuiApp {
             let video = matches!(self.doc, Doc::Video(_));
             let label = if video { "Process video…" } else { "Process" };
             let process = egui::Button::new(RichText::new(label).strong().size(16.0));
-            if ui.add_enabled(can_process, process).on_hover_text(hover).clicked() {
+            let response = ui.add_enabled(can_process, process).on_hover_text(hover);
+            places::log(ui, "Process", &response);
+            if response.clicked() {
                 self.process();
             }
             let can_cancel = self.running.is_some() && !self.cancelling();
@@ -131,6 +161,11 @@ impl GuiApp {
                 }
             }
         });
+        ui.add_space(2.0);
+    }
+
+    fn job(&mut self, ui: &mut Ui) {
+        ui.add_space(4.0);
         if matches!(self.doc, Doc::Batch(_)) {
             let current = self.settings.batch_format.clone();
             let formats = batch_formats();
@@ -232,6 +267,8 @@ pub fn cli_lines(text: &str, max_chars: usize) -> Vec<String> {
 fn progress_bar(ui: &mut Ui, p: &JobProgress, batch: bool, running: bool) {
     let fill = if p.failed > 0 {
         ui.visuals().error_fg_color
+    } else if p.cancelled {
+        Color32::from_gray(90) // neutral: neither a failure nor a success
     } else if running {
         ui.visuals().selection.bg_fill
     } else {

@@ -16,7 +16,14 @@ use std::sync::Arc;
 pub struct ImageDoc {
     pub path: PathBuf,
     pub file_bytes: u64,
+    /// What the file holds, when its header says (depth, alpha), as opposed to `image`, which is
+    /// what imgproc filters (8-bit gray or colour).
+    pub layout: Option<crate::file_layout::FileLayout>,
+    /// The file as it is (16-bit samples and alpha kept).
     pub image: Arc<Image>,
+    /// For a file with 16-bit samples or alpha, the file as imgproc reads it for a chain that
+    /// keeps none of them (8-bit gray or colour, OpenCV's decode), as the CLI does.
+    pub plain: Option<Arc<Image>>,
     pub picture: Picture,
     pub result: Option<ImageResult>,
 }

@@ -9,6 +9,7 @@ use super::messages::Kind;
 use super::settings::describe_recent;
 use super::viewer::{Compare, ViewEvents};
 use crate::chain::OpChain;
+use crate::image::Keep;
 use egui::{Color32, Key, KeyboardShortcut, Modifiers, RichText, Ui};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -266,16 +267,25 @@ impl GuiApp {
             Doc::Image(doc) => {
                 let file = doc.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
                 let format = doc.path.extension().map(|e| e.to_string_lossy().to_uppercase()).unwrap_or_default();
+                let lost = doc.layout.and_then(|l| l.dropped(&OpChain(self.settings.chain.clone()), Keep::ALL));
                 ui.horizontal(|ui| {
-                    ui.label(format!(
-                        "{file} — {}×{}, {} channel(s), {format}, {:.1} MB",
+                    // The badges first, the file's line cut to the width: a narrow window or a long
+                    // name never pushes the toolbar below out of view.
+                    freshness_badge(ui, &freshness);
+                    if let Some(lost) = lost {
+                        let short =
+                            if lost.contains("8-bit") { "this chain makes it 8-bit" } else { "this chain drops alpha" };
+                        ui.label(RichText::new(short).strong().color(Color32::from_rgb(255, 190, 90)))
+                            .on_hover_text(format!("Processing: {lost}"));
+                    }
+                    let line = format!(
+                        "{file} — {}×{}, {}, {format}, {:.1} MB",
                         doc.image.width,
                         doc.image.height,
-                        doc.image.channels,
+                        holds(doc),
                         doc.file_bytes as f64 / 1e6
-                    ))
-                    .on_hover_text(doc.path.display().to_string());
-                    freshness_badge(ui, &freshness);
+                    );
+                    ui.add(egui::Label::new(&line).truncate()).on_hover_text(format!("{line}\n{}", doc.path.display()));
                 });
                 self.viewer.toolbar(ui, doc.result.is_some());
                 events = self.viewer.show(ui, &doc.picture, doc.result.as_ref().map(|r| &r.picture));
@@ -316,6 +326,18 @@ impl GuiApp {
                 r.min.y * ppp,
                 r.width() * ppp,
                 r.height() * ppp
+            );
+        }
+        if let Some((r, [bw, bh], [aw, ah])) = events.fitted_result {
+            let ppp = ui.ctx().pixels_per_point();
+            eprintln!(
+                "imgproc gui: view: the result lies at {:.0},{:.0} size {:.0}x{:.0} px (original {bw}x{bh}, result \
+                 {aw}x{ah}, {:?})",
+                r.min.x * ppp,
+                r.min.y * ppp,
+                r.width() * ppp,
+                r.height() * ppp,
+                self.viewer.compare
             );
         }
         if let Some(split) = events.split_released {
@@ -406,6 +428,16 @@ impl GuiApp {
                 );
             });
         });
+    }
+}
+
+/// What the file holds: "16-bit gray", "8-bit colour with alpha (RGBA)", or for a file whose
+/// header is not read, what was decoded.
+fn holds(doc: &super::document::ImageDoc) -> String {
+    match doc.layout {
+        Some(l) => l.describe(),
+        None if doc.image.channels == 1 => "8-bit gray".into(),
+        None => "8-bit colour".into(),
     }
 }
 

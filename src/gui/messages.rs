@@ -24,6 +24,9 @@ pub struct Message {
     pub kind: Kind,
     pub text: String,
     pub shown: Instant,
+    /// Stays while what it tells of lasts (the job a relaunch resumed): it starts fading only
+    /// once [`Messages::unpin`] is called.
+    pub pinned: bool,
 }
 
 #[derive(Debug, Default)]
@@ -36,7 +39,21 @@ impl Messages {
     /// Adds a message on top; the same text already shown moves to the top instead of repeating.
     pub fn push(&mut self, kind: Kind, text: String) {
         self.list.retain(|m| m.text != text);
-        self.list.insert(0, Message { kind, text, shown: Instant::now() });
+        self.list.insert(0, Message { kind, text, shown: Instant::now(), pinned: false });
+    }
+
+    /// Adds a message that does not fade until [`Messages::unpin`].
+    pub fn push_pinned(&mut self, kind: Kind, text: String) {
+        self.push(kind, text);
+        self.list[0].pinned = true;
+    }
+
+    /// What pinned messages told of is over: they fade from now.
+    pub fn unpin(&mut self) {
+        for m in self.list.iter_mut().filter(|m| m.pinned) {
+            m.pinned = false;
+            m.shown = Instant::now();
+        }
     }
 
     /// Newest first.
@@ -59,7 +76,7 @@ impl Messages {
     /// Removes successes and hints shown before `now - FADE_AFTER`; returns true when it did.
     pub fn fade(&mut self, now: Instant) -> bool {
         let before = self.list.len();
-        self.list.retain(|m| m.kind == Kind::Error || now.saturating_duration_since(m.shown) < FADE_AFTER);
+        self.list.retain(|m| m.kind == Kind::Error || m.pinned || now.saturating_duration_since(m.shown) < FADE_AFTER);
         self.list.len() != before
     }
 
@@ -80,7 +97,7 @@ impl Messages {
 
     /// When the next message fades (for a repaint then), if one will.
     pub fn next_fade(&self) -> Option<Instant> {
-        self.list.iter().filter(|m| m.kind != Kind::Error).map(|m| m.shown + FADE_AFTER).min()
+        self.list.iter().filter(|m| m.kind != Kind::Error && !m.pinned).map(|m| m.shown + FADE_AFTER).min()
     }
 }
 
@@ -119,6 +136,19 @@ mod tests {
         m.drop_hints();
         assert_eq!(m.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(), ["e"]);
         m.dismiss_all();
+        assert!(m.is_empty());
+    }
+
+    #[test]
+    fn a_pinned_notice_stays_until_unpinned_then_fades() {
+        let mut m = Messages::default();
+        m.push_pinned(Kind::Done, "resuming".into());
+        let later = Instant::now() + FADE_AFTER * 3;
+        assert!(!m.fade(later), "still pinned");
+        assert_eq!(m.next_fade(), None);
+        m.unpin();
+        assert!(!m.fade(Instant::now()), "fades from the unpin, not from when it was shown");
+        assert!(m.fade(later));
         assert!(m.is_empty());
     }
 }

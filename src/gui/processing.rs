@@ -57,13 +57,25 @@ impl GuiApp {
         let cancel = Arc::new(AtomicBool::new(false));
         let wake = self.wake();
         let coordinator_only = self.settings.coordinator_only;
+        let mut note = None;
         let (request, batch) = match &mut self.doc {
             Doc::Empty => return self.hint("open an image or a batch first"),
             // Asks where the result goes, then runs (see `process_video_to`).
             Doc::Video(_) => return self.dialog_process_video(),
             Doc::Image(doc) => {
                 // The previous result stays on screen until the new one replaces it (or a cancel).
-                let image = Arc::clone(&doc.image);
+                // What the chain cannot take of a 16-bit or RGBA file is dropped first, as the CLI
+                // and its reference do, and said.
+                let keep = chain.keeps();
+                let name = doc.path.display().to_string();
+                if let Some(w) = doc.layout.and_then(|l| l.warning(&name, &chain, crate::image::Keep::ALL)) {
+                    note = Some(format!("Note: {w}."));
+                }
+                let image = match &doc.plain {
+                    Some(plain) if !doc.layout.is_some_and(|l| l.kept_by(keep)) => Arc::clone(plain),
+                    _ if doc.image.loses(keep) => Arc::new(doc.image.as_ref().clone().reduced(keep)),
+                    _ => Arc::clone(&doc.image),
+                };
                 let cancel = Arc::clone(&cancel);
                 (Request::Image { image, chain, coordinator_only, cancel, reply, wake }, false)
             }
@@ -90,10 +102,13 @@ impl GuiApp {
             return self.error(format!("cannot start the job: {e}"));
         }
         let what = if batch { "the batch" } else { "the image" };
-        eprintln!("imgproc gui: processing {what} on {} rank(s)", self.ranks.len());
+        eprintln!("imgproc gui: processing {what} on {} rank(s) with --op {}", self.ranks.len(), self.recipe(false));
         let progress = JobProgress::new(&self.ranks);
         self.running = Some(Running { events, cancel, progress, batch, cancel_asked: None });
         self.messages.drop_hints();
+        if let Some(note) = note {
+            self.done(note);
+        }
         self.settings.interrupted = true;
         self.remember();
     }
@@ -104,6 +119,7 @@ impl GuiApp {
         if let Some(r) = &mut self.running {
             if !r.cancel.swap(true, Ordering::SeqCst) {
                 r.cancel_asked = Some(Instant::now());
+                r.progress.cancel_asked();
                 eprintln!("imgproc gui: cancelling");
             }
         }
@@ -158,6 +174,29 @@ impl GuiApp {
         if let Some(end) = ended {
             self.job_ended(end);
         }
+        self.log_bar();
+    }
+
+    /// Logs the bar's text (without its times) when it changes, and the rank table at a job's
+    /// end: what the window shows, for the e2e test to read.
+    fn log_bar(&mut self) {
+        let (progress, batch) = match (&self.running, &self.last_job) {
+            (Some(r), _) => (Some(&r.progress), r.batch),
+            (None, Some(p)) => (Some(p), matches!(self.doc, Doc::Batch(_))),
+            (None, None) => (None, false),
+        };
+        let line = progress.map_or_else(|| "none".to_string(), |p| p.headline(batch));
+        // A job's end is logged even when its bar reads as it did just before.
+        let key = format!("{line}{}", if self.running.is_some() { "" } else { " (idle)" });
+        if key != self.logged_bar {
+            eprintln!("imgproc gui: bar: {line}");
+            if let (Some(p), None) = (progress, &self.running) {
+                eprintln!("imgproc gui: bar at the end: {}", p.summary(batch));
+                let ranks: Vec<String> = p.ranks.iter().map(|r| format!("{}: {}", r.rank, r.work)).collect();
+                eprintln!("imgproc gui: ranks: {}", ranks.join("; "));
+            }
+            self.logged_bar = key;
+        }
     }
 
     /// Progress goes to the bar and the rank table, a finished batch image to its thumbnail;
@@ -195,8 +234,13 @@ impl GuiApp {
     /// why it failed is said.
     fn job_ended(&mut self, ended: Ended) {
         let mut running = self.running.take().expect("running");
-        running.progress.end();
         let cancelled = running.cancel.load(Ordering::SeqCst);
+        match &ended {
+            Ended::Video(Ok(s)) => running.progress.end_video(s.cancelled, s.frames_per_sec, s.wall_secs),
+            Ended::Batch(Ok(o)) => running.progress.end(o.cancelled),
+            _ => running.progress.end(cancelled),
+        }
+        self.messages.unpin();
         if let Some(asked) = running.cancel_asked {
             eprintln!("imgproc gui: cancelled after {:.3} s", asked.elapsed().as_secs_f64());
         }

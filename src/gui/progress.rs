@@ -63,7 +63,21 @@ pub struct JobProgress {
     pub started: Instant,
     /// Set when the job ended.
     pub elapsed: Option<Duration>,
+    /// The user asked to cancel: pieces that end with an error from now on were stopped, not
+    /// failed, and the job's end is a neutral "cancelled".
+    cancel_asked: bool,
+    /// Pieces stopped by the cancel.
+    pub stopped: usize,
+    /// The job ended because it was cancelled.
+    pub cancelled: bool,
+    /// A video's pace as its summary gives it (frames per second of compute), so the bar and the
+    /// message say the same number once it ended.
+    final_rate: Option<f64>,
 }
+
+/// The highest share the bar shows while a job runs: whatever the ranks report, it reads 100 %
+/// only once the job has ended (the last rows may still be on their way, or a stage to come).
+pub const RUNNING_CAP: f32 = 0.99;
 
 impl JobProgress {
     /// A job on these ranks; `total` is refined by the first events.
@@ -92,7 +106,21 @@ impl JobProgress {
             frames_done: 0,
             started: Instant::now(),
             elapsed: None,
+            cancel_asked: false,
+            stopped: 0,
+            cancelled: false,
+            final_rate: None,
         }
+    }
+
+    /// The user asked to cancel: what ends with an error from now on was stopped by it.
+    pub fn cancel_asked(&mut self) {
+        self.cancel_asked = true;
+    }
+
+    /// Nothing planned yet: no strip, image or frame handed out.
+    fn planned_nothing(&self) -> bool {
+        self.total == 0 && self.video.is_none() && self.items.is_empty()
     }
 
     /// A batch was planned: `already_done[i]` tells which items an earlier run finished.
@@ -154,10 +182,16 @@ impl JobProgress {
                 }
             }
             Progress::ItemDone { rank, index, secs, error } => {
-                self.finished += 1;
-                self.failed += usize::from(error.is_some());
+                let stopped = error.is_some() && self.cancel_asked;
+                if stopped {
+                    self.stopped += 1;
+                } else {
+                    self.finished += 1;
+                    self.failed += usize::from(error.is_some());
+                }
                 if let Some(item) = self.items.get_mut(*index) {
                     *item = match error {
+                        Some(_) if stopped => ItemState::Waiting,
                         Some(e) => ItemState::Failed(e.clone()),
                         None => ItemState::Done { rank: *rank, secs: *secs },
                     };
@@ -184,31 +218,68 @@ impl JobProgress {
 
     /// A rank's strip or chunk ended (failed with `error`): the rank is idle again. Returns the
     /// rows (or frames) it had been given.
+    /// A piece stopped by a cancel counts as neither done nor failed; the rank says "cancelled".
     fn unit_done(&mut self, rank: usize, secs: f64, error: Option<&str>) -> usize {
-        self.finished += 1;
-        self.failed += usize::from(error.is_some());
+        let stopped = error.is_some() && self.cancel_asked;
+        if stopped {
+            self.stopped += 1;
+        } else {
+            self.finished += 1;
+            self.failed += usize::from(error.is_some());
+        }
         let Some(r) = self.ranks.get_mut(rank) else { return 0 };
         r.strip_fraction = None;
         r.busy_since = None;
         r.last_secs = Some(secs);
-        r.finished += 1;
-        if let Some(e) = error {
-            r.work = format!("failed: {e}");
+        match error {
+            Some(_) if stopped => r.work = format!("{}: cancelled", r.work),
+            Some(e) => {
+                r.finished += 1;
+                r.work = format!("failed: {e}");
+            }
+            None => r.finished += 1,
         }
-        std::mem::take(&mut r.strip_rows)
+        let rows = std::mem::take(&mut r.strip_rows);
+        if stopped {
+            0
+        } else {
+            rows
+        }
     }
 
-    /// The job ended: every rank is idle.
-    pub fn end(&mut self) {
+    /// The job ended (`cancelled`: because the user cancelled it): every rank is idle; a rank
+    /// still busy says it was stopped.
+    pub fn end(&mut self, cancelled: bool) {
         self.elapsed = Some(self.started.elapsed());
+        self.cancelled = cancelled;
         for r in &mut self.ranks {
-            r.busy_since = None;
+            if r.busy_since.take().is_some() && cancelled {
+                r.work = format!("{}: cancelled", r.work);
+            }
+            r.strip_fraction = None;
+        }
+    }
+
+    /// A video job ended: its summary's pace and time are the bar's, so both say one number.
+    pub fn end_video(&mut self, cancelled: bool, frames_per_sec: f64, wall_secs: f64) {
+        self.end(cancelled);
+        self.final_rate = Some(frames_per_sec);
+        self.elapsed = Some(Duration::from_secs_f64(wall_secs.max(0.0)));
+    }
+
+    /// 0 to 1, as the bar shows it: [`JobProgress::share_done`], at most [`RUNNING_CAP`] until the
+    /// job ended, and 1 once it ended complete.
+    pub fn fraction(&self) -> f32 {
+        match self.elapsed {
+            None => self.share_done().min(RUNNING_CAP),
+            Some(_) if !self.cancelled && self.failed == 0 && !self.planned_nothing() => 1.0,
+            Some(_) => self.share_done(),
         }
     }
 
     /// 0 to 1. One image: rows delivered plus each busy rank's reported share of its strip, over
     /// all rows (without reports it moves strip by strip). A batch: images finished.
-    pub fn fraction(&self) -> f32 {
+    fn share_done(&self) -> f32 {
         if let Some((frames, _)) = self.video {
             if frames == 0 {
                 0.0
@@ -230,59 +301,73 @@ impl JobProgress {
         }
     }
 
-    /// Time left, from the pace so far: known once the job has run half a second and done 2 %.
+    /// Time left, from the pace so far: known once the job has run half a second and done 2 %,
+    /// and until the bar reaches its cap (then it is "finishing").
     pub fn eta(&self) -> Option<Duration> {
         let (f, elapsed) = (self.fraction() as f64, self.started.elapsed());
-        (self.elapsed.is_none() && elapsed >= Duration::from_millis(500) && (0.02..1.0).contains(&f))
+        (self.elapsed.is_none() && elapsed >= Duration::from_millis(500) && (0.02..RUNNING_CAP as f64).contains(&f))
             .then(|| elapsed.mul_f64((1.0 - f) / f))
     }
 
-    /// The bar's text: "47 % · 1/3 strips · 2.1 s · about 3 s left" while it runs, "7/7 images,
-    /// 1 failed, in 0.39 s" once it ended.
-    pub fn summary(&self, batch: bool) -> String {
-        if let Some((frames, _)) = self.video {
-            return self.video_summary(frames);
-        }
+    /// The bar's text without its times, for the log the e2e test reads: "47 % · 1/3 strips",
+    /// "starting", "cancelled · 1/3 strips done", "3/3 strips".
+    pub fn headline(&self, batch: bool) -> String {
         let what = if batch { "images" } else { "strips" };
         let failed = if self.failed > 0 { format!(", {} failed", self.failed) } else { String::new() };
+        let running = self.elapsed.is_none();
+        if let Some((frames, _)) = self.video {
+            let done = format!("{}/{frames} frames{}", self.frames_done, self.video_failed());
+            // Short, to fit the bar, which shows the share.
+            return match (running, self.cancelled) {
+                (true, _) => done,
+                (false, true) => format!("cancelled · {done} done"),
+                (false, false) => done,
+            };
+        }
+        match (running, self.cancelled) {
+            (true, _) if self.planned_nothing() => "starting".into(),
+            (true, _) => {
+                format!("{:.0} % · {}/{} {what}{failed}", self.fraction() * 100.0, self.finished, self.total)
+            }
+            (false, true) => format!("cancelled · {}/{} {what} done{failed}", self.finished, self.total),
+            (false, false) => format!("{}/{} {what}{failed}", self.finished, self.total),
+        }
+    }
+
+    fn video_failed(&self) -> String {
+        match self.failed {
+            0 => String::new(),
+            n => format!(", {n} chunk(s) failed"),
+        }
+    }
+
+    /// The bar's text: "47 % · 1/3 strips · 2.1 s · about 3 s left" while it runs (or "starting ·
+    /// 0.2 s" before the first piece is handed out, "… · finishing" once the ranks' reports reach
+    /// the cap), "7/7 images, 1 failed, in 0.39 s" or "cancelled · 1/3 strips done, after 2.10 s"
+    /// once it ended; a video's adds its pace.
+    pub fn summary(&self, batch: bool) -> String {
+        let head = self.headline(batch);
+        let secs = self.elapsed.unwrap_or_else(|| self.started.elapsed()).as_secs_f64();
+        let rate = self.final_rate.unwrap_or(if secs > 0.0 { self.frames_done as f64 / secs } else { 0.0 });
+        let rate = if self.video.is_some() { format!(" · {rate:.1} frames/s") } else { String::new() };
         match self.elapsed {
-            Some(d) => format!("{}/{} {what}{failed}, in {:.2} s", self.finished, self.total, d.as_secs_f32()),
+            Some(_) if self.cancelled => format!("{head}{rate}, after {secs:.2} s"),
+            Some(_) => format!("{head}{rate}, in {secs:.2} s"),
+            // A video's: short, to fit the bar.
+            None if self.video.is_some() => match self.eta() {
+                Some(left) => format!("{head}{rate} · {} left", words_for(left)),
+                None => format!("{head}{rate}"),
+            },
             None => {
-                let mut text = format!(
-                    "{:.0} % · {}/{} {what}{failed} · {:.1} s",
-                    self.fraction() * 100.0,
-                    self.finished,
-                    self.total,
-                    self.started.elapsed().as_secs_f32()
-                );
-                if let Some(left) = self.eta() {
-                    text.push_str(&format!(" · about {} left", words_for(left)));
+                let mut text = format!("{head}{rate} · {secs:.1} s");
+                match self.eta() {
+                    Some(left) => text.push_str(&format!(" · about {} left", words_for(left))),
+                    None if self.share_done() >= RUNNING_CAP => text.push_str(" · finishing"),
+                    None => {}
                 }
                 text
             }
         }
-    }
-}
-
-impl JobProgress {
-    /// "8/20 frames · 5.3 frames/s · 2 s left" while it runs (short: it fits the bar; the bar
-    /// shows the share done); "20/20 frames, 1 chunk(s) failed, 5.1 frames/s, in 3.90 s" once it
-    /// ended.
-    fn video_summary(&self, frames: usize) -> String {
-        let secs = self.elapsed.unwrap_or_else(|| self.started.elapsed()).as_secs_f64();
-        let rate = if secs > 0.0 { self.frames_done as f64 / secs } else { 0.0 };
-        let failed = match self.failed {
-            0 => String::new(),
-            n => format!(", {n} chunk(s) failed"),
-        };
-        if self.elapsed.is_some() {
-            return format!("{}/{frames} frames{failed}, {rate:.1} frames/s, in {secs:.2} s", self.frames_done);
-        }
-        let mut text = format!("{}/{frames} frames{failed} · {rate:.1} frames/s", self.frames_done);
-        if let Some(left) = self.eta() {
-            text.push_str(&format!(" · {} left", words_for(left)));
-        }
-        text
     }
 }
 
@@ -312,102 +397,5 @@ fn words_for(d: Duration) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn time_left_follows_the_pace_so_far_and_shows_once_it_means_something() {
-        let mut p = JobProgress::new(&ranks(1));
-        p.apply(&Progress::RowsAssigned { rank: 0, start: 0, end: 100 });
-        p.apply(&Progress::StripProgress { rank: 0, fraction: 0.25 });
-        assert_eq!(p.eta(), None, "too early to tell");
-        p.started -= Duration::from_secs(3);
-        let left = p.eta().unwrap().as_secs_f64();
-        assert!((8.9..9.2).contains(&left), "3 s for 25 %: about 9 s left, not {left}");
-        assert!(p.summary(false).starts_with("25 % · 0/1 strips · 3.0 s · about 9 s left"), "{}", p.summary(false));
-        assert_eq!(p.ranks[0].describe(), "rows 0..100: 25 done · 0.0 s");
-        p.end();
-        assert_eq!(p.eta(), None);
-    }
-
-    fn ranks(n: usize) -> Vec<RankInfo> {
-        (0..n).map(|rank| RankInfo { rank, host: format!("h{rank}"), cores: 2 }).collect()
-    }
-
-    #[test]
-    fn image_progress_counts_assigned_strips_and_tracks_each_rank() {
-        let mut p = JobProgress::new(&ranks(2));
-        p.apply(&Progress::RowsAssigned { rank: 0, start: 0, end: 50 });
-        p.apply(&Progress::RowsAssigned { rank: 1, start: 50, end: 100 });
-        assert_eq!((p.total, p.fraction()), (2, 0.0));
-        assert_eq!(p.ranks[1].work, "rows 50..100");
-        assert!(p.ranks[1].busy_since.is_some());
-        p.apply(&Progress::RowsDone { rank: 1, secs: 0.25, error: None });
-        assert_eq!(p.fraction(), 0.5);
-        assert_eq!((p.ranks[1].last_secs, p.ranks[1].busy_since), (Some(0.25), None));
-    }
-
-    #[test]
-    fn strip_progress_moves_the_bar_inside_one_image_and_is_forgotten_when_the_strip_ends() {
-        let mut p = JobProgress::new(&ranks(2));
-        p.apply(&Progress::RowsAssigned { rank: 0, start: 0, end: 100 });
-        p.apply(&Progress::RowsAssigned { rank: 1, start: 100, end: 300 });
-        p.apply(&Progress::StripProgress { rank: 1, fraction: 0.5 });
-        assert_eq!(p.ranks[1].strip_fraction, Some(0.5));
-        assert_eq!(p.ranks[0].strip_fraction, None, "no report yet: unknown, not 0 %");
-        assert_eq!(p.fraction(), 100.0 / 300.0);
-        p.apply(&Progress::RowsDone { rank: 0, secs: 0.1, error: None });
-        assert_eq!(p.fraction(), 200.0 / 300.0);
-        p.apply(&Progress::RowsDone { rank: 1, secs: 0.2, error: None });
-        assert_eq!((p.fraction(), p.ranks[1].strip_fraction), (1.0, None));
-        // A late report after the strip was delivered changes nothing.
-        p.apply(&Progress::StripProgress { rank: 1, fraction: 0.9 });
-        assert_eq!((p.fraction(), p.ranks[1].strip_fraction), (1.0, None));
-    }
-
-    #[test]
-    fn video_progress_counts_frames_of_running_and_finished_chunks_with_rate_and_time_left() {
-        use crate::video::Chunk;
-        let mut p = JobProgress::new(&ranks(2));
-        p.video_planned(20);
-        let (a, b) = (Chunk { index: 0, start: 0, frames: 10 }, Chunk { index: 1, start: 10, frames: 10 });
-        p.apply_video(&VideoEvent::ChunkAssigned { rank: 0, chunk: a });
-        p.apply_video(&VideoEvent::ChunkAssigned { rank: 1, chunk: b });
-        p.apply_video(&VideoEvent::Frames { rank: 1, index: 1, frames: 4 });
-        assert_eq!(p.fraction(), 0.2);
-        assert_eq!(p.ranks[1].describe(), "frames 11–20: 4 done · 0.0 s");
-        p.started -= Duration::from_secs(2);
-        assert!(p.summary(false) == "4/20 frames · 2.0 frames/s · 8 s left", "{}", p.summary(false));
-        p.apply_video(&VideoEvent::ChunkDone { rank: 0, chunk: a, secs: 2.0, error: None });
-        p.apply_video(&VideoEvent::ChunkDone {
-            rank: 1,
-            chunk: b,
-            secs: 2.0,
-            error: Some("v.mp4 (frame 13): corrupt".into()),
-        });
-        assert_eq!((p.fraction(), p.failed), (0.5, 1), "a failed chunk's frames are not done");
-        assert_eq!(p.ranks[1].work, "failed: v.mp4 (frame 13): corrupt");
-        p.end();
-        assert!(
-            p.summary(false).starts_with("10/20 frames, 1 chunk(s) failed, 5.0 frames/s, in 2.00 s"),
-            "{}",
-            p.summary(false)
-        );
-    }
-
-    #[test]
-    fn batch_progress_skips_already_done_items_and_lists_failures() {
-        let mut p = JobProgress::new(&ranks(2));
-        p.planned(&[true, false, false]);
-        assert_eq!(p.total, 2);
-        p.apply(&Progress::ItemAssigned { rank: 1, index: 1 });
-        assert_eq!(p.items[1], ItemState::Running { rank: 1 });
-        p.apply(&Progress::ItemDone { rank: 1, index: 1, secs: 1.0, error: None });
-        p.apply(&Progress::ItemDone { rank: 0, index: 2, secs: 0.1, error: Some("b.png: corrupt".into()) });
-        assert_eq!(p.items[0], ItemState::AlreadyDone);
-        assert_eq!((p.fraction(), p.failed), (1.0, 1));
-        p.end();
-        assert_eq!(p.summary(true), format!("2/2 images, 1 failed, in {:.2} s", p.elapsed.unwrap().as_secs_f32()));
-        assert_eq!(p.ranks[1].finished, 1);
-    }
-}
+#[path = "progress_tests.rs"]
+mod tests;

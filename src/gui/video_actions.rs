@@ -72,6 +72,7 @@ impl GuiApp {
                 }
                 self.opened(vec![doc.path.clone()], false);
                 self.selected = None;
+                self.last_job = None;
                 self.doc = Doc::Video(doc);
                 self.viewer.refit();
             }

@@ -34,18 +34,20 @@ impl GuiApp {
             ui.label(time);
         });
         let previewing = doc.shown.as_ref().is_some_and(|s| s.after.is_some());
-        ui.horizontal(|ui| {
-            self.viewer.toolbar(ui, previewing);
+        // The note is cut to the toolbar's width: it never pushes the zoom buttons out of view.
+        self.viewer.toolbar_with(ui, previewing, |ui| {
             if let Some(problem) = &doc.problem {
-                ui.colored_label(ui.visuals().error_fg_color, problem);
+                let text = RichText::new(problem).color(ui.visuals().error_fg_color);
+                ui.add(egui::Label::new(text).truncate()).on_hover_text(problem);
             } else if doc.shown.as_ref().is_none_or(|s| s.index != doc.frame || s.after.is_none()) {
                 ui.spinner();
-                ui.weak(format!("decoding and previewing frame {}…", doc.frame + 1));
+                let text = RichText::new(format!("decoding and previewing frame {}…", doc.frame + 1)).weak();
+                ui.add(egui::Label::new(text).truncate());
             } else {
-                ui.weak(RichText::new("a preview: Process video… runs every frame on every rank").small())
-                    .on_hover_text(
-                        "The chain runs on this frame in this process, exactly as a rank runs it on each frame",
-                    );
+                let text = RichText::new("a preview: Process video… runs every frame on every rank").small().weak();
+                ui.add(egui::Label::new(text).truncate()).on_hover_text(
+                    "The chain runs on this frame in this process, exactly as a rank runs it on each frame",
+                );
             }
         });
         match &doc.shown {

@@ -1,6 +1,9 @@
 //! The image view: an image uploaded as tiles of textures (so an 8K picture shows at full
 //! resolution although one texture may not be that large), with zoom, pan, and a before/after
-//! comparison side by side or with a split line. Knows nothing of jobs or files.
+//! comparison side by side or with a split line. A result of another size than its original (a
+//! resize) is shown at the original's displayed size, both real sizes written on the view. The
+//! view is fitted again whenever its panes change (a result arrives, the mode changes, the
+//! window is resized). Knows nothing of jobs or files.
 
 use crate::image::Image;
 use egui::{
@@ -56,33 +59,40 @@ impl Picture {
     }
 }
 
-/// The pixels of a rectangle of `img` as egui wants them: RGB(A), not OpenCV's BGR.
+/// The pixels of a rectangle of `img` as egui wants them: RGB(A), not OpenCV's BGR; 16-bit
+/// samples shown by their top 8 bits, alpha as transparency over the view's background.
 pub fn color_image(img: &Image, x0: usize, y0: usize, w: usize, h: usize) -> ColorImage {
-    let c = img.channels;
     let mut pixels = Vec::with_capacity(w * h);
     for y in y0..y0 + h {
-        let row = &img.rows(y, y + 1)[x0 * c..(x0 + w) * c];
-        match c {
-            1 => pixels.extend(row.iter().map(|&v| Color32::from_gray(v))),
-            _ => pixels.extend(row.chunks_exact(c).map(|p| Color32::from_rgb(p[2], p[1], p[0]))),
-        }
+        pixels.extend((x0..x0 + w).map(|x| pixel(img, x, y)));
     }
     ColorImage::new([w, h], pixels)
+}
+
+/// One pixel of `img` as egui shows it.
+fn pixel(img: &Image, x: usize, y: usize) -> Color32 {
+    let (c, b) = (img.channels, img.depth.bytes());
+    let row = img.rows(y, y + 1);
+    let p = &row[x * c * b..(x + 1) * c * b];
+    // The top 8 bits of a native-endian 16-bit sample, or the sample.
+    let s = |i: usize| if b == 2 { (u16::from_ne_bytes([p[2 * i], p[2 * i + 1]]) >> 8) as u8 } else { p[i] };
+    match c {
+        1 => Color32::from_gray(s(0)),
+        4 => Color32::from_rgba_unmultiplied(s(2), s(1), s(0), s(3)),
+        _ => Color32::from_rgb(s(2), s(1), s(0)),
+    }
 }
 
 /// A smaller copy for thumbnails: nearest-neighbour sampling, at most `side` pixels a side.
 pub fn thumbnail(img: &Image, side: usize) -> ColorImage {
     let scale = (side as f64 / img.width.max(img.height) as f64).min(1.0);
     let (w, h) = (((img.width as f64 * scale) as usize).max(1), ((img.height as f64 * scale) as usize).max(1));
-    let c = img.channels;
     let mut pixels = Vec::with_capacity(w * h);
     for ty in 0..h {
         let y = (ty * img.height / h).min(img.height - 1);
-        let row = img.rows(y, y + 1);
         for tx in 0..w {
             let x = (tx * img.width / w).min(img.width - 1);
-            let p = &row[x * c..x * c + c];
-            pixels.push(if c == 1 { Color32::from_gray(p[0]) } else { Color32::from_rgb(p[2], p[1], p[0]) });
+            pixels.push(pixel(img, x, y));
         }
     }
     ColorImage::new([w, h], pixels)
@@ -111,6 +121,9 @@ pub struct Viewer {
     fit_pending: bool,
     /// Size of one pane at the last frame, the anchor of button zooms.
     last_view_size: Vec2,
+    /// The view's size and whether it showed two panes, at the last frame: when either changes,
+    /// the picture is fitted again.
+    last_layout: Option<(Vec2, bool)>,
 }
 
 /// What happened in the view this frame, for the app to tell (the e2e test reads the log).
@@ -119,6 +132,9 @@ pub struct ViewEvents {
     /// The picture was fitted to the view: where it lies on screen (the left pane's copy in side
     /// by side).
     pub fitted: Option<Rect>,
+    /// With it, where the result lies (the right pane's copy in side by side), and the real sizes
+    /// of the original and the result.
+    pub fitted_result: Option<(Rect, [usize; 2], [usize; 2])>,
     /// The split line was let go at this fraction of the image's width.
     pub split_released: Option<f32>,
 }
@@ -132,6 +148,7 @@ impl Default for Viewer {
             split: 0.5,
             fit_pending: true,
             last_view_size: vec2(800.0, 600.0),
+            last_layout: None,
         }
     }
 }
@@ -142,37 +159,55 @@ impl Viewer {
         self.fit_pending = true;
     }
 
-    /// The toolbar: comparison mode, split position, zoom buttons.
+    /// The toolbar: comparison mode, split position, zoom buttons. The zoom buttons sit at its
+    /// right end and the split slider takes what is left, so a narrow window cuts nothing off.
     pub fn toolbar(&mut self, ui: &mut Ui, has_result: bool) {
+        self.toolbar_with(ui, has_result, |_| {});
+    }
+
+    /// [`Viewer::toolbar`] with `note` drawn after the split slider, in the width left (a note
+    /// should cut its text to it: it never pushes the zoom buttons out of the window).
+    pub fn toolbar_with(&mut self, ui: &mut Ui, has_result: bool, note: impl FnOnce(&mut Ui)) {
         ui.horizontal(|ui| {
             ui.add_enabled_ui(has_result, |ui| {
-                let before = self.compare;
                 ui.selectable_value(&mut self.compare, Compare::Split, "Split view")
                     .on_hover_text("Drag the line on the image; pan with the right or middle button, or Space+drag");
-                ui.selectable_value(&mut self.compare, Compare::SideBySide, "Side by side");
-                if self.compare != before {
-                    // Panes change size: each mode starts with the whole picture in view.
+                let side = ui.selectable_value(&mut self.compare, Compare::SideBySide, "Side by side");
+                super::places::log(ui, "Side by side", &side);
+            });
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                let zoom = ui.label(format!("{:.0} %", self.zoom * ui.ctx().pixels_per_point() * 100.0));
+                super::places::log(ui, "zoom", &zoom);
+                let zoom_in = ui.button(" + ").on_hover_text("Zoom in (+)");
+                super::places::log(ui, "+", &zoom_in);
+                if zoom_in.clicked() {
+                    self.zoom_about(self.zoom * 1.5, None);
+                }
+                let zoom_out = ui.button(" − ").on_hover_text("Zoom out (−)");
+                super::places::log(ui, "−", &zoom_out);
+                if zoom_out.clicked() {
+                    self.zoom_about(self.zoom / 1.5, None);
+                }
+                let one = ui.button("1:1").on_hover_text("One image pixel per screen pixel (1)");
+                super::places::log(ui, "1:1", &one);
+                if one.clicked() {
+                    self.one_to_one(ui.ctx());
+                }
+                if ui.button("Fit").on_hover_text("0").clicked() {
                     self.fit_pending = true;
                 }
-                if self.compare == Compare::Split {
-                    ui.add(egui::Slider::new(&mut self.split, 0.0..=1.0).show_value(false).text("original | result"))
-                        .on_hover_text("Where the line crosses the image, from its left edge to its right");
-                }
+                ui.separator();
+                ui.with_layout(egui::Layout::left_to_right(egui::Align::Center), |ui| {
+                    if has_result && self.compare == Compare::Split {
+                        ui.spacing_mut().slider_width = (ui.available_width() / 2.0 - 8.0).clamp(16.0, 160.0);
+                        ui.add(egui::Slider::new(&mut self.split, 0.0..=1.0).show_value(false)).on_hover_text(
+                            "Where the line crosses the image (original left of it, result right), from its left \
+                             edge to its right",
+                        );
+                    }
+                    note(ui);
+                });
             });
-            ui.separator();
-            if ui.button("Fit").on_hover_text("0").clicked() {
-                self.fit_pending = true;
-            }
-            if ui.button("1:1").on_hover_text("One image pixel per screen pixel (1)").clicked() {
-                self.one_to_one(ui.ctx());
-            }
-            if ui.button(" − ").on_hover_text("Zoom out (−)").clicked() {
-                self.zoom_about(self.zoom / 1.5, None);
-            }
-            if ui.button(" + ").on_hover_text("Zoom in (+)").clicked() {
-                self.zoom_about(self.zoom * 1.5, None);
-            }
-            ui.label(format!("{:.0} %", self.zoom * ui.ctx().pixels_per_point() * 100.0));
         });
     }
 
@@ -222,12 +257,24 @@ impl Viewer {
         let splitting = after.is_some() && !side_by_side;
         let pane = if side_by_side { vec2(rect.width() / 2.0, rect.height()) } else { rect.size() };
         self.last_view_size = pane;
+        if self.last_layout.replace((rect.size(), side_by_side)) != Some((rect.size(), side_by_side)) {
+            // A result arrived in side by side, the mode changed, or the window was resized.
+            self.fit_pending = true;
+        }
         let size = before.size();
+        // The result is drawn at the original's displayed size, whatever its own.
+        let after_scale = after.map_or(1.0, |a| size.x / a.size().x.max(1.0));
         if self.fit_pending {
             self.zoom = (pane.x / size.x).min(pane.y / size.y).clamp(0.01, 64.0);
             self.offset = (pane - size * self.zoom) * 0.5;
             self.fit_pending = false;
-            events.fitted = Some(Rect::from_min_size(rect.min + self.offset, size * self.zoom));
+            let shown = Rect::from_min_size(rect.min + self.offset, size * self.zoom);
+            events.fitted = Some(shown);
+            if let Some(a) = after {
+                let at = if side_by_side { shown.translate(vec2(pane.x, 0.0)) } else { shown };
+                let result = Rect::from_min_size(at.min, a.size() * self.zoom * after_scale);
+                events.fitted_result = Some((result, [before.width, before.height], [a.width, a.height]));
+            }
         }
         let space = ui.input(|i| i.key_down(Key::Space));
         let primary_pans = space || !splitting;
@@ -266,14 +313,14 @@ impl Viewer {
                 let left = Rect::from_min_size(rect.min, pane);
                 let right = Rect::from_min_size(rect.min + vec2(pane.x, 0.0), pane);
                 before.paint(ui, left.min + self.offset, self.zoom, left);
-                after.paint(ui, right.min + self.offset, self.zoom, right);
+                after.paint(ui, right.min + self.offset, self.zoom * after_scale, right);
                 ui.painter().vline(right.min.x, rect.y_range(), Stroke::new(2.0, Color32::WHITE));
             }
             Some(after) => {
                 let x = rect.min.x + self.offset.x + size.x * self.zoom * self.split;
                 let (left, right) = (rect.intersect(rect.with_max_x(x)), rect.intersect(rect.with_min_x(x)));
                 before.paint(ui, rect.min + self.offset, self.zoom, left);
-                after.paint(ui, rect.min + self.offset, self.zoom, right);
+                after.paint(ui, rect.min + self.offset, self.zoom * after_scale, right);
                 if rect.x_range().contains(x) {
                     let line = Stroke::new(2.0, Color32::YELLOW);
                     let image_top = (rect.min.y + self.offset.y).max(rect.min.y);
@@ -285,8 +332,28 @@ impl Viewer {
             }
             None => before.paint(ui, rect.min + self.offset, self.zoom, rect),
         }
+        if let Some(after) = after.filter(|a| (a.width, a.height) != (before.width, before.height)) {
+            sizes_note(ui, rect, before, after);
+        }
         events
     }
+}
+
+/// "original 512×512 · result 256×256, shown at the same size", in the view's bottom-left corner.
+pub fn sizes_text(before: &Picture, after: &Picture) -> String {
+    format!(
+        "original {}×{} · result {}×{}, shown at the same size",
+        before.width, before.height, after.width, after.height
+    )
+}
+
+fn sizes_note(ui: &Ui, rect: Rect, before: &Picture, after: &Picture) {
+    let painter = ui.painter().with_clip_rect(rect);
+    let font = egui::TextStyle::Body.resolve(ui.style());
+    let galley = painter.layout_no_wrap(sizes_text(before, after), font, Color32::WHITE);
+    let at = rect.left_bottom() + vec2(8.0, -8.0 - galley.size().y);
+    painter.rect_filled(Rect::from_min_size(at, galley.size()).expand(4.0), 3.0, Color32::from_black_alpha(190));
+    painter.galley(at, galley, Color32::WHITE);
 }
 
 #[cfg(test)]
@@ -358,6 +425,35 @@ mod tests {
         assert!(v.zoom < split_zoom, "{split_zoom} then {}", v.zoom);
         assert_eq!(v.zoom, (pane.x / 100.0).min(pane.y / 100.0), "fitted to one half: {pane:?}");
         assert!(v.offset.x >= 0.0 && v.offset.y >= 0.0, "the whole picture in each half: {:?}", v.offset);
+    }
+
+    #[test]
+    fn a_smaller_result_is_drawn_over_the_whole_original_in_both_modes_with_both_sizes_written() {
+        for compare in [Compare::Split, Compare::SideBySide] {
+            let mut h = Harness::builder().with_size([400.0, 300.0]).build_ui_state(
+                |ui, s: &mut (Viewer, Option<(Picture, Picture)>, Vec<ViewEvents>)| {
+                    let pics = s.1.get_or_insert_with(|| {
+                        let (big, small) = (crate::synth::picture(120, 80, 3, 1), crate::synth::picture(60, 40, 3, 2));
+                        (Picture::upload(ui.ctx(), "b", &big), Picture::upload(ui.ctx(), "a", &small))
+                    });
+                    let events = s.0.show(ui, &pics.0, Some(&pics.1));
+                    s.2.push(events);
+                },
+                (Viewer { compare, ..Viewer::default() }, None, Vec::new()),
+            );
+            h.run();
+            let events = &h.state().2;
+            let (shown, (result, before, after)) =
+                events.iter().find_map(|e| Some((e.fitted?, e.fitted_result?))).expect("the first frame fits the view");
+            assert_eq!((before, after), ([120, 80], [60, 40]));
+            assert!((result.size() - shown.size()).length() < 0.01, "{compare:?}: {result:?} vs {shown:?}");
+            match compare {
+                Compare::Split => assert_eq!(result.min, shown.min),
+                Compare::SideBySide => assert!(result.min.x >= shown.max.x, "{result:?} beside {shown:?}"),
+            }
+            let (b, a) = h.state().1.as_ref().unwrap();
+            assert_eq!(sizes_text(b, a), "original 120×80 · result 60×40, shown at the same size");
+        }
     }
 
     #[test]

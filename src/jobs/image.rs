@@ -7,7 +7,7 @@ use super::{cannot_start, JobClock, JobError, Summary};
 use crate::cancel::Cancelled;
 use crate::chain::OpChain;
 use crate::codec;
-use crate::image::Image;
+use crate::image::{Image, Keep};
 use crate::master::{FileJob, Master};
 use crate::model::{Progress, RankStats};
 use crate::pieces::PieceFormat;
@@ -44,6 +44,19 @@ fn check_output_file(input: &Path, output: &Path) -> Result<String> {
     Ok(format)
 }
 
+/// What of `input`'s 16-bit samples and alpha the job keeps (what the chain takes and the output
+/// `format` holds), and whether it keeps any the file has (the file is then read as it is, on
+/// rank 0, whole: the streamed row readers give 8-bit gray or colour rows). Warns on stderr,
+/// before any work, of what the result loses.
+fn keeping(input: &Path, chain: &OpChain, format: &str) -> (Keep, bool) {
+    let layout = crate::file_layout::probe_file(input);
+    if let Some(w) = layout.and_then(|l| l.warning(&input.display().to_string(), chain, Keep::format(format))) {
+        eprintln!("imgproc: warning: {w}");
+    }
+    let keep = chain.keeps().and(Keep::format(format));
+    (keep, layout.is_some_and(|l| l.kept_by(keep)))
+}
+
 /// The error of a cancelled image job: nothing was written.
 fn not_written(output: &Path) -> anyhow::Error {
     JobError::Cancelled(format!("{} was not written", output.display())).into()
@@ -54,11 +67,12 @@ fn not_written(output: &Path) -> anyhow::Error {
 pub fn run_reference(req: &ImageRequest, threads: Option<usize>) -> Result<Summary> {
     let clock = JobClock::start();
     let format = check_output_file(&req.input, &req.output).map_err(cannot_start)?;
+    let (keep, _) = keeping(&req.input, &req.chain, &format);
     let threads = threads.unwrap_or_else(crate::threads::host_cores);
     crate::threads::use_threads(threads)?;
     let mut stats = RankStats { host: "local".into(), threads, rows: Some((0, 0)), ..Default::default() };
     let t = Instant::now();
-    let img = codec::read_image(&req.input, req.max_pixels)?;
+    let img = codec::read_image_keeping(&req.input, req.max_pixels, keep)?;
     stats.read_secs = t.elapsed().as_secs_f64();
     let size = (img.width, img.height, img.channels);
     stats.rows = Some((0, img.height));
@@ -75,17 +89,20 @@ pub fn run_reference(req: &ImageRequest, threads: Option<usize>) -> Result<Summa
 /// One image split by rows over all ranks. Once `cancel` is set the ranks stop and nothing is
 /// written. The rows stream from the file to the ranks and each rank encodes its own rows
 /// ([`Master::run_file`]) unless the output format is encoded whole (webp...), the chain
-/// resizes (it needs the whole image between stages), or `whole_io` asks for the old way.
+/// resizes (it needs the whole image between stages), the file has 16-bit samples or alpha
+/// (read as it is on rank 0, then split by rows as in memory), or `whole_io` asks for the old way.
 pub fn run(master: &Master, req: &ImageRequest, on: &mut dyn FnMut(Progress), cancel: &AtomicBool) -> Result<Summary> {
     let clock = JobClock::start();
     let format = check_output_file(&req.input, &req.output).map_err(cannot_start)?;
-    let pieces = PieceFormat::from_ext(&format).filter(|_| !req.whole_io && !req.chain.has_whole_image_steps());
+    let (keep, deep) = keeping(&req.input, &req.chain, &format);
+    let pieces =
+        PieceFormat::from_ext(&format).filter(|_| !req.whole_io && !req.chain.has_whole_image_steps() && !deep);
     if let Some(pieces) = pieces {
         return run_streamed(master, req, pieces, &clock, on, cancel);
     }
 
     let t = Instant::now();
-    let img = codec::read_image(&req.input, req.max_pixels)?;
+    let img = codec::read_image_keeping(&req.input, req.max_pixels, keep)?;
     let read_secs = t.elapsed().as_secs_f64();
     let size = (img.width, img.height, img.channels);
     let (out, mut stats) = match master.run_image(img, &req.chain, req.coordinator_only, on, cancel) {

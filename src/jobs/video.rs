@@ -121,6 +121,8 @@ impl PreparedVideo {
 pub struct FramesDone {
     finished: usize,
     running: HashMap<usize, usize>,
+    /// Chunks that ended: a report of theirs that comes late is not counted again.
+    ended: std::collections::HashSet<usize>,
 }
 
 impl FramesDone {
@@ -128,13 +130,18 @@ impl FramesDone {
     pub fn apply(&mut self, e: &VideoEvent) -> usize {
         match e {
             VideoEvent::ChunkAssigned { chunk, .. } => {
+                // A chunk given again (its rank was lost) counts from its new start.
+                self.ended.remove(&chunk.index);
                 self.running.insert(chunk.index, 0);
             }
             VideoEvent::Frames { index, frames, .. } => {
-                self.running.insert(*index, *frames);
+                if !self.ended.contains(index) {
+                    self.running.insert(*index, *frames);
+                }
             }
             VideoEvent::ChunkDone { chunk, error, .. } => {
                 self.running.remove(&chunk.index);
+                self.ended.insert(chunk.index);
                 if error.is_none() {
                     self.finished += chunk.frames;
                 }

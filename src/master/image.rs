@@ -46,10 +46,15 @@ impl Master {
                     if cancel.load(Ordering::Relaxed) {
                         return Err(Cancelled.into());
                     }
+                    // Rank 0 works on every row: said as one strip of the whole image, so a
+                    // face does not show every rank idle meanwhile.
+                    on(Progress::RowsAssigned { rank: 0, start: 0, end: cur.height });
                     let started = Instant::now();
-                    let out = op.apply_reference(&cur)?;
-                    total[0].compute_secs += started.elapsed().as_secs_f64();
-                    out
+                    let out = op.apply_reference(&cur);
+                    let secs = started.elapsed().as_secs_f64();
+                    on(Progress::RowsDone { rank: 0, secs, error: out.as_ref().err().map(|e| format!("{e:#}")) });
+                    total[0].compute_secs += secs;
+                    out?
                 }
             };
         }
@@ -65,7 +70,7 @@ impl Master {
         cancel: &AtomicBool,
     ) -> Result<(Image, Vec<RankStats>)> {
         let n = self.size();
-        let (w, h, c) = (img.width, img.height, img.channels);
+        let (w, h, c, depth) = (img.width, img.height, img.channels, img.depth);
         let strips = plan(h, n, chain.total_halo(), coordinator_only);
         let id = self.new_job_id();
         let job = ImageJob {
@@ -74,6 +79,7 @@ impl Master {
             width: w,
             height: h,
             channels: c,
+            depth,
             strips: strips.clone(),
             input: StripInput::Sent,
             output: StripOutput::Rows,
@@ -138,7 +144,7 @@ impl Master {
                 rows.extend_rows(h);
                 rows
             }
-            None => Image::zeros(w, h, out_c),
+            None => Image::zeros_as(w, h, out_c, depth),
         };
         let mut stats = vec![];
         let mut transfer_secs = 0.0;

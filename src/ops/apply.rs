@@ -10,9 +10,9 @@
 use super::gradient::{strong_among, strong_among_supported};
 use super::Op;
 use crate::edges::{STRONG, WEAK};
-use crate::image::Image;
+use crate::image::{Depth, Image};
 use anyhow::{bail, ensure, Context, Result};
-use opencv::core::{self, Mat, Point, Size, Vec3b, BORDER_DEFAULT};
+use opencv::core::{self, Mat, Point, Size, Vec3b, Vec3w, Vec4b, Vec4w, BORDER_DEFAULT};
 use opencv::imgproc;
 use opencv::prelude::*;
 use std::ops::Range;
@@ -20,6 +20,7 @@ use std::ops::Range;
 impl Op {
     /// The plain OpenCV call on a whole image: the reference result.
     pub fn apply_reference(&self, img: &Image) -> Result<Image> {
+        self.check_takes(img)?;
         match *self {
             Op::ContrastStretch => {
                 let lut = crate::global::stretch_lut(&crate::global::histogram(&img.data));
@@ -47,9 +48,10 @@ impl Op {
     /// [`Op::apply_local`] on rows `rows` of `img` alone, as if they were the whole image, without
     /// copying them (OpenCV reads them in place).
     pub fn apply_local_rows(&self, img: &Image, rows: Range<usize>) -> Result<Image> {
+        self.check_takes(img)?;
         let out_ch = self.out_channels(img.channels);
         if rows.is_empty() || img.width == 0 {
-            return Ok(Image::zeros(img.width, rows.len(), out_ch));
+            return Ok(Image::zeros_as(img.width, rows.len(), out_ch, img.depth));
         }
         let anchor = Point::new(-1, -1);
         let r = rows.clone();
@@ -88,7 +90,7 @@ impl Op {
 
 /// cv::resize of the whole image to `size` (width, height) with OpenCV's `INTER_*` `interpolation`.
 pub fn cv_resize(img: &Image, size: (usize, usize), interpolation: u32) -> Result<Image> {
-    let mut out = Image::zeros(size.0, size.1, img.channels);
+    let mut out = Image::zeros_as(size.0, size.1, img.channels, img.depth);
     if img.width == 0 || img.height == 0 || out.data.is_empty() {
         return Ok(out);
     }
@@ -179,7 +181,7 @@ pub fn in_row_chunks(
         part.retain_rows(rows.start - input.start, rows.end - input.start);
         return Ok(part);
     }
-    let mut out = Vec::with_capacity(rows.len() * img.width * out_ch);
+    let mut out = Vec::with_capacity(rows.len() * img.width * out_ch * img.depth.bytes());
     let mut start = rows.start;
     while start < rows.end {
         let end = (start + chunk_rows).min(rows.end);
@@ -188,7 +190,7 @@ pub fn in_row_chunks(
         out.extend_from_slice(part.rows(start - input.start, end - input.start));
         start = end;
     }
-    Image::from_vec(img.width, rows.len(), out_ch, out)
+    Image::from_vec_as(img.width, rows.len(), out_ch, img.depth, out)
 }
 
 /// [`in_row_chunks`] that writes each chunk's result over its own input, so a strip is held
@@ -224,7 +226,7 @@ pub fn in_row_chunks_in_place_as_ready(
 ) -> Result<Image> {
     ensure!(rows.end <= img.height && chunk_rows > 0, "rows {rows:?} of a {}-row image", img.height);
     ensure!(out_ch <= img.channels, "a result with more channels than its input is not made in place");
-    let (in_rb, out_rb, height) = (img.row_bytes(), img.width * out_ch, img.height);
+    let (in_rb, out_rb, height) = (img.row_bytes(), img.width * out_ch * img.depth.bytes(), img.height);
     let context = |start: usize, end: usize| start.saturating_sub(halo)..(end + halo).min(height);
     // Input rows [kept_from, ..) whose bytes in `img` were overwritten: their original values.
     let mut kept: Vec<u8> = Vec::new();
@@ -235,7 +237,7 @@ pub fn in_row_chunks_in_place_as_ready(
         let end = (start + chunk_rows).min(rows.end);
         let ctx = context(start, end);
         ready(&mut img.data, ctx.end)?;
-        let mut window = Image::zeros(img.width, ctx.len(), img.channels);
+        let mut window = Image::zeros_as(img.width, ctx.len(), img.channels, img.depth);
         for (i, r) in ctx.clone().enumerate() {
             let dst = &mut window.data[i * in_rb..(i + 1) * in_rb];
             if r * in_rb < written {
@@ -260,7 +262,7 @@ pub fn in_row_chunks_in_place_as_ready(
     }
     img.data.truncate(written);
     img.data.shrink_to_fit();
-    Image::from_vec(img.width, rows.len(), out_ch, img.data)
+    Image::from_vec_as(img.width, rows.len(), out_ch, img.depth, img.data)
 }
 
 /// Runs an OpenCV call on rows `rows` of `src` that writes into a new image of as many rows with
@@ -275,9 +277,9 @@ fn with_cv(
     out_ch: usize,
     f: impl FnOnce(&MatRef, &mut MatMut) -> opencv::Result<()>,
 ) -> Result<Image> {
-    let mut out = Image::zeros(src.width, rows.len(), out_ch);
+    let mut out = Image::zeros_as(src.width, rows.len(), out_ch, src.depth);
     {
-        let src_mat = mat_of(src.rows(rows.start, rows.end), rows.len(), src.width, src.channels)?;
+        let src_mat = mat_of(src.rows(rows.start, rows.end), rows.len(), src.width, src.channels, src.depth)?;
         let mut dst_mat = mat_view_mut(&mut out)?;
         let before = dst_mat.data();
         f(&src_mat, &mut dst_mat)?;
@@ -295,26 +297,34 @@ pub type MatMut<'a> = opencv::boxed_ref::BoxedRefMut<'a, Mat>;
 
 /// A `Mat` header borrowing the image's pixels.
 pub fn mat_view(img: &Image) -> Result<MatRef<'_>> {
-    mat_of(&img.data, img.height, img.width, img.channels)
+    mat_of(&img.data, img.height, img.width, img.channels, img.depth)
 }
 
 /// A `Mat` header over `height` rows of interleaved pixels.
-fn mat_of(data: &[u8], height: usize, width: usize, channels: usize) -> Result<MatRef<'_>> {
+fn mat_of(data: &[u8], height: usize, width: usize, channels: usize, depth: Depth) -> Result<MatRef<'_>> {
     let (h, w) = (height as i32, width as i32);
-    Ok(match channels {
-        1 => Mat::new_rows_cols_with_bytes::<u8>(h, w, data)?,
-        3 => Mat::new_rows_cols_with_bytes::<Vec3b>(h, w, data)?,
-        c => bail!("unsupported channel count {c}"),
+    Ok(match (channels, depth) {
+        (1, Depth::U8) => Mat::new_rows_cols_with_bytes::<u8>(h, w, data)?,
+        (3, Depth::U8) => Mat::new_rows_cols_with_bytes::<Vec3b>(h, w, data)?,
+        (4, Depth::U8) => Mat::new_rows_cols_with_bytes::<Vec4b>(h, w, data)?,
+        (1, Depth::U16) => Mat::new_rows_cols_with_bytes::<u16>(h, w, data)?,
+        (3, Depth::U16) => Mat::new_rows_cols_with_bytes::<Vec3w>(h, w, data)?,
+        (4, Depth::U16) => Mat::new_rows_cols_with_bytes::<Vec4w>(h, w, data)?,
+        (c, _) => bail!("unsupported channel count {c}"),
     })
 }
 
 /// A mutable `Mat` header borrowing the image's pixels.
 pub fn mat_view_mut(img: &mut Image) -> Result<MatMut<'_>> {
     let (h, w) = (img.height as i32, img.width as i32);
-    Ok(match img.channels {
-        1 => Mat::new_rows_cols_with_bytes_mut::<u8>(h, w, &mut img.data)?,
-        3 => Mat::new_rows_cols_with_bytes_mut::<Vec3b>(h, w, &mut img.data)?,
-        c => bail!("unsupported channel count {c}"),
+    Ok(match (img.channels, img.depth) {
+        (1, Depth::U8) => Mat::new_rows_cols_with_bytes_mut::<u8>(h, w, &mut img.data)?,
+        (3, Depth::U8) => Mat::new_rows_cols_with_bytes_mut::<Vec3b>(h, w, &mut img.data)?,
+        (4, Depth::U8) => Mat::new_rows_cols_with_bytes_mut::<Vec4b>(h, w, &mut img.data)?,
+        (1, Depth::U16) => Mat::new_rows_cols_with_bytes_mut::<u16>(h, w, &mut img.data)?,
+        (3, Depth::U16) => Mat::new_rows_cols_with_bytes_mut::<Vec3w>(h, w, &mut img.data)?,
+        (4, Depth::U16) => Mat::new_rows_cols_with_bytes_mut::<Vec4w>(h, w, &mut img.data)?,
+        (c, _) => bail!("unsupported channel count {c}"),
     })
 }
 

@@ -6,13 +6,13 @@
 //!   help): what the CLI, `imgproc ops`, the GUI editor and the property tests are built from;
 //! - this file: `Op` itself, the map from registry parameters to its fields, and what an op needs;
 //! - `apply`: the OpenCV calls;
-//! - `gradient`: Canny's strong pixels among its candidates (split hysteresis without a second pass).
-//!
-//! Every `match` over ops is exhaustive (no `_ =>`), so an op added to the enum without its
-//! halo, its fields or its OpenCV call does not compile.
+//! - `gradient`: Canny's strong pixels among its candidates (split hysteresis without a second pass);
+//! - `keeps`: which ops take 16-bit samples and alpha. Every `match` over ops is exhaustive (no
+//!   `_ =>`), so an op added to the enum without its halo, fields or OpenCV call does not compile.
 
 mod apply;
 mod gradient;
+mod keeps;
 mod registry;
 
 pub use apply::{
@@ -225,9 +225,10 @@ impl Op {
         Ok(())
     }
 
-    /// The parameters as `(name, value)` pairs, in the spelling `chain::parse` accepts.
+    /// The parameters as `(name, value)` pairs, in the spelling `chain::parse` accepts (a named
+    /// choice by its name: `interpolation=linear`).
     pub fn params(&self) -> Vec<(&'static str, String)> {
-        self.spec().params.iter().map(|p| (p.name, self.get(p.name).to_string())).collect()
+        self.spec().params.iter().map(|p| (p.name, p.spell(self.get(p.name)))).collect()
     }
 
     /// Sets one parameter from text; the error names the op, the parameter and the reason.

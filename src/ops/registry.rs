@@ -199,6 +199,24 @@ impl ParamSpec {
         }
     }
 
+    /// `value` as users read and type it: a named choice by its name (`linear`), anything else
+    /// as [`ParamValue`] spells it. The chain's canonical spelling, the CLI help, `imgproc ops`
+    /// and the GUI all use it.
+    pub fn spell(&self, value: ParamValue) -> String {
+        match value {
+            ParamValue::Int(v) => match self.choice_names().iter().find(|&&(_, n)| n == v) {
+                Some((name, _)) => name.to_string(),
+                None => value.to_string(),
+            },
+            ParamValue::Float(_) | ParamValue::Bool(_) => value.to_string(),
+        }
+    }
+
+    /// The default, spelled as [`ParamSpec::spell`] does.
+    pub fn default_text(&self) -> String {
+        self.spell(self.default)
+    }
+
     /// Reads `text` as this parameter's type (not yet checked against the range).
     pub fn parse(&self, text: &str) -> Option<ParamValue> {
         match self.kind {
@@ -269,14 +287,14 @@ impl ParamSpec {
             ParamKind::Int { min, max, odd: true } => format!("{min}…{max}{unit}, odd"),
             ParamKind::Float { min, max, min_exclusive: false } => format!("{min}…{max}{unit}"),
             ParamKind::Float { min, max, min_exclusive: true } => format!("above {min}, up to {max}{unit}"),
-            ParamKind::Choice(choices) => match choices.split_last() {
-                Some((last, [])) => format!("{last}{unit}"),
-                Some((last, rest)) => {
-                    let rest: Vec<String> = rest.iter().map(i64::to_string).collect();
-                    format!("{} or {last}{unit}", rest.join(", "))
+            ParamKind::Choice(choices) => {
+                let spelled: Vec<String> = choices.iter().map(|&c| self.spell(ParamValue::Int(c))).collect();
+                match spelled.split_last() {
+                    Some((last, [])) => format!("{last}{unit}"),
+                    Some((last, rest)) => format!("{} or {last}{unit}", rest.join(", ")),
+                    None => "nothing".into(),
                 }
-                None => "nothing".into(),
-            },
+            }
             ParamKind::Bool => "true or false".into(),
         }
     }
@@ -559,7 +577,8 @@ const RESIZE: OpSpec = OpSpec {
         },
         ParamSpec {
             name: "interpolation",
-            help: "0 nearest, 1 linear, 2 cubic, 3 area, 4 lanczos (OpenCV's INTER_* numbers; names work too).",
+            help: "How new pixels are computed: nearest, linear, cubic, area (best to shrink) or lanczos \
+                   (OpenCV's INTER_* numbers 0–4 work too).",
             unit: "",
             kind: ParamKind::Choice(&[0, 1, 2, 3, 4]),
             default: ParamValue::Int(1),

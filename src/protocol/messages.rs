@@ -84,6 +84,9 @@ pub struct ImageJob {
     pub width: usize,
     pub height: usize,
     pub channels: usize,
+    /// Of the input's samples (8-bit, or 16-bit when the whole chain takes them).
+    #[serde(default)]
+    pub depth: crate::image::Depth,
     /// Indexed by rank.
     pub strips: Vec<Strip>,
     /// Where a worker's input rows come from.

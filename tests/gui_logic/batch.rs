@@ -76,7 +76,10 @@ fn cancel_stops_a_batch_and_process_finishes_the_rest_later() {
     let first = app(&h).batch_outcome.clone().unwrap();
     assert!(first.cancelled && first.done > 0 && first.done < inputs.len(), "{first:?}");
     assert!(!app(&h).settings.interrupted);
-    h.get_by_label_contains("cancelled");
+    h.get_by_label_contains("— cancelled; Process again to finish the rest");
+    // The bar is neutral: the images done, no failure.
+    let bar = app(&h).last_job.as_ref().expect("the cancelled batch's bar").summary(true);
+    assert!(bar.starts_with(&format!("cancelled · {}/", first.done)) && !bar.contains("failed"), "{bar}");
 
     // The window is usable again, and Process does only what is left.
     click(&mut h, "Process");

@@ -22,7 +22,7 @@ fn dropping_an_image_opens_it_with_its_size_and_format() {
     let mut h = gui(Settings::default(), dir.path());
     drop_file(&mut h, &input);
     step_until(&mut h, "the image to load", |a| matches!(a.doc, Doc::Image(_)));
-    h.get_by_label_contains("photo.png — 64×48, 3 channel(s), PNG");
+    h.get_by_label_contains("photo.png — 64×48, 8-bit colour, PNG");
     assert_eq!(app(&h).settings.inputs, vec![input]);
 }
 
@@ -115,6 +115,9 @@ fn cancelling_one_image_stops_it_quickly_and_keeps_the_previous_result() {
     }
     assert!(errors(app(&h)).is_empty(), "a cancel is not an error: {:?}", errors(app(&h)));
     h.get_by_label_contains("Cancelled: the job was stopped; the previous result is still shown.");
+    // The bar is neutral: cancelled, not failed.
+    let bar = app(&h).last_job.as_ref().expect("the cancelled job's bar").summary(false);
+    assert!(bar.starts_with("cancelled · ") && !bar.contains("failed"), "{bar}");
 }
 
 #[test]

@@ -102,6 +102,8 @@ impl Master {
             width,
             height,
             channels,
+            // The streamed row readers give 8-bit gray or colour rows.
+            depth: crate::image::Depth::U8,
             strips,
             input: strip_input,
             output: output_kind,
