@@ -40,7 +40,8 @@ pub fn run(shared: Arc<Shared>, store: Store, requests: Sender<Request>, kicks: 
         if shared.stopping.load(Ordering::SeqCst) {
             return;
         }
-        if last_janitor.elapsed() > Duration::from_secs(60) {
+        // At least every minute, and often enough that a short --keep is kept to the second.
+        if last_janitor.elapsed() > (shared.keep / 2).clamp(Duration::from_secs(1), Duration::from_secs(60)) {
             last_janitor = Instant::now();
             if let Err(e) = super::janitor::expire(&shared, &store) {
                 eprintln!("imgproc serve: removing expired jobs: {e:#}");
