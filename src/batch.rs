@@ -109,7 +109,8 @@ pub fn open_job(
     Ok((items, journal))
 }
 
-/// Decodes, filters and encodes one image held in memory. Stops at the next chunk of rows once
+/// Decodes, filters and encodes one image held in memory, keeping its 16-bit samples and alpha
+/// where the chain and the output format keep them (as `imgproc run` does). Stops at the next chunk of rows once
 /// `cancel` is set (the error is then `cancel::Cancelled`).
 pub fn process_bytes(
     bytes: &[u8],
@@ -119,7 +120,10 @@ pub fn process_bytes(
     format: &str,
     cancel: &CancelFlag,
 ) -> Result<codec::Encoded> {
-    let img = codec::decode(bytes, name, max_pixels)?;
+    // 16-bit samples and alpha are kept as `imgproc run` keeps them: where every op of the chain
+    // takes them and the output format holds them.
+    let keep = chain.keeps().and(crate::image::Keep::format(format));
+    let img = codec::decode_keeping(bytes, name, max_pixels, keep)?;
     let out = run_whole(chain, &img, cancel).with_context(|| format!("{name}: filtering"))?;
     codec::encode(&out, format).with_context(|| format!("{name}: encoding"))
 }

@@ -6,19 +6,11 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
+# shellcheck source=tests/serve_lib.sh
+source tests/serve_lib.sh
 bin=$root/target/release/imgproc
 work=$(mktemp -d)
-port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-mpirun --oversubscribe -np 3 "$bin" serve --listen "127.0.0.1:$port" --data "$work/data" &
-server=$!
-cleanup() {
-  kill -TERM "$server" 2>/dev/null || true
-  wait "$server" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-for _ in $(seq 300); do
-  curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break
-  sleep 0.1
-done
+server=
+trap 'serve_down; rm -rf "$work"' EXIT
+serve_up --idle-timeout 10
 timeout 300 /usr/bin/python3 tests/web_e2e.py "http://127.0.0.1:$port" "$bin" "$work" docs/screenshots

@@ -42,19 +42,35 @@ async fn send_file(path: PathBuf, name: &str) -> ApiResult<Response> {
     Ok(response)
 }
 
+/// Which file of a job's items a download names.
+#[derive(Clone, Copy)]
+enum Side {
+    Result,
+    Input,
+}
+
+/// Sends the result or input called `name` of one of the caller's jobs, found among its items.
+async fn item_file(shared: &AppState, headers: &HeaderMap, id: &str, name: &str, side: Side) -> ApiResult<Response> {
+    own_job(shared, headers, id)?;
+    let items = shared.store.items(id)?;
+    let (found, dir, what) = match side {
+        Side::Result => {
+            (items.iter().find_map(|i| i.output.clone().filter(|o| o == name)), shared.layout.outputs(id), "result")
+        }
+        Side::Input => {
+            (items.iter().find(|i| i.name == name).map(|i| i.name.clone()), shared.layout.inputs(id), "input")
+        }
+    };
+    let file = found.ok_or_else(|| ApiError::not_found(format!("job {id} has no {what} {name:?}")))?;
+    send_file(dir.join(&file), &file).await
+}
+
 pub async fn result(
     State(shared): State<AppState>,
     headers: HeaderMap,
     Path((id, name)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    own_job(&shared, &headers, &id)?;
-    let items = shared.store.items(&id)?;
-    let item = items
-        .iter()
-        .find(|i| i.output.as_deref() == Some(name.as_str()))
-        .ok_or_else(|| ApiError::not_found(format!("job {id} has no result {name:?}")))?;
-    let output = item.output.as_deref().unwrap_or_default();
-    send_file(shared.layout.outputs(&id).join(output), output).await
+    item_file(&shared, &headers, &id, &name, Side::Result).await
 }
 
 pub async fn input(
@@ -62,13 +78,7 @@ pub async fn input(
     headers: HeaderMap,
     Path((id, name)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    own_job(&shared, &headers, &id)?;
-    let items = shared.store.items(&id)?;
-    let item = items
-        .iter()
-        .find(|i| i.name == name)
-        .ok_or_else(|| ApiError::not_found(format!("job {id} has no input {name:?}")))?;
-    send_file(shared.layout.inputs(&id).join(&item.name), &item.name).await
+    item_file(&shared, &headers, &id, &name, Side::Input).await
 }
 
 /// A `Write` that hands each buffer to the response body.
