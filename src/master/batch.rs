@@ -154,6 +154,14 @@ impl Master {
             s.own_files = Some(own_files[s.rank]);
         }
         // A stalled rank still owes its last answer: the next command waits for it.
+        if end.lingering.iter().any(|&r| r > 0) {
+            let mut dirs = self.abandoned_dirs.borrow_mut();
+            for dir in items.iter().filter_map(|i| i.output.parent()) {
+                if !dirs.iter().any(|d| d == dir) {
+                    dirs.push(dir.to_path_buf());
+                }
+            }
+        }
         self.lingering.borrow_mut().extend(end.lingering.into_iter().filter(|&r| r > 0));
         outcome.stopped = end.stopped;
         let unfinished = outcome.done + outcome.failed.len() < pending;

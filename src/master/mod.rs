@@ -44,6 +44,10 @@ pub struct Master {
     next_job: Cell<u64>,
     /// Workers that still owe the end of the last batch (see `batch::settle`).
     lingering: RefCell<Vec<usize>>,
+    /// Output folders of batches that ended with a rank still busy on a copy: a rank that never
+    /// answers again may have left a half-written temporary file there, removed before the job
+    /// is ended without it (`shutdown::end_ranks`).
+    abandoned_dirs: RefCell<Vec<std::path::PathBuf>>,
     /// The workers were told to shut down (once).
     ended: bool,
     /// Finalises MPI when dropped, after `Shutdown` went out.
@@ -102,6 +106,7 @@ impl Master {
             startup_secs: 0.0,
             next_job: Cell::new(1),
             lingering: RefCell::default(),
+            abandoned_dirs: RefCell::default(),
             ended: false,
             _universe: universe,
         };

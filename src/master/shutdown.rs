@@ -71,6 +71,13 @@ impl Master {
             named.join(", "),
             GOODBYE_WAIT.as_secs_f64()
         );
+        // A silent rank may be frozen halfway through writing a copy whose item another rank
+        // finished: nothing half-written stays behind.
+        for dir in self.abandoned_dirs.borrow().iter() {
+            if let Err(e) = crate::codec::remove_stale_temps(dir) {
+                eprintln!("imgproc: {e:#}");
+            }
+        }
         self.world().abort(i32::from(exit_code))
     }
 
