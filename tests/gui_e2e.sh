@@ -386,8 +386,9 @@ sleep 0.5
 import -window root -crop 1280x800+0+0 "$shots/video.png"
 read -r ix iy iw ih <<<"$(image_rect "$work/video.log")"
 [ -n "$ih" ] || fail "the window did not say where the video frame lies"
-[ "$ix" -ge 340 ] && [ $((ix + iw)) -le 1280 ] ||
+if [ "$ix" -lt 340 ] || [ $((ix + iw)) -gt 1280 ]; then
   fail "the video frame is not fitted inside the view: x $ix to $((ix + iw)) (the view is 340 to 1280)"
+fi
 half=$((iw / 2 - 32))
 left=$(colourful "$shots/video.png" "${half}x$((ih - 24))+$((ix + 12))+$((iy + 12))")
 right=$(colourful "$shots/video.png" "${half}x$((ih - 24))+$((ix + iw / 2 + 20))+$((iy + 12))")
@@ -434,8 +435,9 @@ wait_for 30 "the long video to open" grep -q "opened video .*long.mp4 (640x480, 
 wait_for 30 "its first preview" grep -q "video: frame 1 of 500 previewed" "$work/video-cancel.log"
 sleep 0.5
 read -r ix iy iw ih <<<"$(image_rect "$work/video-cancel.log")"
-[ "$ix" -ge 340 ] && [ $((ix + iw)) -le 1280 ] ||
+if [ "$ix" -lt 340 ] || [ $((ix + iw)) -gt 1280 ]; then
   fail "the 640x480 video is not fitted inside the view: x $ix to $((ix + iw)) (the view is 340 to 1280)"
+fi
 focus_main
 xdotool key ctrl+Return
 type_into_dialog "Process the video into" "$work/cancelled.mkv"
