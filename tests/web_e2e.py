@@ -18,7 +18,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 base, imgproc, work, shots = sys.argv[1:5]
-CHAIN = "bilateral:d=15,gray"
+CHAIN = "bilateral:d=25,gray"
 LIMIT = 120  # seconds for any wait: a hung page fails the test instead of stalling CI
 
 
@@ -26,7 +26,7 @@ def make_inputs():
     paths = []
     for i, spec in enumerate(["plasma:fractal", "gradient:orange-navy"]):
         p = os.path.join(work, f"in{i}.png")
-        subprocess.run(["convert", "-seed", str(i + 1), "-size", "1600x1200", spec, p], check=True)
+        subprocess.run(["convert", "-seed", str(i + 1), "-size", "2400x1800", spec, p], check=True)
         paths.append(p)
     return paths
 
@@ -64,12 +64,13 @@ def main():
         d.execute_script("arguments[0].hidden = false", picker)
         picker.send_keys("\n".join(inputs))
         wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#chosen li")) == 2)
-        # The chain: bilateral with d=15, then gray, from the registry's editor.
+        # The chain: bilateral with d=25, then gray, from the registry's editor (slow enough, a few
+        # seconds on 3 ranks here, that the page is seen running).
         Select(d.find_element(By.ID, "op-select")).select_by_value("bilateral")
         d.find_element(By.ID, "add-op").click()
         field = d.find_element(By.CSS_SELECTOR, "input[data-param='bilateral.d']")
         field.clear()
-        field.send_keys("15")
+        field.send_keys("25")
         Select(d.find_element(By.ID, "op-select")).select_by_value("gray")
         d.find_element(By.ID, "add-op").click()
         assert d.find_element(By.ID, "chain-text").text == CHAIN, d.find_element(By.ID, "chain-text").text
@@ -79,6 +80,7 @@ def main():
         wait.until(lambda d: d.find_element(By.ID, "job-status").text == "running")
         d.save_screenshot(os.path.join(shots, "web-running.png"))
         running_text = d.find_element(By.ID, "job-progress").text
+        assert d.find_element(By.ID, "job-status").text == "running", "the job ended before its screenshot"
         wait.until(lambda d: d.find_element(By.ID, "job-status").text in ("succeeded", "failed", "canceled"))
         status = d.find_element(By.ID, "job-status").text
         assert status == "succeeded", status + ": " + d.find_element(By.ID, "job-error").text
@@ -87,8 +89,8 @@ def main():
         value = d.find_element(By.ID, "progress").get_attribute("value")
         assert value == "2", value
         # The before/after of the first result, both loaded.
-        wait.until(lambda d: d.execute_script("return document.getElementById('after').naturalWidth") == 1600)
-        wait.until(lambda d: "1600×1200" in d.find_element(By.ID, "after-cap").text)
+        wait.until(lambda d: d.execute_script("return document.getElementById('after').naturalWidth") == 2400)
+        wait.until(lambda d: "2400×1800" in d.find_element(By.ID, "after-cap").text)
         d.save_screenshot(os.path.join(shots, "web.png"))
         # The zip, downloaded by the browser.
         d.find_element(By.CSS_SELECTOR, "#download-zip button").click()
