@@ -158,6 +158,9 @@ fn run_batch(
                 set_busy(&mut ranks, rank, true);
                 if let Some(route) = engine.get(index).and_then(|(r, _)| routes.get(*r)) {
                     store.start_item(&jobs[route.job].id, route.item)?;
+                    if let Some(job) = store.job(&jobs[route.job].id, None)? {
+                        store.set_progress(&job.id, &progress_of(&job, 0, &ranks))?;
+                    }
                     shared.changed();
                 }
             }
@@ -226,9 +229,12 @@ fn end_item(
     if let (true, Ok((_, bytes))) = (ended, &result) {
         shared.metrics.done(1, *bytes);
     }
-    let done = current.done + current.failed + 1;
-    let progress =
-        Progress { done, total: current.total, unit: "images".into(), ranks: ranks.to_vec(), ..Default::default() };
-    store.set_progress(&job.id, &progress)?;
+    store.set_progress(&job.id, &progress_of(&current, 1, ranks))?;
     Ok(())
+}
+
+/// A job's progress in a shared turn: its images done (and `ending` more), the turn's ranks.
+fn progress_of(job: &JobView, ending: u64, ranks: &[RankShare]) -> Progress {
+    let done = job.done + job.failed + ending;
+    Progress { done, total: job.total, unit: "images".into(), ranks: ranks.to_vec(), ..Default::default() }
 }
