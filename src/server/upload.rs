@@ -24,22 +24,18 @@ pub enum Sniffed {
     Video(&'static str),
 }
 
-/// The type of a file from its first bytes (at least 12), or `None` when unknown.
+/// The type of a file from its first bytes (at least 12), or `None` when unknown. Images are
+/// told by `image_info::format_of`, the one table of image magic bytes.
 pub fn sniff(head: &[u8]) -> Option<Sniffed> {
+    if let Some(format) = crate::image_info::format_of(head) {
+        return Some(Sniffed::Image(match format {
+            "jpeg" => "jpg",
+            "tiff" => "tif",
+            other => other,
+        }));
+    }
     let starts = |magic: &[u8]| head.starts_with(magic);
-    Some(if starts(b"\x89PNG\r\n\x1a\n") {
-        Sniffed::Image("png")
-    } else if starts(b"\xff\xd8\xff") {
-        Sniffed::Image("jpg")
-    } else if starts(b"II*\0") || starts(b"MM\0*") {
-        Sniffed::Image("tif")
-    } else if starts(b"BM") {
-        Sniffed::Image("bmp")
-    } else if head.len() >= 12 && starts(b"RIFF") && &head[8..12] == b"WEBP" {
-        Sniffed::Image("webp")
-    } else if head.len() >= 2 && head[0] == b'P' && (b'1'..=b'6').contains(&head[1]) {
-        Sniffed::Image("pnm")
-    } else if head.len() >= 12 && &head[4..8] == b"ftyp" {
+    Some(if head.len() >= 12 && &head[4..8] == b"ftyp" {
         Sniffed::Video("mp4")
     } else if starts(b"\x1a\x45\xdf\xa3") {
         Sniffed::Video("mkv")
