@@ -21,6 +21,7 @@ packages=(
   libtiff-tools libvips-tools
   shellcheck iproute2 iputils-ping procps time curl ca-certificates python3 unzip
   chromium chromium-driver python3-selenium
+  python3-onnx python3-numpy python3-opencv
 )
 
 sudo_cmd=()

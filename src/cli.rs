@@ -8,6 +8,9 @@ use clap::builder::PossibleValuesParser;
 use clap::{Arg, ArgAction, ArgMatches, Args, FromArgMatches, Parser, Subcommand};
 use std::path::PathBuf;
 
+mod classify_args;
+pub use classify_args::ClassifyArgs;
+
 /// Exact distributed image filtering over MPI.
 ///
 /// Run under `mpirun -hostfile hostfile imgproc ...` to use a cluster, or alone as one rank.
@@ -38,6 +41,8 @@ pub enum Command {
     Batch(BatchArgs),
     /// Filter a video or a sequence of frames; each rank decodes, filters and encodes whole chunks.
     Video(VideoArgs),
+    /// Classify images with an ONNX model; each rank asks for the next ones when it is done.
+    Classify(ClassifyArgs),
     /// List the operations and their parameters with defaults.
     Ops,
     /// Open the desktop GUI on rank 0 (what `imgproc` does without a subcommand).

@@ -101,6 +101,12 @@ impl BatchJournal {
         self.done.contains(input)
     }
 
+    /// Counts `input` as not done after all (a classify job whose results line was lost): the
+    /// run does it again.
+    pub fn forget(&mut self, input: &Path) {
+        self.done.remove(input);
+    }
+
     /// Every input an earlier run of this job finished, in no particular order.
     pub fn done_inputs(&self) -> impl Iterator<Item = &Path> {
         self.done.iter().map(PathBuf::as_path)

@@ -13,8 +13,10 @@
 
 pub mod arriving;
 pub mod batch;
+pub mod batch_work;
 pub mod cancel;
 pub mod chain;
+pub mod classify;
 pub mod cli;
 pub mod codec;
 #[cfg(feature = "mpi")]

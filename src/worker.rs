@@ -25,6 +25,7 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+mod classify;
 mod pipeline;
 mod video;
 
@@ -38,6 +39,9 @@ struct Worker<'a> {
     rank: usize,
     threads: usize,
     cancels: Vec<Cancel>,
+    /// A classify job's model (with its fingerprint and batch size), kept for the next job
+    /// with the same one.
+    model: Option<(String, crate::classify::net::Classifier)>,
 }
 
 /// Serves rank 0 until it says `Shutdown`.
@@ -45,7 +49,7 @@ pub fn serve(world: &SimpleCommunicator) -> Result<()> {
     let rank = world.rank() as usize;
     let root = world.process_at_rank(0);
     send_json(&root, TAG_HELLO, &RankInfo { rank, host: host_name(), cores: threads::host_cores() });
-    let mut me = Worker { world, rank, threads: 1, cancels: Vec::new() };
+    let mut me = Worker { world, rank, threads: 1, cancels: Vec::new(), model: None };
     loop {
         let command = {
             let mut collect = || me.collect_cancels();
@@ -69,7 +73,10 @@ pub fn serve(world: &SimpleCommunicator) -> Result<()> {
             }
             Command::Batch(job) => {
                 me.forget_cancels_before(job.id);
-                me.batch_job(&job)?;
+                match &job.classify {
+                    Some(c) => me.classify_job(&job, c)?,
+                    None => me.batch_job(&job)?,
+                }
             }
             Command::Video(job) => {
                 me.forget_cancels_before(job.id);

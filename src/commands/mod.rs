@@ -2,6 +2,7 @@
 //! through [`crate::jobs`] with a progress bar, prints the summary and maps the outcome to the
 //! documented exit codes (through [`JobError`]). Knows nothing of ranks or rows.
 
+mod classify;
 mod report;
 pub mod signals;
 
@@ -21,6 +22,7 @@ pub enum CliJob {
     Image(RunArgs),
     Batch(BatchArgs),
     Video(VideoArgs),
+    Classify(crate::cli::ClassifyArgs),
 }
 
 impl CliJob {
@@ -32,23 +34,31 @@ impl CliJob {
             Command::Run(args) if !args.reference => CliJob::Image(args),
             Command::Batch(args) => CliJob::Batch(args),
             Command::Video(args) => CliJob::Video(args),
+            Command::Classify(args) => CliJob::Classify(args),
             Command::Run(_) | Command::Ops | Command::Gui(_) | Command::Serve(_) | Command::User(_) => return Ok(None),
         };
-        job.args().chain()?;
+        if let Some(args) = job.args() {
+            args.chain()?;
+        }
         Ok(Some(job))
     }
 
-    fn args(&self) -> &crate::cli::JobArgs {
+    /// The op chain's arguments; a classify job has none.
+    fn args(&self) -> Option<&crate::cli::JobArgs> {
         match self {
-            CliJob::Image(a) => &a.job,
-            CliJob::Batch(a) => &a.job,
-            CliJob::Video(a) => &a.job,
+            CliJob::Image(a) => Some(&a.job),
+            CliJob::Batch(a) => Some(&a.job),
+            CliJob::Video(a) => Some(&a.job),
+            CliJob::Classify(_) => None,
         }
     }
 
     /// OpenCV threads per rank (`--threads`), or `None` for the host's cores shared by its ranks.
     pub fn threads(&self) -> Option<usize> {
-        self.args().threads
+        match self {
+            CliJob::Classify(a) => a.threads,
+            _ => self.args().and_then(|a| a.threads),
+        }
     }
 
     /// Runs the job on `master`'s ranks; once `cancel` is set the ranks stop.
@@ -57,6 +67,7 @@ impl CliJob {
             CliJob::Image(args) => run_image(master, args, cancel),
             CliJob::Batch(args) => run_batch(master, args, cancel),
             CliJob::Video(args) => run_video(master, args, cancel),
+            CliJob::Classify(args) => classify::run_classify(master, args, cancel),
         }
     }
 }

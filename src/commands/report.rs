@@ -32,6 +32,16 @@ pub fn print_summary(summary: &Summary, json: bool) {
             summary.wall_secs,
             summary.ranks
         ),
+        "classify" => eprintln!(
+            "imgproc: {} classified, {} already earlier, {} failed{} in {:.2} s on {} rank(s) ({:.1} images/s); results in {where_}",
+            summary.done,
+            summary.already_done,
+            summary.failed.len(),
+            if summary.cancelled { ", cancelled" } else { "" },
+            summary.wall_secs,
+            summary.ranks,
+            summary.images_per_sec.unwrap_or(0.0)
+        ),
         _ => eprintln!("imgproc: wrote {where_} in {:.2} s on {} rank(s)", summary.wall_secs, summary.ranks),
     }
 }

@@ -4,9 +4,10 @@
 
 use super::{cannot_start, JobClock, JobError, Summary};
 use crate::batch::{self, BatchItem};
+use crate::batch_work::{BatchWork, OutputFiles};
 use crate::chain::OpChain;
 use crate::journal::BatchJournal;
-use crate::master::{BatchHalt, Master};
+use crate::master::{BatchHalt, BatchPlan, Master};
 use crate::model::{BatchOptions, BatchOutcome, Progress};
 use anyhow::{ensure, Result};
 use std::path::PathBuf;
@@ -113,8 +114,16 @@ pub fn run_yielding(
         send_files: req.send_files,
         coordinator_only: req.coordinator_only,
     };
-    let outcome =
-        master.run_batch(&prepared.items, &req.chain, &opts, &mut prepared.journal, on, BatchHalt { cancel, pause })?;
+    let work = BatchWork::Filter(req.chain.clone());
+    let halt = BatchHalt { cancel, pause };
+    let outcome = master.run_batch(
+        BatchPlan { items: &prepared.items, work: &work },
+        &opts,
+        &mut prepared.journal,
+        on,
+        halt,
+        &mut OutputFiles,
+    )?;
     let summary = Summary::batch(master, &req.chain, &req.out_dir, &prepared.clock, &outcome);
     Ok(BatchRun { outcome, summary })
 }

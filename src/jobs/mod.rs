@@ -8,6 +8,7 @@
 //! coordinator that feeds it from a window or a server.
 
 pub mod batch;
+pub mod classify;
 pub mod image;
 mod summary;
 pub mod video;

@@ -49,6 +49,9 @@ pub struct Summary {
     /// Seconds from this process's start until every rank was ready (MPI start-up), not part of
     /// `wall_secs`.
     pub startup_secs: f64,
+    /// A classify job over class folders: its accuracy (over every line of the results file).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evaluation: Option<crate::classify::eval::Evaluation>,
 }
 
 /// A batch image that failed, and why (the reason names the file and the step).
@@ -108,6 +111,7 @@ impl Summary {
             plan: None,
             io: None,
             startup_secs: master.map_or(0.0, |m| m.startup_secs),
+            evaluation: None,
         }
     }
 
@@ -170,6 +174,23 @@ impl Summary {
             per_rank: outcome.stats.clone(),
             wall_secs,
             ..Summary::base("batch", chain, output, clock, Some(master))
+        }
+    }
+
+    /// A classify batch with `model` into the results file `output`.
+    pub fn classify(
+        master: &Master,
+        model: &Path,
+        output: &Path,
+        clock: &JobClock,
+        outcome: &BatchOutcome,
+        evaluation: Option<crate::classify::eval::Evaluation>,
+    ) -> Summary {
+        Summary {
+            mode: "classify",
+            op: format!("classify {}", model.display()),
+            evaluation,
+            ..Summary::batch(master, &OpChain(Vec::new()), output, clock, outcome)
         }
     }
 }

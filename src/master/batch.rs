@@ -4,8 +4,8 @@
 use super::lane::LocalLane;
 use super::Master;
 use crate::batch::BatchItem;
+use crate::batch_work::{BatchWork, Outputs};
 use crate::cancel::failure_of;
-use crate::chain::OpChain;
 use crate::journal::{now, BatchJournal, Entry};
 use crate::model::{BatchOptions, BatchOutcome, Failure, Produced, Progress, RankStats};
 use crate::protocol::*;
@@ -29,22 +29,31 @@ pub struct BatchHalt<'a> {
     pub pause: &'a AtomicBool,
 }
 
+/// A batch's images and what to do with each.
+#[derive(Clone, Copy)]
+pub struct BatchPlan<'a> {
+    pub items: &'a [BatchItem],
+    pub work: &'a BatchWork,
+}
+
 impl Master {
     /// Runs a batch: each rank asks for the next image when it is done, so large and small images
     /// and slow and fast nodes balance. Images finished by an earlier run (journal) are skipped.
     /// Once `cancel` is set no new image starts and running ones stop at their next chunk of rows;
     /// they are not journaled, so the next run does them. Once `halt.pause` is set no new image
     /// starts but running ones finish and are journaled: the batch yields, and a later run of
-    /// the same job goes on from there ([`BatchOutcome::paused`]).
+    /// the same job goes on from there ([`BatchOutcome::paused`]). Each finished result goes to
+    /// `outputs` before its journal line is written.
     pub fn run_batch(
         &self,
-        items: &[BatchItem],
-        chain: &OpChain,
+        plan: BatchPlan<'_>,
         opts: &BatchOptions,
         journal: &mut BatchJournal,
         on: &mut dyn FnMut(Progress),
         halt: BatchHalt<'_>,
+        outputs: &mut dyn Outputs,
     ) -> Result<BatchOutcome> {
+        let BatchPlan { items, work } = plan;
         let BatchHalt { cancel, pause } = halt;
         self.settle()?;
         let n = self.size();
@@ -66,16 +75,21 @@ impl Master {
             pending: pending_items.len(),
             already_done: outcome.already_done,
         })?;
-        let (job, own_files) = self.start_batch_on_workers(items, &pending_items, chain, opts)?;
-        // Rank 0's lane holds two items, so it never idles while the MPI thread hands the next one
-        // over; so does a worker that reads its own files (an index costs nothing to send ahead).
-        // A worker sent bytes holds one: a second would make rank 0 wait on its send.
+        let (job, own_files) = self.start_batch_on_workers(items, &pending_items, work, opts)?;
+        // Rank 0's lane holds two items (two forward passes' worth when classifying), so it never
+        // idles while the MPI thread hands the next one over; so does a worker that reads its own
+        // files (an index costs nothing to send ahead). A worker sent bytes holds one: a second
+        // would make rank 0 wait on its send.
+        let group = match work {
+            BatchWork::Classify(c) => c.batch,
+            BatchWork::Filter(_) => 1,
+        };
         let slots = (0..n)
             .map(|r| match r {
-                0 if local => 2,
+                0 if local => 2 * group,
                 0 => 0,
-                _ if own_files[r] => 2,
-                _ => 1,
+                _ if own_files[r] => 2 * group,
+                _ => group,
             })
             .collect();
         let mut sched = Scheduler::new(slots);
@@ -83,14 +97,16 @@ impl Master {
         sched.close();
         let pending = pending_items.len();
 
+        let outputs = RefCell::new(outputs);
         let mut transport = MpiBatch {
             master: self,
             items,
             job,
             own_files: own_files.clone(),
-            lane: local.then(|| LocalLane::spawn(chain.clone(), opts.max_pixels)),
+            lane: local.then(|| LocalLane::spawn(work.clone(), opts.max_pixels)),
             mine: self.stats(0),
             events: VecDeque::new(),
+            outputs: &outputs,
         };
         let books = RefCell::new(Bookkeeping { journal, on, waiting: Vec::new(), done: 0 });
         let mut record = |r: Report| -> Result<()> {
@@ -122,6 +138,7 @@ impl Master {
                         input: it.input.clone(),
                         reason: reason.clone(),
                     })?;
+                    outputs.borrow_mut().failed(it, rank, &reason)?;
                     outcome.failed.push((it.input.clone(), reason.clone()));
                     (books.on)(Progress::ItemDone { rank, index: item, secs, error: Some(reason) });
                 }
@@ -189,7 +206,7 @@ impl Master {
         &self,
         items: &[BatchItem],
         pending: &[usize],
-        chain: &OpChain,
+        work: &BatchWork,
         opts: &BatchOptions,
     ) -> Result<(u64, Vec<bool>)> {
         let n = self.size();
@@ -203,14 +220,32 @@ impl Master {
             let inputs: Vec<PathBuf> = pending.iter().map(|&i| items[i].input.clone()).collect();
             BatchReachCheck { probe: p.probe().clone(), out_dir, sample: reach::sample_inputs(&inputs) }
         });
-        let job = BatchJob { id: self.new_job_id(), chain: chain.clone(), max_pixels: opts.max_pixels, reach };
+        let classify = match work {
+            BatchWork::Classify(c) => {
+                Some(ClassifyJob { spec: (*c.spec).clone(), batch: c.batch, model_file: c.model_file.clone() })
+            }
+            BatchWork::Filter(_) => None,
+        };
+        let job = BatchJob { id: self.new_job_id(), chain: work.chain(), max_pixels: opts.max_pixels, reach, classify };
         for rank in 1..n {
             send_command(self.world(), rank, &Command::Batch(job.clone()));
         }
         let mut own = vec![true; n];
-        for _ in 1..n {
+        let mut model: Option<Vec<u8>> = None;
+        let mut ready = 1;
+        while ready < n {
             let (up, from) = receive_json::<BatchUp>(self.world(), None, TAG_BATCH_UP, &mut || {})?;
             let rank = from as usize;
+            if let (BatchUp::NeedModel, Some(c)) = (&up, &job.classify) {
+                if model.is_none() {
+                    model = Some(crate::codec::read_file(&c.spec.model)?);
+                }
+                let bytes = model.as_deref().expect("read above");
+                send_json(&self.process(rank), TAG_BATCH_DOWN, &BatchDown::Model { bytes: bytes.len() });
+                send_bytes(&self.process(rank), TAG_BATCH_DOWN_BYTES, bytes);
+                continue;
+            }
+            ready += 1;
             own[rank] = match up {
                 BatchUp::Ready(Some(reach)) => {
                     if !reach.own_files() {
@@ -236,49 +271,10 @@ impl Master {
     pub(super) fn cancel_item(&self, rank: usize, job: u64, item: usize) {
         send_json(&self.process(rank), TAG_CANCEL, &Cancel { job, item: Some(item) });
     }
-
-    /// Waits for ranks that were still running a copy of an item done elsewhere when the last
-    /// batch ended (a stalled node): takes their late result and throws it away, then their
-    /// totals. Called before anything else is asked of the workers.
-    pub(super) fn settle(&self) -> Result<()> {
-        self.settle_until(None).map(|_| ())
-    }
-
-    /// [`Master::settle`], giving up at `deadline` (the end of the job, when nothing more will be
-    /// asked of them): returns the ranks that still owe their answer.
-    pub(super) fn settle_until(&self, deadline: Option<Instant>) -> Result<Vec<usize>> {
-        let lingering = std::mem::take(&mut *self.lingering.borrow_mut());
-        for (i, &rank) in lingering.iter().enumerate() {
-            let from = Some(rank as i32);
-            loop {
-                let up = match deadline {
-                    None => Some(receive_json::<BatchUp>(self.world(), from, TAG_BATCH_UP, &mut || {})?),
-                    Some(at) => poll_for(at.saturating_duration_since(Instant::now()), || {
-                        try_receive_json::<BatchUp>(self.world(), from, TAG_BATCH_UP)
-                    })?,
-                };
-                let Some((up, _)) = up else { return Ok(lingering[i..].to_vec()) };
-                match up {
-                    BatchUp::Done { outcome: Ok(Produced::Bytes(len)), .. } => {
-                        let mut buf = vec![0u8; len];
-                        receive_bytes(&self.process(rank), TAG_BATCH_UP_BYTES, &mut buf);
-                    }
-                    BatchUp::Done { outcome: Ok(Produced::Temp(tmp)), .. } => {
-                        let _ = std::fs::remove_file(tmp);
-                    }
-                    BatchUp::Done { outcome: Err(_), .. } => {}
-                    BatchUp::Stats(_) => break,
-                    BatchUp::Ready(_) => continue,
-                }
-                send_json(&self.process(rank), TAG_BATCH_DOWN, &BatchDown::Finish);
-            }
-        }
-        Ok(Vec::new())
-    }
 }
 
 /// The batch as it travels: workers over MPI, rank 0's share on its local lane.
-struct MpiBatch<'a> {
+struct MpiBatch<'a, 'o> {
     master: &'a Master,
     items: &'a [BatchItem],
     job: u64,
@@ -289,9 +285,10 @@ struct MpiBatch<'a> {
     mine: RankStats,
     /// Events that need no message (rank 0's own `Finished`).
     events: VecDeque<RankEvent<Payload>>,
+    outputs: &'a RefCell<&'o mut dyn Outputs>,
 }
 
-impl MpiBatch<'_> {
+impl MpiBatch<'_, '_> {
     /// One event if any is ready now.
     fn poll(&mut self) -> Result<Option<RankEvent<Payload>>> {
         if let Some(e) = self.events.pop_front() {
@@ -303,12 +300,7 @@ impl MpiBatch<'_> {
             self.mine.write_secs += io.write_secs;
             self.mine.compute_secs += secs - io.read_secs - io.write_secs;
             self.mine.images += usize::from(result.is_ok());
-            return Ok(Some(RankEvent::Done {
-                rank: 0,
-                item: index,
-                secs,
-                outcome: result.map(|(tmp, _)| Produced::Temp(tmp)),
-            }));
+            return Ok(Some(RankEvent::Done { rank: 0, item: index, secs, outcome: result.map(|(made, _)| made) }));
         }
         if self.master.size() == 1 {
             return Ok(None);
@@ -333,12 +325,12 @@ impl MpiBatch<'_> {
                 RankEvent::Done { rank, item: index, secs, outcome }
             }
             BatchUp::Stats(stats) => RankEvent::Finished { rank, stats },
-            BatchUp::Ready(_) => return Ok(None),
+            BatchUp::Ready(_) | BatchUp::NeedModel => return Ok(None),
         }))
     }
 }
 
-impl Transport for MpiBatch<'_> {
+impl Transport for MpiBatch<'_, '_> {
     type Payload = Payload;
 
     fn assign(&mut self, rank: usize, index: usize) -> Result<(), String> {
@@ -398,12 +390,8 @@ impl Transport for MpiBatch<'_> {
     }
 
     fn store(&mut self, index: usize, payload: Payload) -> Result<(), Failure> {
-        let output = &self.items[index].output;
         let started = Instant::now();
-        let result = match payload {
-            Produced::Temp(tmp) => crate::codec::commit(&tmp, output),
-            Produced::Bytes(buf) => crate::codec::write_atomic(output, &buf),
-        };
+        let result = self.outputs.borrow_mut().store(&self.items[index], payload);
         self.mine.write_secs += started.elapsed().as_secs_f64();
         result.map_err(|e| failure_of(&e))
     }

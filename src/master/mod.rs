@@ -14,11 +14,12 @@ mod exchange;
 mod image;
 mod lane;
 mod relay;
+mod settle;
 mod shutdown;
 mod stream;
 mod video;
 
-pub use batch::BatchHalt;
+pub use batch::{BatchHalt, BatchPlan};
 pub use stream::{FileJob, FileRun};
 pub use video::VideoRun;
 

@@ -147,6 +147,20 @@ pub struct BatchJob {
     /// and writes its own files and only indices travel; otherwise encoded bytes travel through
     /// rank 0. `None`: the user said every node sees the files (`--shared-dir`), nothing to check.
     pub reach: Option<BatchReachCheck>,
+    /// Classify each image with this model instead of filtering it with `chain`.
+    #[serde(default)]
+    pub classify: Option<ClassifyJob>,
+}
+
+/// A batch that classifies: the checked model, and how a worker tells it has the same file.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ClassifyJob {
+    pub spec: crate::classify::spec::ModelSpec,
+    /// Images per forward pass.
+    pub batch: usize,
+    /// Of the model file on rank 0: a worker that finds the same at the same path loads it
+    /// from there; otherwise it asks for the bytes ([`BatchUp::NeedModel`]).
+    pub model_file: crate::row_source::Fingerprint,
 }
 
 /// Rank 0's probe in the output folder and a sample of inputs with the sizes rank 0 sees.
@@ -177,6 +191,8 @@ pub enum BatchDown {
     Work { index: usize, input: PathBuf, output: PathBuf, format: String, bytes: Option<usize> },
     /// No more work in this batch.
     Finish,
+    /// The model file: `bytes` bytes follow (the answer to [`BatchUp::NeedModel`]).
+    Model { bytes: usize },
 }
 
 /// Worker → rank 0 in a batch.
@@ -189,6 +205,9 @@ pub enum BatchUp {
     Done { index: usize, outcome: Result<Produced<usize>, Failure>, secs: f64 },
     /// The worker's totals, after `Finish`.
     Stats(RankStats),
+    /// A classify job's model is not at its path on this worker: rank 0 sends it
+    /// ([`BatchDown::Model`]) before the worker says `Ready`.
+    NeedModel,
 }
 
 /// Video messages worker → rank 0 ([`VideoUp`]).

@@ -1,0 +1,156 @@
+//! `imgproc classify` under real `mpirun`: scores equal to one-process OpenCV DNN (python3-opencv,
+//! tests/models/reference.py) at 1 and 3 ranks and at batch sizes 1 and 4; a colour model whose
+//! answer is known by construction; a bad image fails its own line; a rerun classifies nothing
+//! twice; bad models, sidecars and labels are refused before any image is read.
+
+mod common;
+
+use common::{alone, mpirun, run};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn models(dir: &Path) -> PathBuf {
+    let m = dir.join("models");
+    let out = run({
+        let mut c = Command::new("/usr/bin/python3");
+        c.arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/models/make_models.py")).arg(&m);
+        c
+    });
+    assert!(out.status.success(), "make_models.py: {}", String::from_utf8_lossy(&out.stderr));
+    m
+}
+
+/// Images whose dominant colour is known, in class folders, of several sizes.
+fn images(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for (class, channel) in [("red", 2), ("green", 1), ("blue", 0)] {
+        std::fs::create_dir_all(dir.join(class)).unwrap();
+        for i in 0..4 {
+            let (w, h) = (40 + 9 * i, 30 + 5 * i);
+            let mut data = vec![0u8; w * h * 3];
+            for (p, px) in data.chunks_mut(3).enumerate() {
+                px.iter_mut().enumerate().for_each(|(c, v)| *v = ((p * 7 + c * 31 + i * 13) % 90) as u8);
+                px[channel] = px[channel].saturating_add(150);
+            }
+            let img = imgproc::image::Image::from_vec(w, h, 3, data).unwrap();
+            let path = dir.join(class).join(format!("{i}.png"));
+            std::fs::write(&path, &*imgproc::codec::encode(&img, "png").unwrap()).unwrap();
+            files.push(path);
+        }
+    }
+    files
+}
+
+fn scores(results: &Path) -> HashMap<String, Vec<(usize, f32)>> {
+    let text = std::fs::read_to_string(results).unwrap();
+    let mut out = HashMap::new();
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let top = v["top"].as_array().unwrap().iter();
+        let top = top.map(|g| (g["index"].as_u64().unwrap() as usize, g["score"].as_f64().unwrap() as f32)).collect();
+        assert!(out.insert(v["file"].as_str().unwrap().to_string(), top).is_none(), "a file twice in {text}");
+    }
+    out
+}
+
+fn reference(model: &Path, batch: usize, files: &[PathBuf]) -> HashMap<String, Vec<f32>> {
+    let mut c = Command::new("/usr/bin/python3");
+    c.arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/models/reference.py")).arg(model).arg(batch.to_string());
+    c.args(files);
+    let out = run(c);
+    assert!(out.status.success(), "reference.py: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn scores_equal_one_process_opencv_dnn_at_any_rank_count_and_batch_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = models(dir.path());
+    let files = images(&dir.path().join("valid"));
+    for model in ["conv", "colour"] {
+        for batch in [1, 4] {
+            let want = reference(&m.join(format!("{model}.onnx")), batch, &files);
+            for ranks in [1, 3] {
+                let results = dir.path().join(format!("{model}-{batch}-{ranks}.jsonl"));
+                let mut args: Vec<String> = vec!["classify".into(), "--model".into()];
+                args.push(m.join(format!("{model}.onnx")).display().to_string());
+                args.extend(["--batch-size".into(), batch.to_string(), "-o".into(), results.display().to_string()]);
+                // OpenCV DNN's sums can depend on its thread count; the reference uses one too.
+                args.extend(["--threads".into(), "1".into()]);
+                args.push(dir.path().join("valid").display().to_string());
+                let out = mpirun(ranks, &args.iter().map(String::as_str).collect::<Vec<_>>());
+                assert!(out.status.success(), "{model} b{batch} np{ranks}: {}", String::from_utf8_lossy(&out.stderr));
+                let got = scores(&results);
+                assert_eq!(got.len(), files.len());
+                for f in &files {
+                    let (top, all) = (&got[&f.display().to_string()], &want[&f.display().to_string()]);
+                    for &(index, score) in top {
+                        assert_eq!(score, all[index], "{model} b{batch} np{ranks} {}: class {index}", f.display());
+                    }
+                    if model == "colour" {
+                        let class = f.parent().unwrap().file_name().unwrap().to_str().unwrap();
+                        assert_eq!(top[0].0, ["red", "green", "blue"].iter().position(|c| *c == class).unwrap());
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_bad_image_fails_its_own_line_and_a_rerun_classifies_nothing_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = models(dir.path());
+    let files = images(&dir.path().join("valid"));
+    std::fs::write(dir.path().join("valid/red/broken.png"), b"\x89PNG\r\n\x1a\nbroken").unwrap();
+    let results = dir.path().join("r.jsonl");
+    let args = |extra: &[&str]| {
+        let mut a: Vec<String> = ["classify", "--model"].map(String::from).to_vec();
+        a.push(m.join("colour.onnx").display().to_string());
+        a.extend(["-o".to_string(), results.display().to_string(), dir.path().join("valid").display().to_string()]);
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let a = args(&["--json"]);
+    let out = mpirun(3, &a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(&results).unwrap();
+    assert_eq!(text.lines().count(), files.len() + 1);
+    assert!(text.lines().any(|l| l.contains("broken.png") && l.contains("\"error\"")), "{text}");
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["evaluation"]["top1"].as_f64(), Some(1.0));
+    // The rerun: the good images are done; the broken one is tried again and still fails, alone.
+    std::fs::remove_file(dir.path().join("valid/red/broken.png")).unwrap();
+    let out = mpirun(3, &a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((summary["done"].as_u64(), summary["already_done"].as_u64()), (Some(0), Some(files.len() as u64)));
+    assert_eq!(scores(&results).len(), files.len(), "every image once");
+}
+
+#[test]
+fn bad_models_sidecars_and_labels_are_refused_before_any_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = models(dir.path());
+    images(&dir.path().join("valid"));
+    let try_model = |model: &str, extra: &[&str]| {
+        let (model_path, results, valid) = (m.join(model), dir.path().join("r.jsonl"), dir.path().join("valid"));
+        let mut a = vec!["classify", "--model", model_path.to_str().unwrap(), "-o", results.to_str().unwrap()];
+        a.push(valid.to_str().unwrap());
+        a.extend_from_slice(extra);
+        let out = alone(&a);
+        assert_eq!(out.status.code(), Some(3), "{model} {extra:?}");
+        assert!(!dir.path().join("r.jsonl").exists(), "{model}: nothing written");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    assert!(try_model("truncated.onnx", &[]).contains("not an ONNX model"));
+    assert!(try_model("text.onnx", &[]).contains("not an ONNX model"));
+    assert!(try_model("missing.onnx", &[]).contains("missing.onnx: cannot read the model"));
+    let wrong = m.join("conv-wrong-shape.json");
+    let e = try_model("conv.onnx", &["--sidecar", wrong.to_str().unwrap()]);
+    assert!(e.contains("?x3x40x48") && e.contains("64x64"), "{e}");
+    let short = m.join("conv-short-labels.txt");
+    let e = try_model("conv.onnx", &["--labels", short.to_str().unwrap()]);
+    assert!(e.contains("9 labels, but the model") && e.contains("10 scores"), "{e}");
+}
