@@ -8,7 +8,8 @@
 //! - engine: `master` (rank 0) and `worker` (ranks ≥ 1) over `protocol`'s MPI wire;
 //! - core, pure and built without MPI or GTK (`--no-default-features`): `ops`, `chain`,
 //!   `split`, `exec`, `global`, `edges`, `substrips`, `stream_plan`, `scheduler`, `pieces`,
-//!   `rows`, `row_source`, `codec`, `batch`, `journal`, `video`, `model`, the message types of
+//!   `rows`, `row_source`, `codec`, `batch`, `batch_work`, `journal`, `classify` (ONNX models
+//!   through OpenCV DNN), `video`, `model`, the message types of
 //!   `protocol`, and the small facts modules (`cancel`, `process`, `threads`, `reach`).
 
 pub mod arriving;

@@ -153,6 +153,12 @@ pub fn sidecar_path(model: &Path, flags: &SpecFlags) -> PathBuf {
 
 /// Reads and checks the model's sidecar and labels (not the model itself: see `net`).
 pub fn load(model: &Path, flags: &SpecFlags) -> Result<ModelSpec> {
+    load_with_model(model, flags).map(|(spec, _)| spec)
+}
+
+/// [`load`], and the model's bytes it read for the fingerprint: rank 0 loads the network from
+/// them instead of reading the file again.
+pub fn load_with_model(model: &Path, flags: &SpecFlags) -> Result<(ModelSpec, Vec<u8>)> {
     let model = std::path::absolute(model).with_context(|| format!("{}: bad path", model.display()))?;
     let meta = std::fs::metadata(&model).with_context(|| format!("{}: cannot read the model", model.display()))?;
     ensure!(meta.is_file(), "{}: the model is not a file", model.display());
@@ -181,7 +187,7 @@ pub fn load(model: &Path, flags: &SpecFlags) -> Result<ModelSpec> {
     hash.write(text.as_bytes());
     hash.write(labels_text.as_bytes());
     let fingerprint = format!("{:016x}-{}", hash.finish(), bytes.len());
-    Ok(ModelSpec {
+    let spec = ModelSpec {
         top_k: top_k.min(labels.len()),
         softmax: car.softmax,
         prep,
@@ -189,7 +195,8 @@ pub fn load(model: &Path, flags: &SpecFlags) -> Result<ModelSpec> {
         labels_file: labels_path,
         model,
         fingerprint,
-    })
+    };
+    Ok((spec, bytes))
 }
 
 fn preprocess(car: &Sidecar) -> Result<Preprocess> {

@@ -8,7 +8,7 @@ use super::spec::{Channels, Layout, Preprocess, Resize};
 use crate::image::{Depth, Image};
 use crate::ops::mat_view;
 use anyhow::{ensure, Result};
-use opencv::core::{Mat, Rect, Size};
+use opencv::core::{Mat, Rect, Size, ToInputArray};
 use opencv::imgproc;
 use opencv::prelude::*;
 
@@ -17,7 +17,6 @@ pub fn input_of(img: &Image, prep: &Preprocess) -> Result<Vec<f32>> {
     ensure!(img.depth == Depth::U8, "a classifier takes 8-bit images");
     let src = mat_view(img)?;
     let want = prep.channels.count();
-    let mut converted = Mat::default();
     let code = match (img.channels, want) {
         (1, 3) => Some(imgproc::COLOR_GRAY2BGR),
         (3, 1) => Some(imgproc::COLOR_BGR2GRAY),
@@ -25,16 +24,31 @@ pub fn input_of(img: &Image, prep: &Preprocess) -> Result<Vec<f32>> {
         (4, 1) => Some(imgproc::COLOR_BGRA2GRAY),
         _ => None,
     };
-    if let Some(code) = code {
-        imgproc::cvt_color_def(&src, &mut converted, code)?;
-    } else {
-        src.copy_to(&mut converted)?;
-    }
-    let sized = sized(&converted, prep)?;
+    // Only what changes the pixels makes a new buffer: the decoded image is read in place
+    // when it already has the model's channels and size.
+    let converted = match code {
+        Some(code) => {
+            let mut m = Mat::default();
+            imgproc::cvt_color_def(&src, &mut m, code)?;
+            Some(m)
+        }
+        None => None,
+    };
+    let sized = match &converted {
+        Some(m) => sized(m, prep)?,
+        None => sized(&src, prep)?,
+    };
+    let bytes = match (&sized, &converted) {
+        (Some(m), _) | (None, Some(m)) => m.data_bytes()?,
+        (None, None) => &img.data[..],
+    };
+    let (cols, rows) = match (&sized, &converted) {
+        (Some(m), _) | (None, Some(m)) => (m.cols() as usize, m.rows() as usize),
+        (None, None) => (img.width, img.height),
+    };
     let (w, h, c) = (prep.width, prep.height, want);
-    ensure!(sized.cols() as usize == w && sized.rows() as usize == h, "resizing gave the wrong size");
+    ensure!(cols == w && rows == h, "resizing gave the wrong size");
     let mut out = vec![0f32; w * h * c];
-    let bytes = sized.data_bytes()?;
     for y in 0..h {
         let row = &bytes[y * w * c..(y + 1) * w * c];
         for x in 0..w {
@@ -56,27 +70,29 @@ pub fn input_of(img: &Image, prep: &Preprocess) -> Result<Vec<f32>> {
     Ok(out)
 }
 
-/// The image at the model's input size (a copy when it already is).
-fn sized(src: &Mat, prep: &Preprocess) -> Result<Mat> {
+/// The image at the model's input size; `None` when it already is (nothing to copy).
+fn sized(src: &(impl MatTraitConst + ToInputArray), prep: &Preprocess) -> Result<Option<Mat>> {
     let (w, h) = (src.cols() as usize, src.rows() as usize);
-    let resize = |m: &Mat, nw: usize, nh: usize| -> Result<Mat> {
-        if (nw, nh) == (m.cols() as usize, m.rows() as usize) {
-            return Ok(m.clone());
-        }
+    let resized = |nw: usize, nh: usize| -> Result<Mat> {
         let mut dst = Mat::default();
-        imgproc::resize(m, &mut dst, Size::new(nw as i32, nh as i32), 0.0, 0.0, imgproc::INTER_LINEAR)?;
+        imgproc::resize(src, &mut dst, Size::new(nw as i32, nh as i32), 0.0, 0.0, imgproc::INTER_LINEAR)?;
         Ok(dst)
     };
+    if (w, h) == (prep.width, prep.height) && (prep.resize == Resize::Stretch || prep.resize_to == w.min(h)) {
+        return Ok(None);
+    }
     match prep.resize {
-        Resize::Stretch => resize(src, prep.width, prep.height),
+        Resize::Stretch => resized(prep.width, prep.height).map(Some),
         Resize::ShorterCrop => {
             let s = prep.resize_to as f64 / w.min(h) as f64;
             let nw = ((w as f64 * s).round() as usize).max(prep.width);
             let nh = ((h as f64 * s).round() as usize).max(prep.height);
-            let big = resize(src, nw, nh)?;
             let (x0, y0) = ((nw - prep.width) / 2, (nh - prep.height) / 2);
             let rect = Rect::new(x0 as i32, y0 as i32, prep.width as i32, prep.height as i32);
-            Ok(Mat::roi(&big, rect)?.try_clone()?)
+            if (nw, nh) == (w, h) {
+                return Ok(Some(Mat::roi(src, rect)?.try_clone()?));
+            }
+            Ok(Some(Mat::roi(&resized(nw, nh)?, rect)?.try_clone()?))
         }
     }
 }

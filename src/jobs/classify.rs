@@ -76,8 +76,10 @@ impl PreparedClassify {
 /// reconciles the results file with the journal; errors here mean the job cannot start.
 pub fn prepare(req: &ClassifyRequest) -> Result<PreparedClassify> {
     let clock = JobClock::start();
-    let spec = Arc::new(spec::load(&req.model, &req.flags).map_err(cannot_start)?);
-    let classifier = Classifier::load(spec.clone(), req.batch_size, None).map_err(cannot_start)?;
+    let (spec, model_bytes) = spec::load_with_model(&req.model, &req.flags).map_err(cannot_start)?;
+    let spec = Arc::new(spec);
+    let classifier = Classifier::load(spec.clone(), req.batch_size, Some(&model_bytes)).map_err(cannot_start)?;
+    drop(model_bytes);
     let model_file = Fingerprint::of(&spec.model).map_err(cannot_start)?;
     let results = std::path::absolute(&req.results)?;
     let format = ResultsFormat::of(&results).map_err(cannot_start)?;
