@@ -6,8 +6,9 @@
 # libtiff's tools and libvips (test files for the row decoders; vips: the second reader of files
 # written in pieces),
 # the shell linter, Python (the module-graph check), headless Chromium, its WebDriver and
-# Selenium (the web page test), unzip (archives from the server), and a Rust toolchain through rustup when
-# cargo is missing. Runs as root, or through sudo.
+# Selenium (the web page test), unzip (archives from the server), python3-onnx, numpy, OpenCV and
+# requests (the classify tests: building models, the one-process reference, the /whatis client),
+# and a Rust toolchain through rustup when cargo is missing. Runs as root, or through sudo.
 set -euo pipefail
 
 packages=(
@@ -21,7 +22,7 @@ packages=(
   libtiff-tools libvips-tools
   shellcheck iproute2 iputils-ping procps time curl ca-certificates python3 unzip
   chromium chromium-driver python3-selenium
-  python3-onnx python3-numpy python3-opencv
+  python3-onnx python3-numpy python3-opencv python3-requests
 )
 
 sudo_cmd=()

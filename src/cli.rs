@@ -89,6 +89,30 @@ pub struct ServeArgs {
     /// Seconds a client may pause while sending headers or a body before it is dropped.
     #[arg(long, default_value_t = 10)]
     pub idle_timeout: u64,
+    /// An ONNX model to classify with (`POST /api/classify`, `POST /whatis`, classify jobs);
+    /// its sidecar and labels as for `imgproc classify` (docs/CLASSIFY.md).
+    #[arg(long, value_name = "M.onnx")]
+    pub model: Option<PathBuf>,
+    /// The model's sidecar, when it is not `M.json` beside it.
+    #[arg(long, value_name = "FILE", requires = "model")]
+    pub sidecar: Option<PathBuf>,
+    /// The labels file instead of the sidecar's.
+    #[arg(long, value_name = "FILE", requires = "model")]
+    pub labels: Option<PathBuf>,
+    /// Labels answered per image [default: the sidecar's, else 5].
+    #[arg(long, requires = "model", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub top_k: Option<usize>,
+    /// Images per forward pass in classify jobs.
+    #[arg(long, default_value_t = 1, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=256))]
+    pub classify_batch: usize,
+    /// Descriptions of the labels for `/whatis`'s `info`: a JSON object or `LABEL<TAB>TEXT`
+    /// lines, keyed by synset id or synonym. Nothing is looked up on any outside site.
+    #[arg(long, value_name = "FILE", requires = "model")]
+    pub info: Option<PathBuf>,
+    /// Seconds `/api/classify` and `/whatis` wait for their job before answering 504 with the
+    /// job's location.
+    #[arg(long, default_value_t = 120, value_name = "SECS")]
+    pub classify_wait: u64,
 }
 
 #[derive(Args, Debug)]

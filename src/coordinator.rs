@@ -11,6 +11,7 @@ use crate::chain::OpChain;
 use crate::image::Image;
 use crate::jobs;
 use crate::jobs::batch::BatchRequest;
+use crate::jobs::classify::ClassifyRequest;
 use crate::jobs::video::{VideoRequest, VideoSummary};
 use crate::master::{self, Master};
 use crate::model::{BatchOutcome, Progress, RankInfo, RankStats};
@@ -40,6 +41,16 @@ pub enum Request {
         cancel: Arc<AtomicBool>,
         /// Once set, the batch yields: no image starts, running ones finish and are journaled,
         /// and the outcome says `paused` (the server's fairness between users).
+        pause: Option<Arc<AtomicBool>>,
+        reply: Sender<JobEvent>,
+        wake: Wake,
+    },
+    /// Images through an ONNX model into a results file, as `imgproc classify` runs it; its
+    /// events are a batch's (`BatchPlanned`, progress, `BatchFinished`).
+    Classify {
+        job: ClassifyRequest,
+        cancel: Arc<AtomicBool>,
+        /// As for [`Request::Batch`].
         pause: Option<Arc<AtomicBool>>,
         reply: Sender<JobEvent>,
         wake: Wake,
@@ -205,9 +216,10 @@ fn serve(master: &Master, requests: Receiver<Request>, running: &RunningJob) -> 
     };
     for request in requests {
         match &request {
-            Request::Image { cancel, .. } | Request::Batch { cancel, .. } | Request::Video { cancel, .. } => {
-                set_running(Some(cancel))
-            }
+            Request::Image { cancel, .. }
+            | Request::Batch { cancel, .. }
+            | Request::Classify { cancel, .. }
+            | Request::Video { cancel, .. } => set_running(Some(cancel)),
             Request::Shutdown { .. } | Request::Ping { .. } => {}
         }
         match request {
@@ -225,6 +237,12 @@ fn serve(master: &Master, requests: Receiver<Request>, running: &RunningJob) -> 
                 let to = Replies { reply, wake };
                 let pause = pause.unwrap_or_default();
                 let result = run_batch(master, &job, &cancel, &pause, &to).map_err(|e| format!("{e:#}"));
+                to.send(JobEvent::BatchFinished(result));
+            }
+            Request::Classify { job, cancel, pause, reply, wake } => {
+                let to = Replies { reply, wake };
+                let pause = pause.unwrap_or_default();
+                let result = run_classify(master, &job, &cancel, &pause, &to).map_err(|e| format!("{e:#}"));
                 to.send(JobEvent::BatchFinished(result));
             }
             Request::Video { job, cancel, reply, wake } => {
@@ -266,6 +284,18 @@ fn run_batch(
     let prepared = jobs::batch::prepare(job)?;
     to.send(JobEvent::BatchPlanned { items: prepared.items().to_vec(), already_done: prepared.already_done() });
     Ok(jobs::batch::run_yielding(master, prepared, &mut to.progress(), cancel, pause)?.outcome)
+}
+
+fn run_classify(
+    master: &Master,
+    job: &ClassifyRequest,
+    cancel: &AtomicBool,
+    pause: &AtomicBool,
+    to: &Replies,
+) -> Result<BatchOutcome> {
+    let prepared = jobs::classify::prepare(job)?;
+    to.send(JobEvent::BatchPlanned { items: prepared.items().to_vec(), already_done: prepared.already_done() });
+    Ok(jobs::classify::run(master, prepared, &mut to.progress(), cancel, pause)?.outcome)
 }
 
 fn run_video_job(master: &Master, job: &VideoRequest, cancel: &AtomicBool, to: &Replies) -> Result<VideoSummary> {

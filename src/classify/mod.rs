@@ -10,9 +10,11 @@
 //! - [`record`]: one image's result (top-k labels with scores) as a JSON or CSV line;
 //! - [`results`]: the results file, appended as images finish and reconciled on resume;
 //! - [`run`]: one forward pass over a group of batch images, as every rank runs it;
-//! - [`eval`]: top-1/top-5 accuracy and confusions when the inputs are class folders.
+//! - [`eval`]: top-1/top-5 accuracy and confusions when the inputs are class folders;
+//! - [`info`]: descriptions of labels from a local file (what `/whatis` answers as `info`).
 
 pub mod eval;
+pub mod info;
 pub mod labels;
 pub mod net;
 pub mod onnx_shape;

@@ -48,7 +48,9 @@ pub fn job_json(shared: &Shared, job: &JobView, items: Option<&[ItemView]>) -> V
     v["location"] = json!(format!("/api/jobs/{}", job.id));
     if let Some(items) = items {
         v["items"] = json!(items);
-        let results: Vec<&str> = items.iter().filter_map(|i| i.output.as_deref()).collect();
+        let mut results: Vec<&str> = items.iter().filter_map(|i| i.output.as_deref()).collect();
+        results.sort_unstable();
+        results.dedup(); // a classify job's images share one results file
         v["results"] = json!(results);
     }
     v

@@ -4,8 +4,9 @@
 //!
 //! A batch yields its turn when another user has work waiting: its `pause` flag is set, the
 //! images on the ranks finish and are journaled, and the job stays `running` in the store until
-//! its next turn resumes it from the journal. A video runs to its end (chunks are not yet
-//! preempted). After a restart the same loop picks up every `queued` and `running` job.
+//! its next turn resumes it from the journal; a classify job takes turns the same way. A video
+//! runs to its end (chunks are not yet preempted). After a restart the same loop picks up every
+//! `queued` and `running` job.
 
 use super::fair::{Turns, Waiting};
 use super::group;
@@ -108,7 +109,7 @@ fn run_job(shared: &Shared, store: &Store, requests: &Sender<Request>, kicks: &R
         job
     };
     shared.changed();
-    let chain = OpChain::parse(&job.chain, &[]).with_context(|| format!("chain {}", job.chain))?;
+    let chain = || OpChain::parse(&job.chain, &[]).with_context(|| format!("chain {}", job.chain));
     let (reply, events) = mpsc::channel();
     let wake: crate::coordinator::Wake = Arc::new(|| {});
     let inputs_dir = shared.layout.inputs(id);
@@ -119,7 +120,7 @@ fn run_job(shared: &Shared, store: &Store, requests: &Sender<Request>, kicks: &R
             let batch = BatchRequest {
                 inputs,
                 out_dir: shared.layout.outputs(id),
-                chain,
+                chain: chain()?,
                 format: job.format.clone(),
                 max_pixels: shared.limits.max_pixels,
                 shared_dir: None,
@@ -132,8 +133,14 @@ fn run_job(shared: &Shared, store: &Store, requests: &Sender<Request>, kicks: &R
             let input = inputs_dir.join(&items[0].name);
             let output = shared.layout.outputs(id).join(video_output_name(&items[0].name, job.format.as_deref()));
             std::fs::create_dir_all(shared.layout.outputs(id))?;
-            let video = VideoRequest::new(chain, vec![input], output);
+            let video = VideoRequest::new(chain()?, vec![input], output);
             Request::Video { job: video, cancel: Arc::clone(&cancel), reply, wake }
+        }
+        JobKind::Classify => {
+            let model = shared.model.as_ref().context("this server has no model (start it with --model)")?;
+            let inputs = items.iter().map(|i| inputs_dir.join(&i.name)).collect();
+            let job = model.request(inputs, &shared.layout.outputs(id), shared.limits.max_pixels);
+            Request::Classify { job, cancel: Arc::clone(&cancel), pause: Some(Arc::clone(&pause)), reply, wake }
         }
     };
     requests.send(request).map_err(|_| anyhow::anyhow!("the MPI thread has stopped"))?;
@@ -155,7 +162,7 @@ fn run_job(shared: &Shared, store: &Store, requests: &Sender<Request>, kicks: &R
         // A submission or a cancel came in: does another user wait for the ranks?
         if kicks.try_iter().count() > 0 && !pause.load(Ordering::Relaxed) {
             let others = waiting(store)?.into_iter().filter(|w| w.id != id).collect::<Vec<_>>();
-            if job.kind == JobKind::Images && Turns::should_yield(&job.user, &others) {
+            if job.kind != JobKind::Video && Turns::should_yield(&job.user, &others) {
                 pause.store(true, Ordering::SeqCst);
             }
         }
@@ -227,7 +234,7 @@ impl<'a> Turn<'a> {
             .map(|r| RankShare { rank: r.rank, host: r.host.clone(), done: 0, busy: false })
             .collect();
         let (total, unit) = match job.kind {
-            JobKind::Images => (job.total, "images"),
+            JobKind::Images | JobKind::Classify => (job.total, "images"),
             JobKind::Video => (0, "frames"),
         };
         let progress = Progress { done: job.done + job.failed, total, unit: unit.into(), ranks, ..Default::default() };
@@ -334,7 +341,9 @@ impl<'a> Turn<'a> {
     fn end_item(&mut self, engine_index: usize, output: &Path, error: Option<&str>) -> Result<()> {
         let Some(idx) = self.item_of(engine_index).filter(|&i| i != usize::MAX) else { return Ok(()) };
         let name = output.file_name().map(|n| n.to_string_lossy().into_owned());
-        let bytes = if error.is_none() { std::fs::metadata(output).map(|m| m.len()).unwrap_or(0) } else { 0 };
+        // A classify job's images share one results file: no image has bytes of its own.
+        let own_file = error.is_none() && self.job.kind != JobKind::Classify;
+        let bytes = if own_file { std::fs::metadata(output).map(|m| m.len()).unwrap_or(0) } else { 0 };
         let ended = self.store.end_item(&self.job.id, idx, error.is_none(), name.as_deref(), error, bytes)?;
         if ended && error.is_none() {
             self.shared.metrics.done(1, bytes);

@@ -22,14 +22,17 @@ mod group;
 mod health;
 mod http;
 mod info;
+mod intake;
 mod janitor;
 mod metrics;
 mod model;
 mod page;
 mod routes;
+mod served_model;
 mod state;
 mod store;
 mod upload;
+mod whatis;
 
 pub use auth::add_user;
 
@@ -73,6 +76,7 @@ fn serve(args: &ServeArgs, coordinator: &Coordinator) -> Result<()> {
         user_bytes: args.max_user_bytes,
         idle: Duration::from_secs(args.idle_timeout),
     };
+    let model = served_model::ServedModel::load(args).context("--model")?;
     let http_store = Store::open(&layout.database(), true)?;
     let dispatcher_store = Store::open(&layout.database(), false)?;
     janitor::remove_orphans(&layout, &http_store)?;
@@ -90,6 +94,8 @@ fn serve(args: &ServeArgs, coordinator: &Coordinator) -> Result<()> {
         changes: tokio::sync::watch::channel(0).0,
         kicks: Mutex::new(kicks_tx),
         stopping: std::sync::atomic::AtomicBool::new(false),
+        model,
+        classify_wait: Duration::from_secs(args.classify_wait),
     });
     let requests = coordinator.requests().context("the MPI thread has stopped")?;
     let for_dispatcher = Arc::clone(&shared);

@@ -11,6 +11,8 @@ pub enum JobKind {
     Images,
     /// One video file, run in chunks of frames (one item: the video).
     Video,
+    /// Images through the server's model (`--model`): one item per image, one results file.
+    Classify,
 }
 
 impl JobKind {
@@ -18,12 +20,14 @@ impl JobKind {
         match self {
             JobKind::Images => "images",
             JobKind::Video => "video",
+            JobKind::Classify => "classify",
         }
     }
     pub fn parse(s: &str) -> Option<JobKind> {
         match s {
             "images" => Some(JobKind::Images),
             "video" => Some(JobKind::Video),
+            "classify" => Some(JobKind::Classify),
             _ => None,
         }
     }

@@ -3,11 +3,11 @@
 
 use super::access::{job_json, own_job, user, AppState};
 use super::error::{ApiError, ApiResult};
+use super::intake::{admit, new_id, no_model, record};
 use super::model::{JobKind, JobStatus, JobView};
 use super::state::Shared;
-use super::store::NewJob;
 use super::upload::{self, Sniffed, UploadLimits};
-use super::{events, health, info, page};
+use super::{events, health, info, page, whatis};
 use crate::chain::OpChain;
 use crate::ops::{GlobalNeed, OpKind, ParamKind, ParamValue};
 use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
@@ -30,6 +30,8 @@ pub fn router(shared: AppState) -> Router {
         .route("/api/jobs/{id}/results/{name}", get(super::archive::result))
         .route("/api/jobs/{id}/inputs/{name}", get(super::archive::input))
         .route("/api/jobs/{id}/archive", get(super::archive::archive))
+        .route("/api/classify", post(whatis::classify).layer(DefaultBodyLimit::disable()))
+        .route("/whatis", post(whatis::whatis).layer(DefaultBodyLimit::disable()))
         .route("/api/info", post(info::info).layer(DefaultBodyLimit::max(info_limit)))
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(health::metrics))
@@ -85,21 +87,8 @@ async fn ops() -> Json<Value> {
 
 async fn submit(State(shared): State<AppState>, headers: HeaderMap, multipart: Multipart) -> ApiResult<Response> {
     let user = user(&shared, &headers)?;
-    let (max_jobs, max_bytes) = shared.users.limits(&user);
-    let (max_jobs, max_bytes) =
-        (max_jobs.unwrap_or(shared.limits.user_jobs), max_bytes.unwrap_or(shared.limits.user_bytes));
-    let (queued, queued_bytes) = shared.store.queued_by(&user)?;
-    if queued >= max_jobs {
-        return Err(ApiError::busy(format!("{user} has {queued} jobs waiting, the limit is {max_jobs}"), 5));
-    }
+    let (limits, max_bytes) = admit(&shared, &user)?;
     let id = new_id();
-    let limits = UploadLimits {
-        file_bytes: shared.limits.file_bytes,
-        job_bytes: shared.limits.job_bytes.min(max_bytes.saturating_sub(queued_bytes).max(1)),
-        max_files: shared.limits.max_files,
-        max_pixels: shared.limits.max_pixels,
-        idle: shared.limits.idle,
-    };
     let accepted = accept(&shared, &user, &id, multipart, limits).await;
     match accepted {
         Ok(job) => {
@@ -128,14 +117,21 @@ async fn accept(
     limits: UploadLimits,
 ) -> ApiResult<JobView> {
     let form = upload::receive(multipart, &shared.layout.inputs(id), limits).await?;
-    let spec = form.field("chain").ok_or_else(|| ApiError::bad_request("the form has no 'chain' field"))?;
-    let chain = OpChain::parse(spec, &[]).map_err(|e| ApiError::bad_request(format!("chain {spec:?}: {e:#}")))?;
-    let format =
-        form.field("format").map(str::trim).filter(|f| !f.is_empty() && *f != "same").map(str::to_ascii_lowercase);
     if form.files.is_empty() {
         return Err(ApiError::bad_request("the form has no files"));
     }
     let videos = form.files.iter().filter(|f| matches!(f.kind, Sniffed::Video(_))).count();
+    if form.field("kind") == Some("classify") {
+        let model = shared.model.as_ref().ok_or_else(no_model)?;
+        if videos > 0 {
+            return Err(ApiError::bad_request("a classify job is images only"));
+        }
+        return record(shared, user, id, &form, JobKind::Classify, model.job_chain(), None);
+    }
+    let spec = form.field("chain").ok_or_else(|| ApiError::bad_request("the form has no 'chain' field"))?;
+    let chain = OpChain::parse(spec, &[]).map_err(|e| ApiError::bad_request(format!("chain {spec:?}: {e:#}")))?;
+    let format =
+        form.field("format").map(str::trim).filter(|f| !f.is_empty() && *f != "same").map(str::to_ascii_lowercase);
     let kind = match videos {
         0 => JobKind::Images,
         1 if form.files.len() == 1 => JobKind::Video,
@@ -144,29 +140,7 @@ async fn accept(
     if let (JobKind::Images, Some(f)) = (kind, &format) {
         crate::codec::check_format(f).map_err(|e| ApiError::bad_request(format!("format {f:?}: {e:#}")))?;
     }
-    let job = NewJob {
-        id: id.to_string(),
-        user: user.to_string(),
-        kind,
-        chain: chain.to_string(),
-        format,
-        inputs: form.files.iter().map(|f| f.name.clone()).collect(),
-        bytes_in: form.files.iter().map(|f| f.bytes).sum(),
-    };
-    shared.store.insert(&job, crate::model::unix_now())?;
-    shared.metrics.bytes_in.fetch_add(job.bytes_in, std::sync::atomic::Ordering::Relaxed);
-    Ok(shared.store.job(id, None)?.expect("just inserted"))
-}
-
-/// 16 random bytes in hex: ids cannot be guessed or enumerated.
-fn new_id() -> String {
-    use std::io::Read;
-    let mut b = [0u8; 16];
-    if std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut b)).is_err() {
-        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
-        b = (t ^ u128::from(std::process::id())).to_le_bytes();
-    }
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    record(shared, user, id, &form, kind, chain.to_string(), format)
 }
 
 async fn list(State(shared): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Value>> {
@@ -178,7 +152,11 @@ async fn list(State(shared): State<AppState>, headers: HeaderMap) -> ApiResult<J
 async fn job(State(shared): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let job = own_job(&shared, &headers, &id)?;
     let items = shared.store.items(&id)?;
-    Ok(Json(job_json(&shared, &job, Some(&items))))
+    let mut body = job_json(&shared, &job, Some(&items));
+    if job.kind == JobKind::Classify {
+        whatis::label_items(&shared, &id, &mut body["items"]);
+    }
+    Ok(Json(body))
 }
 
 async fn cancel(State(shared): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<Response> {

@@ -4,6 +4,7 @@
 
 use super::auth::Users;
 use super::metrics::Metrics;
+use super::served_model::ServedModel;
 use super::store::{Layout, Store};
 use crate::model::RankInfo;
 use std::sync::atomic::AtomicBool;
@@ -65,6 +66,10 @@ pub struct Shared {
     pub kicks: Mutex<Sender<()>>,
     /// The server is stopping: the dispatcher starts no job and the running batch yields.
     pub stopping: AtomicBool,
+    /// The model classify jobs use (`--model`), if any.
+    pub model: Option<ServedModel>,
+    /// How long `/api/classify` and `/whatis` wait for their job.
+    pub classify_wait: Duration,
 }
 
 impl Shared {
