@@ -140,6 +140,9 @@ pub struct GuiArgs {
     /// Rank 0 only coordinates and takes no share of the work.
     #[arg(long)]
     pub coordinator_only: bool,
+    /// The ONNX model Classify uses (instead of the last one chosen).
+    #[arg(long, value_name = "M.onnx")]
+    pub model: Option<PathBuf>,
     /// Open these files: one image, or several files and folders as a batch.
     pub inputs: Vec<std::path::PathBuf>,
 }

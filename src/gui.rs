@@ -8,6 +8,8 @@ pub mod actions;
 pub mod app;
 pub mod batch_view;
 pub mod chain_editor;
+pub mod classify;
+pub mod classify_results;
 pub mod controls;
 pub mod display_lost;
 pub mod document;
@@ -93,6 +95,9 @@ pub fn launch(args: GuiArgs) -> Result<()> {
                 };
                 if args.coordinator_only {
                     settings.coordinator_only = true;
+                }
+                if let Some(model) = &args.model {
+                    settings.classify_model = Some(std::path::absolute(model).unwrap_or_else(|_| model.clone()));
                 }
                 if !args.inputs.is_empty() {
                     // Files named on the command line replace an interrupted job.

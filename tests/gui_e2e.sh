@@ -26,6 +26,8 @@
 #      side by side (the saved mode) fitted when the result arrives; a 16-bit PNG and an RGBA PNG
 #      shown as they are, the depth kept and the alpha dropped as said, equal to the reference;
 #      at 800 px wide the view refits and no zoom control is cut off;
+#   4e. Classify mode: a batch of coloured pictures opened with --model, Classify clicked: it runs
+#      on 3 ranks, every image is labelled, and the labels are drawn on the tiles;
 #   5. Ctrl+Q in the middle of a slow job cancels it: mpirun exits 0 within seconds, and the next
 #      start neither reopens nor re-runs it;
 #   6. the window destroyed under the app mid-job (xdotool windowclose): mpirun exits 0, no rank
@@ -623,6 +625,42 @@ xdotool windowsize "$win" 1280 800 # the size the later sections expect
 focus_main
 xdotool key ctrl+q
 expect_clean_exit 15 "Ctrl+Q after the truth checks"
+
+# --- 4e: Classify mode: a batch labelled on every rank, the labels on the tiles --
+models=$work/models
+/usr/bin/python3 tests/models/make_models.py "$models" >/dev/null
+mkdir -p "$work/colours"
+/usr/bin/python3 - "$work/colours" <<'PY'
+import sys
+import cv2
+import numpy as np
+rng = np.random.default_rng(7)
+for i, (name, ch) in enumerate([("red", 2), ("green", 1), ("blue", 0)] * 2):
+    h, w = 300 + 20 * i, 420
+    img = (rng.random((h, w, 3)) * 60).astype(np.uint8)
+    img[:, :, ch] = np.clip(img[:, :, ch] + np.linspace(120, 190, w)[None, :], 0, 255).astype(np.uint8)
+    cv2.circle(img, (w // 2, h // 2), h // 4, (230, 230, 230), -1)
+    cv2.imwrite(f"{sys.argv[1]}/{name}-{i}.png", img)
+PY
+start_gui "$work/classify.log" --model "$models/colour.onnx" "$work/colours"
+focus_main
+wait_for 30 "the Classify button" grep -q "place: Classify at" "$work/classify.log"
+grab classify-before
+click_place "$work/classify.log" Classify
+wait_for 60 "the classify run" grep -q "Classify: 6 done, 0 failed" "$work/classify.log"
+grep -q "classifying the batch on 3 rank" "$work/classify.log" || fail "classify did not run on 3 ranks"
+sleep 1
+shot classify
+grab classify-after
+# The best label of each tile is drawn in its own colour (batch_view::labels_line).
+before=$(count_colour "$work/classify-before.png" "$grid" "255,210,120")
+labels=$(count_colour "$work/classify-after.png" "$grid" "255,210,120")
+[ "$before" -lt 5 ] || fail "label-coloured pixels before classifying ($before): the check cannot tell"
+[ "$labels" -gt 40 ] || fail "no labels on the thumbnails ($labels label-coloured pixels)"
+echo "gui_e2e: classify: 6 images labelled on 3 ranks, labels on the tiles ($labels px)" >&2
+focus_main
+xdotool key ctrl+q
+expect_clean_exit 15 "Ctrl+Q after classifying"
 
 # --- 5: quit mid-job; the next start does not run it again ---------------------
 start_gui "$work/quit.log" --op "$slow" "$work/big.png"

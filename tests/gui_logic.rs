@@ -10,6 +10,8 @@
 mod batch;
 #[path = "gui_logic/chain.rs"]
 mod chain;
+#[path = "gui_logic/classify.rs"]
+mod classify;
 #[path = "gui_logic/helpers.rs"]
 mod helpers;
 #[path = "gui_logic/image.rs"]

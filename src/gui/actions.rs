@@ -149,6 +149,7 @@ impl GuiApp {
         self.batch_items.clear();
         self.batch_outcome = None;
         self.batch_made_with = None;
+        self.classified = None;
         self.last_job = None;
         self.doc = Doc::Batch(BatchDoc::open(&self.ctx, files, self.settings.max_pixels));
         if std::mem::take(&mut self.resume) {
@@ -200,6 +201,7 @@ impl GuiApp {
             Picked::Video(path) => self.open_video(path, false),
             Picked::FrameFolder(dir) => self.open_video(dir, true),
             Picked::VideoOutput(path) => self.process_video_to(path),
+            Picked::Model(path) => self.choose_model(path),
         }
     }
 

@@ -48,6 +48,8 @@ pub struct GuiApp {
     /// The bar's text as last logged (`processing::log_bar`), so each change is logged once.
     pub(super) logged_bar: String,
     pub(super) batch_items: Vec<BatchItem>,
+    /// The labels of the batch's last classify run, as its results file holds them.
+    pub classified: Option<super::classify_results::ClassifyResults>,
     pub batch_outcome: Option<BatchOutcome>,
     /// What the batch outputs on disk were made with (chain and format), as `recipe` spells it.
     pub(super) batch_made_with: Option<String>,
@@ -89,6 +91,7 @@ impl GuiApp {
             last_job: None,
             logged_bar: String::new(),
             batch_items: Vec::new(),
+            classified: None,
             batch_outcome: None,
             batch_made_with: None,
             messages: Messages::default(),

@@ -4,6 +4,7 @@
 
 use super::progress::ItemState;
 use super::viewer::thumbnail;
+use crate::classify::record::Record;
 use crate::codec;
 use egui::{Color32, Context, TextureHandle, TextureOptions, Ui};
 use std::path::PathBuf;
@@ -149,7 +150,8 @@ impl BatchDoc {
 
     /// The grid, its tiles as wide as the view allows (about 240 points); returns the index of a
     /// clicked image.
-    pub fn grid(&self, ui: &mut Ui, states: &[ItemState]) -> Option<usize> {
+    /// With `labels` (a classify run's records), each tile also shows its image's best labels.
+    pub fn grid(&self, ui: &mut Ui, states: &[ItemState], labels: Option<&[Option<Record>]>) -> Option<usize> {
         let mut clicked = None;
         let gap = 10.0;
         let width = ui.available_width() - 16.0;
@@ -200,6 +202,9 @@ impl BatchDoc {
                             ui.label(egui::RichText::new(name).small().strong());
                             ui.label(egui::RichText::new(file.describe()).small());
                             state_label(ui, states.get(i), file.error.as_deref());
+                            if let Some(Some(record)) = labels.map(|l| l.get(i)) {
+                                labels_line(ui, record.as_ref());
+                            }
                         })
                         .response
                         .interact(egui::Sense::click());
@@ -236,4 +241,32 @@ fn state_label(ui: &mut Ui, state: Option<&ItemState>, file_error: Option<&str>)
         (None, None) => (String::new(), Color32::GRAY),
     };
     ui.colored_label(colour, egui::RichText::new(text).small());
+}
+
+/// An image's best labels under its tile: the first strong, up to three with their scores.
+fn labels_line(ui: &mut Ui, record: Option<&Record>) {
+    let Some(record) = record else { return };
+    if let Some(e) = &record.error {
+        ui.colored_label(ui.visuals().error_fg_color, egui::RichText::new("not classified (hover for why)").small())
+            .on_hover_text(e);
+        return;
+    }
+    let Some((best, rest)) = record.top.split_first() else { return };
+    ui.horizontal_wrapped(|ui| {
+        ui.spacing_mut().item_spacing.x = 6.0;
+        let colour = Color32::from_rgb(255, 210, 120);
+        ui.label(egui::RichText::new(format!("{} {}", best.label, percent(best.score))).strong().color(colour));
+        for g in rest.iter().take(2) {
+            ui.label(egui::RichText::new(format!("{} {}", g.label, percent(g.score))).small());
+        }
+    });
+}
+
+/// A score as the tile shows it: a percentage for probabilities, the raw value otherwise.
+fn percent(score: f32) -> String {
+    if (0.0..=1.0).contains(&score) {
+        format!("{:.1} %", score * 100.0)
+    } else {
+        format!("{score:.3}")
+    }
 }

@@ -140,6 +140,18 @@ impl GuiApp {
             if response.clicked() {
                 self.process();
             }
+            if matches!(self.doc, Doc::Batch(_)) {
+                let hover = match &self.settings.classify_model {
+                    Some(m) => format!("Label every image with {} on every rank", m.display()),
+                    None => "Choose an ONNX model, then label every image with it on every rank".into(),
+                };
+                let response =
+                    ui.add_enabled(self.running.is_none(), egui::Button::new("Classify")).on_hover_text(hover);
+                places::log(ui, "Classify", &response);
+                if response.clicked() {
+                    self.classify();
+                }
+            }
             let can_cancel = self.running.is_some() && !self.cancelling();
             if ui.add_enabled(can_cancel, egui::Button::new("Cancel")).on_hover_text("Esc").clicked() {
                 self.cancel();
@@ -183,6 +195,18 @@ impl GuiApp {
             })
             .response
             .on_hover_text("JPEG loses detail (edges, text); PNG and TIFF keep every pixel");
+        }
+        if matches!(self.doc, Doc::Batch(_)) {
+            ui.horizontal(|ui| {
+                let name = self.settings.classify_model.as_ref().and_then(|m| m.file_name());
+                let name = name.map_or("none".into(), |n| n.to_string_lossy().into_owned());
+                ui.label(format!("Model: {name}"));
+                let button = ui.add_enabled(self.running.is_none(), egui::Button::new("Choose model…"));
+                places::log(ui, "Choose model", &button);
+                if button.on_hover_text("The ONNX model Classify uses; its sidecar M.json sits beside it").clicked() {
+                    self.dialog_model();
+                }
+            });
         }
         let mut rank0_works = !self.settings.coordinator_only;
         if ui

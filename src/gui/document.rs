@@ -81,6 +81,8 @@ pub enum Picked {
     SaveBatch(PathBuf),
     Video(PathBuf),
     FrameFolder(PathBuf),
+    /// The ONNX model Classify uses.
+    Model(PathBuf),
     /// Where a video's result goes: a file (its extension picks the codec) or a frame folder.
     VideoOutput(PathBuf),
 }

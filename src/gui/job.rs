@@ -15,6 +15,8 @@ pub struct Running {
     pub cancel: Arc<AtomicBool>,
     pub progress: JobProgress,
     pub batch: bool,
+    /// A batch through a model (`classify`), not through the chain.
+    pub classify: bool,
     /// When the user asked to cancel (to tell how long the ranks took to stop).
     pub cancel_asked: Option<Instant>,
 }

@@ -256,6 +256,9 @@ impl GuiApp {
         let freshness = self.freshness();
         let mut events = ViewEvents::default();
         let states = self.item_states().to_vec();
+        let labelled_by =
+            self.classified.as_ref().and(self.settings.classify_model.as_ref()).and_then(|m| m.file_name());
+        let labelled_by = labelled_by.map(|n| n.to_string_lossy().into_owned());
         match &mut self.doc {
             Doc::Empty => {
                 ui.vertical_centered(|ui| {
@@ -305,7 +308,14 @@ impl GuiApp {
                 }
                 None => {
                     ui.horizontal(|ui| {
-                        ui.label(format!("{} images — click one to compare before and after", doc.files.len()));
+                        match &labelled_by {
+                            Some(model) => {
+                                ui.label(format!("{} images — labelled by {model}, best first", doc.files.len()))
+                            }
+                            None => {
+                                ui.label(format!("{} images — click one to compare before and after", doc.files.len()))
+                            }
+                        };
                         freshness_badge(ui, &freshness);
                         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                             ui.selectable_value(&mut doc.show_originals, true, "Originals");
@@ -313,7 +323,8 @@ impl GuiApp {
                             ui.label("Thumbnails:");
                         });
                     });
-                    clicked = doc.grid(ui, &states);
+                    let labels = self.classified.as_ref().map(|c| c.records.as_slice());
+                    clicked = doc.grid(ui, &states, labels);
                 }
             },
             Doc::Video(_) => events = self.video_central(ui),

@@ -104,7 +104,7 @@ impl GuiApp {
         let what = if batch { "the batch" } else { "the image" };
         eprintln!("imgproc gui: processing {what} on {} rank(s) with --op {}", self.ranks.len(), self.recipe(false));
         let progress = JobProgress::new(&self.ranks);
-        self.running = Some(Running { events, cancel, progress, batch, cancel_asked: None });
+        self.running = Some(Running { events, cancel, progress, batch, classify: false, cancel_asked: None });
         self.messages.drop_hints();
         if let Some(note) = note {
             self.done(note);
@@ -206,10 +206,20 @@ impl GuiApp {
         match event {
             JobEvent::Progress(p) => {
                 running.progress.apply(&p);
-                if let (Progress::ItemDone { index, error: None, .. }, Doc::Batch(doc)) = (&p, &mut self.doc) {
+                if running.classify {
+                    if let (Progress::ItemDone { .. }, Some(c)) = (&p, &mut self.classified) {
+                        c.poll();
+                    }
+                } else if let (Progress::ItemDone { index, error: None, .. }, Doc::Batch(doc)) = (&p, &mut self.doc) {
                     if let Some(item) = self.batch_items.get(*index) {
                         doc.show_result(*index, item.output.clone());
                     }
+                }
+            }
+            JobEvent::BatchPlanned { already_done, .. } if running.classify => {
+                running.progress.planned(&already_done);
+                if let Some(c) = &mut self.classified {
+                    c.reread();
                 }
             }
             JobEvent::BatchPlanned { items, already_done } => {
@@ -248,6 +258,7 @@ impl GuiApp {
         let clears_interrupted = !matches!(ended, Ended::Video(_));
         match ended {
             Ended::Image(result) => self.image_finished(result, cancelled),
+            Ended::Batch(result) if running.classify => self.classify_finished(result),
             Ended::Batch(result) => self.batch_finished(result),
             Ended::Video(result) => self.video_finished(result),
         }

@@ -45,6 +45,8 @@ pub struct Settings {
     /// Folders opened as the frames of a video (File ▸ Open frame folder…): opened again, from
     /// the recent list or the command line, they open the same way, not as a batch.
     pub frame_folders: Vec<PathBuf>,
+    /// The ONNX model Classify uses (its sidecar `M.json` beside it).
+    pub classify_model: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -63,6 +65,7 @@ impl Default for Settings {
             presets: BTreeMap::new(),
             batch_format: None,
             frame_folders: Vec::new(),
+            classify_model: None,
         }
     }
 }

@@ -165,7 +165,7 @@ impl GuiApp {
         }
         eprintln!("imgproc gui: processing the video on {} rank(s) into {}", self.ranks.len(), output.display());
         let progress = JobProgress::new(&self.ranks);
-        self.running = Some(Running { events, cancel, progress, batch: false, cancel_asked: None });
+        self.running = Some(Running { events, cancel, progress, batch: false, classify: false, cancel_asked: None });
         self.messages.drop_hints();
         self.settings.save_dir = output.parent().map(std::path::Path::to_path_buf);
         self.remember();

@@ -149,7 +149,8 @@ fn a_batch_stopped_by_a_full_output_disk_says_so_as_an_error_that_stays() {
     let (tx, events) = std::sync::mpsc::channel();
     let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let progress = JobProgress::new(&app(&h).ranks);
-    app_mut(&mut h).running = Some(Running { events, cancel, progress, batch: true, cancel_asked: None });
+    app_mut(&mut h).running =
+        Some(Running { events, cancel, progress, batch: true, classify: false, cancel_asked: None });
     let stopped = Some("/out: no space left on device".to_string());
     let outcome = imgproc::model::BatchOutcome { done: 1, stopped, ..Default::default() };
     tx.send(JobEvent::BatchFinished(Ok(outcome))).unwrap();

@@ -123,7 +123,8 @@ fn the_rank_table_shows_how_far_each_rank_is_into_its_strip() {
     progress.apply(&Progress::RowsDone { rank: 2, secs: 0.5, error: None });
     let (_keep, events) = std::sync::mpsc::channel();
     let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    app_mut(&mut h).running = Some(Running { events, cancel, progress, batch: false, cancel_asked: None });
+    app_mut(&mut h).running =
+        Some(Running { events, cancel, progress, batch: false, classify: false, cancel_asked: None });
     h.step();
     h.get_by_label_contains("rows 100..200: 40 done");
     h.get_by_label_contains("rows 0..100 ("); // no report yet: the time only
