@@ -198,7 +198,7 @@ if missed:
 w("Peak memory counts everything resident in rank 0, including about 65 MB of libraries "
   "(OpenCV, Open MPI, GTK for the GUI's dialogs) present before the image is read.")
 
-# bench/runtime.sh and bench/batch.sh's sections live between these markers in the same file.
+# bench/runtime.sh, bench/batch.sh and bench/classify.sh's sections live between these markers in the same file.
 # bench/run.sh's redirection empties the file before this script runs, so the sections are carried
 # over from the committed copy: run the other scripts after bench/run.sh to refresh them.
 try:
@@ -206,7 +206,7 @@ try:
                                cwd=os.path.dirname(os.path.abspath(__file__))).stdout
 except OSError:
     committed = ""
-for script in ("runtime", "batch"):
+for script in ("runtime", "batch", "classify"):
     BEGIN, END = f"<!-- bench/{script}.sh: begin -->", f"<!-- bench/{script}.sh: end -->"
     if BEGIN in committed and END in committed and not quick:
         w("")
