@@ -50,11 +50,14 @@ pub fn serve(world: &SimpleCommunicator) -> Result<()> {
     let root = world.process_at_rank(0);
     send_json(&root, TAG_HELLO, &RankInfo { rank, host: host_name(), cores: threads::host_cores() });
     let mut me = Worker { world, rank, threads: 1, cancels: Vec::new(), model: None };
+    let mut last_job = std::time::Instant::now();
     loop {
         let command = {
             let mut collect = || me.collect_cancels();
-            receive_command(world, &mut collect)?
+            receive_command(world, last_job, &mut collect)?
         };
+        // Whatever the command, once it is handled the worker rests warm again.
+        let _warm = WarmAgain(&mut last_job);
         match command {
             Command::Threads(n) => {
                 threads::use_threads(n)?;
@@ -93,6 +96,15 @@ pub fn serve(world: &SimpleCommunicator) -> Result<()> {
                 std::process::exit(i32::from(code));
             }
         }
+    }
+}
+
+/// Sets the time of the last job when dropped: after the command, however its arm ends.
+struct WarmAgain<'a>(&'a mut std::time::Instant);
+
+impl Drop for WarmAgain<'_> {
+    fn drop(&mut self) {
+        *self.0 = std::time::Instant::now();
     }
 }
 

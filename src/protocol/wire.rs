@@ -4,7 +4,7 @@
 
 use super::messages::Command;
 use super::messages::TAG_COMMAND;
-use super::wait::{Backoff, BUSY_WAIT, IDLE_WAIT};
+use super::wait::{resting_wait, Backoff, BUSY_WAIT};
 use mpi::point_to_point::MatchedReceiveVec;
 use mpi::request::{Request, Scope};
 use mpi::topology::{Process, SimpleCommunicator};
@@ -162,15 +162,21 @@ pub fn send_command(world: &SimpleCommunicator, rank: usize, command: &Command) 
     send_json(&world.process_at_rank(rank as i32), TAG_COMMAND, command);
 }
 
-/// A worker waits for rank 0's next command, sleeping up to [`IDLE_WAIT`] between polls;
-/// `between_polls` runs while nothing has arrived (the worker reads cancels there).
-pub fn receive_command(world: &SimpleCommunicator, between_polls: &mut dyn FnMut()) -> anyhow::Result<Command> {
-    let mut backoff = Backoff::new(IDLE_WAIT);
+/// A worker waits for rank 0's next command, sleeping between polls up to
+/// [`resting_wait`]`(since its last job ended at `last_job`)`; `between_polls` runs while
+/// nothing has arrived (the worker reads cancels there).
+pub fn receive_command(
+    world: &SimpleCommunicator,
+    last_job: std::time::Instant,
+    between_polls: &mut dyn FnMut(),
+) -> anyhow::Result<Command> {
+    let mut backoff = Backoff::new(resting_wait(last_job.elapsed()));
     loop {
         if let Some((command, _)) = try_receive_json(world, Some(0), TAG_COMMAND)? {
             return Ok(command);
         }
         between_polls();
+        backoff.set_max(resting_wait(last_job.elapsed()));
         backoff.pause();
     }
 }

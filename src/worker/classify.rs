@@ -23,29 +23,34 @@ impl Worker<'_> {
         let root = self.world.process_at_rank(0);
         let reach = job.reach.as_ref().map(|r| BatchReach::check(&r.probe, &r.out_dir, &r.sample));
         // The model: kept from the last job, read from the same file here, or sent by rank 0.
-        // A model that does not load here fails every image of this rank, by name.
+        // Ready goes before the network loads: rank 0 starts handing out images (and works on
+        // its own share) while this rank loads, instead of waiting for every rank's model. A
+        // model that does not load here fails every image of this rank, by name.
         let key = format!("{}/{}", c.spec.fingerprint, c.batch);
         let mut broken: Option<String> = None;
-        if self.model.as_ref().is_none_or(|(k, _)| *k != key) {
+        let load = self.model.as_ref().is_none_or(|(k, _)| *k != key);
+        let mut bytes = None;
+        if load {
             self.model = None;
             let sees = Fingerprint::of(&c.spec.model).is_ok_and(|f| f == c.model_file);
-            let bytes = if sees {
-                None
-            } else {
+            if !sees {
                 send_json(&root, TAG_BATCH_UP, &BatchUp::NeedModel);
-                let BatchDown::Model { bytes } = self.next_from_root(TAG_BATCH_DOWN)? else {
+                let BatchDown::Model { bytes: len } = self.next_from_root(TAG_BATCH_DOWN)? else {
                     anyhow::bail!("rank 0 answered NeedModel with something else");
                 };
-                let mut buf = vec![0u8; bytes];
+                let mut buf = vec![0u8; len];
                 receive_bytes(&root, TAG_BATCH_DOWN_BYTES, &mut buf);
-                Some(buf)
-            };
+                bytes = Some(buf);
+            }
+        }
+        send_json(&root, TAG_BATCH_UP, &BatchUp::Ready(reach));
+        if load {
             match Classifier::load(Arc::new(c.spec.clone()), c.batch, bytes.as_deref()) {
                 Ok(classifier) => self.model = Some((key, classifier)),
                 Err(e) => broken = Some(format!("rank {}: {e:#}", self.rank)),
             }
+            drop(bytes);
         }
-        send_json(&root, TAG_BATCH_UP, &BatchUp::Ready(reach));
         let mut stats = self.stats();
         let mut finished = false;
         while !finished {
