@@ -53,10 +53,23 @@ impl ServedModel {
         }
     }
 
-    /// The model's file name, as jobs show it (`classify:mobilenetv2.onnx`).
+    /// The model's file name (`mobilenetv2.onnx`).
+    pub fn file_name(&self) -> String {
+        self.spec.model.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    }
+
+    /// What a classify job shows as its chain (`classify:mobilenetv2.onnx`).
     pub fn job_chain(&self) -> String {
-        let name = self.spec.model.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        format!("classify:{name}")
+        format!("classify:{}", self.file_name())
+    }
+
+    /// The records of job `id`'s results file in `out_dir` (none before its first line).
+    pub fn records(&self, out_dir: &Path) -> Result<Vec<crate::classify::record::Record>> {
+        let path = out_dir.join(RESULTS);
+        if !path.exists() {
+            return Ok(Vec::new());
+        }
+        crate::classify::results::read_records(&path, &self.spec.labels)
     }
 
     /// The label at `index` of the model's output.

@@ -9,7 +9,6 @@ use super::access::{user, AppState};
 use super::error::{ApiError, ApiResult};
 use super::intake::{admit, new_id, no_model, record};
 use super::model::{JobKind, JobStatus};
-use super::served_model::RESULTS;
 use super::state::Shared;
 use super::upload::{self, Sniffed};
 use crate::classify::record::Record;
@@ -26,8 +25,9 @@ pub async fn classify(
 ) -> ApiResult<Json<Value>> {
     let (name, record) = one_image(&shared, &headers, multipart).await?;
     let model = shared.model.as_ref().ok_or_else(no_model)?;
-    let model_name = model.spec.model.file_name().map(|n| n.to_string_lossy().into_owned());
-    Ok(Json(json!({"file": name, "model": model_name, "top": record.top, "secs": record.secs, "rank": record.rank})))
+    Ok(Json(
+        json!({"file": name, "model": model.file_name(), "top": record.top, "secs": record.secs, "rank": record.rank}),
+    ))
 }
 
 /// The original client's endpoint: `{"prediction": NAME, "info": TEXT or null}`.
@@ -107,9 +107,7 @@ async fn wait_final(shared: &Shared, id: &str) -> ApiResult<super::model::JobVie
 /// The image's record from the finished job's results; its failure as a 422 naming the upload.
 fn answer_of(shared: &Shared, id: &str, name: &str, status: JobStatus, error: Option<&str>) -> ApiResult<Record> {
     let model = shared.model.as_ref().ok_or_else(no_model)?;
-    let path = shared.layout.outputs(id).join(RESULTS);
-    let records =
-        if path.exists() { crate::classify::results::read_records(&path, &model.spec.labels)? } else { Vec::new() };
+    let records = model.records(&shared.layout.outputs(id))?;
     let input = shared.layout.inputs(id).join(name).display().to_string();
     match records.into_iter().next() {
         Some(r) if r.error.is_none() => Ok(r),
@@ -124,8 +122,7 @@ fn answer_of(shared: &Shared, id: &str, name: &str, status: JobStatus, error: Op
 /// Adds each classified item's best labels (`top`) or its error to a classify job's items.
 pub fn label_items(shared: &Shared, id: &str, items: &mut Value) {
     let Some(model) = shared.model.as_ref() else { return };
-    let path = shared.layout.outputs(id).join(RESULTS);
-    let Ok(records) = crate::classify::results::read_records(&path, &model.spec.labels) else { return };
+    let Ok(records) = model.records(&shared.layout.outputs(id)) else { return };
     let by_name: std::collections::HashMap<String, Record> =
         records.into_iter().filter_map(|r| Some((r.file.file_name()?.to_string_lossy().into_owned(), r))).collect();
     for item in items.as_array_mut().into_iter().flatten() {
