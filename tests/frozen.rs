@@ -38,18 +38,24 @@ fn gone_within(pid: u32, limit: Duration) -> bool {
 /// checks the frozen rank `pid` is gone (SIGKILLing it if not, so no test leaves it behind).
 /// Returns the output, how long after the mark the command ended, and whether `pid` was left.
 fn end_after(child: std::process::Child, pid: u32, what: &str, mark: impl Fn() -> bool) -> (Output, Duration, bool) {
-    let what = what.to_string();
+    let name = what.to_string();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let _ = tx.send((finish(child, &what), Instant::now()));
+        let _ = tx.send((finish(child, &name), Instant::now()));
     });
     let mut marked_at = None;
     let (out, ended_at) = loop {
         if marked_at.is_none() && mark() {
             marked_at = Some(Instant::now());
         }
-        if let Ok(done) = rx.recv_timeout(Duration::from_millis(20)) {
-            break done;
+        match rx.recv_timeout(Duration::from_millis(20)) {
+            Ok(done) => break done,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            // `finish` panicked (the command hung past its deadline and was killed).
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                signal(pid, libc::SIGKILL);
+                panic!("{what} did not end; the frozen rank {pid} was killed");
+            }
         }
     };
     let left = gone_within(pid, Duration::from_secs(2));
@@ -140,13 +146,22 @@ fn a_rank_frozen_once_its_video_chunks_are_done_is_named_and_the_command_returns
     let op = &["bilateral:d=31"; 6].join(",");
     let args = ["video", "--threads", "1", "--op", op, s(&input), "-o", s(&output)];
     let child = spawn_mpirun(4, &args);
+    // MPI_Init polls too, so CPU time counts only from when rank 0 opens the job's journal (every
+    // rank is then past MPI_Init): freezing rank 3 inside MPI_Init would stall the job's start,
+    // which is not the case this test is about.
+    let journal = imgproc::video::work_dir(&output).join(imgproc::journal::JOURNAL_NAME);
     let mut pids = Vec::new();
-    let busy = |pids: &[u32], rank| pids.iter().any(|&p| rank_of(p) == Some(rank) && cpu_secs(p) > 0.3);
-    wait_until(Duration::from_secs(90), "ranks 1 and 2 computing their chunks", || {
+    wait_until(Duration::from_secs(90), "rank 0 to open the job's journal", || {
         pids = pids_with("frozen-video.mkv");
-        pids.len() == 4 && busy(&pids, 1) && busy(&pids, 2)
+        pids.len() == 4 && journal.exists()
     });
-    let frozen = *pids.iter().find(|&&p| rank_of(p) == Some(3)).unwrap();
+    let rank_pid = |rank| *pids.iter().find(|&&p| rank_of(p) == Some(rank)).unwrap();
+    let (one, two) = (rank_pid(1), rank_pid(2));
+    let (one_from, two_from) = (cpu_secs(one), cpu_secs(two));
+    wait_until(Duration::from_secs(90), "ranks 1 and 2 computing their chunks", || {
+        cpu_secs(one) > one_from + 0.3 && cpu_secs(two) > two_from + 0.3
+    });
+    let frozen = rank_pid(3);
     assert!(!output.exists(), "the video was done before rank 3 was frozen");
     signal(frozen, libc::SIGSTOP);
 
