@@ -100,7 +100,7 @@ fn a_rank_frozen_mid_batch_is_named_and_the_command_returns_soon_after_the_last_
             && !journal_events(&out_dir, "done").is_empty()
             && pids.iter().any(|&p| rank_of(p) == Some(2) && cpu_secs(p) > 0.3)
     });
-    let frozen = *pids.iter().find(|&&p| rank_of(p) == Some(2)).unwrap();
+    let frozen = pid_of_rank(&pids, 2);
     stop_while_computing(frozen);
 
     // From the moment the batch's end is journaled (its last output is written before).
@@ -155,13 +155,12 @@ fn a_rank_frozen_once_its_video_chunks_are_done_is_named_and_the_command_returns
         pids = pids_with("frozen-video.mkv");
         pids.len() == 4 && journal.exists()
     });
-    let rank_pid = |rank| *pids.iter().find(|&&p| rank_of(p) == Some(rank)).unwrap();
-    let (one, two) = (rank_pid(1), rank_pid(2));
+    let (one, two) = (pid_of_rank(&pids, 1), pid_of_rank(&pids, 2));
     let (one_from, two_from) = (cpu_secs(one), cpu_secs(two));
     wait_until(Duration::from_secs(90), "ranks 1 and 2 computing their chunks", || {
         cpu_secs(one) > one_from + 0.3 && cpu_secs(two) > two_from + 0.3
     });
-    let frozen = rank_pid(3);
+    let frozen = pid_of_rank(&pids, 3);
     assert!(!output.exists(), "the video was done before rank 3 was frozen");
     signal(frozen, libc::SIGSTOP);
 

@@ -51,7 +51,7 @@ fn a_stopped_rank_does_not_hold_up_the_batch_and_nothing_is_written_twice() {
                 && !journal_events(&out_dir, "done").is_empty()
                 && pids.iter().any(|&p| rank_of(p) == Some(2) && cpu_secs(p) > 0.3)
         });
-        let stalled = *pids.iter().find(|&&p| rank_of(p) == Some(2)).unwrap();
+        let stalled = pid_of_rank(&pids, 2);
         // Stop it while it computes (not while it sends a result: see the limits in RECOVERY.md).
         stop_while_computing(stalled);
         // The batch ends while rank 2 is still stopped.

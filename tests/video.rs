@@ -140,7 +140,7 @@ fn sigint_mid_video_keeps_finished_segments_and_the_rerun_completes_exactly() {
         std::fs::read_to_string(&journal).map(|t| t.matches("\"done\"").count() >= 2).unwrap_or(false)
     });
     let pids = pids_with("cancel-video.mkv");
-    let rank0 = pids.iter().copied().find(|&p| rank_of(p) == Some(0)).unwrap();
+    let rank0 = pid_of_rank(&pids, 0);
     signal(rank0, libc::SIGINT);
     let out = finish(child, "mpirun");
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));

@@ -134,6 +134,11 @@ pub fn rank_of(pid: u32) -> Option<usize> {
         .and_then(|v| std::str::from_utf8(v).ok()?.parse().ok())
 }
 
+/// The process among `pids` that is MPI rank `rank`; panics when none is.
+pub fn pid_of_rank(pids: &[u32], rank: usize) -> u32 {
+    *pids.iter().find(|&&p| rank_of(p) == Some(rank)).unwrap_or_else(|| panic!("no rank {rank} among {pids:?}"))
+}
+
 /// CPU seconds (user + system) a process has used so far.
 pub fn cpu_secs(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
