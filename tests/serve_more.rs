@@ -1,5 +1,6 @@
 //! More of `imgproc serve` under real `mpirun`: a user's cap answers 429 with Retry-After, a
-//! finished job is removed after `--keep`, and a video job runs through the API frame-exact.
+//! finished job is removed after `--keep`, a video job runs through the API frame-exact, and a
+//! small job sharing a turn ends with its own image.
 
 mod common;
 
@@ -65,4 +66,35 @@ fn a_video_job_runs_through_the_api_frame_exact() {
     std::fs::write(&got, bytes).unwrap();
     assert_frames(&frames_of(&got), &expected("gray", &frames_of(&video)), "video through the API");
     assert!(done["progress"]["total"].as_u64().unwrap() > 0, "frames planned: {done}");
+}
+
+/// Two small jobs share a turn on the ranks; each ends with its own image, not with the turn:
+/// the tiny one is succeeded (and its result there to fetch) while the big one still runs.
+#[test]
+fn a_small_job_sharing_a_turn_ends_with_its_own_image_not_with_the_turn() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (big, tiny) = (tmp.path().join("big.png"), tmp.path().join("tiny.png"));
+    write_picture(&big, 2400, 1800, 3, 7);
+    write_picture(&tiny, 32, 24, 3, 8);
+    let blockers: Vec<std::path::PathBuf> = (0..9).map(|i| tmp.path().join(format!("b{i}.png"))).collect();
+    blockers.iter().enumerate().for_each(|(i, b)| write_picture(b, 600, 400, 3, 20 + i as u64));
+    let server = Server::start(3, &tmp.path().join("data"), &[]);
+    let op = "bilateral:d=25";
+    // Nine images are not a small job: it runs alone, while the two small ones queue behind it
+    // and then share the next turn.
+    let (status, first) = server.submit(&blockers.iter().map(|b| b.as_path()).collect::<Vec<_>>(), op, None, &[]);
+    assert_eq!(status, 202, "{first}");
+    let (_, a) = server.submit(&[&big], op, None, &[]);
+    let (_, b) = server.submit(&[&tiny], op, None, &[]);
+    let (a, b) = (a["id"].as_str().unwrap().to_string(), b["id"].as_str().unwrap().to_string());
+    let first = server.wait_final(first["id"].as_str().unwrap(), None);
+    assert_eq!(first["status"], "succeeded", "{first}");
+    let b_done = server.wait_final(&b, None);
+    assert_eq!(b_done["status"], "succeeded", "{b_done}");
+    let a_then = server.get_json(&format!("/api/jobs/{a}"), None).1;
+    assert_eq!(a_then["status"], "running", "the big image's job when the tiny one ended: {a_then}");
+    let name = b_done["items"][0]["output"].as_str().unwrap();
+    assert_eq!(server.get(&format!("/api/jobs/{b}/results/{name}")).0, 200, "the tiny job's result");
+    let a_done = server.wait_final(&a, None);
+    assert_eq!(a_done["status"], "succeeded", "{a_done}");
 }

@@ -109,10 +109,18 @@ impl Master {
             outputs: &outputs,
         };
         let books = RefCell::new(Bookkeeping { journal, on, waiting: Vec::new(), done: 0 });
+        // Images handed out so far (copies for stragglers included). Once every image is, the
+        // rest of the batch is the few in flight: each is synced and reported as it comes,
+        // since no neighbour will share its fsync soon (a server's small turn ends its jobs as
+        // their images end, not up to SYNC_AFTER later).
+        let mut handed = 0;
         let mut record = |r: Report| -> Result<()> {
             let mut books = books.borrow_mut();
             match r {
-                Report::Assigned { rank, item } => (books.on)(Progress::ItemAssigned { rank, index: item }),
+                Report::Assigned { rank, item } => {
+                    handed += 1;
+                    (books.on)(Progress::ItemAssigned { rank, index: item })
+                }
                 Report::Done { rank, item, secs } => {
                     let it = &items[item];
                     let job = books.journal.job().to_string();
@@ -145,7 +153,7 @@ impl Master {
                 // Not journaled: the next run does it.
                 Report::Cancelled { .. } => {}
             }
-            books.tick(false)
+            books.tick(handed >= pending_items.len())
         };
         // Between events: lines waiting for their fsync get it once it is due.
         let mut halt = || -> Halt {

@@ -5,7 +5,8 @@
 //!
 //! The batch reads links to each job's inputs from a folder of the turn's own and writes there;
 //! each result is moved into its job's `out/` as it is reported, and its item ended in the
-//! store. A job cancelled meanwhile keeps no more results. A turn cut off by a crash is not
+//! store; a job ends as its last image does, not with the turn, so its client can send the next
+//! one while the turn runs. A job cancelled meanwhile keeps no more results. A turn cut off by a crash is not
 //! resumed from a journal: its jobs' unfinished images run again in a later turn (they are a
 //! few images each).
 
@@ -94,13 +95,7 @@ pub fn run(shared: &Shared, store: &Store, requests: &Sender<Request>, jobs: Vec
         let Some(job) = job.filter(|s| !s.status.is_final()) else { continue };
         let (status, error) = match &end {
             Some(e) => (JobStatus::Failed, Some(e.clone())),
-            None if job.done == 0 && job.failed > 0 => {
-                (JobStatus::Failed, Some("every input failed (see its items)".into()))
-            }
-            None if job.done + job.failed < job.total => {
-                (JobStatus::Failed, Some("the turn ended before every image".into()))
-            }
-            None => (JobStatus::Succeeded, None),
+            None => outcome(&job).unwrap_or((JobStatus::Failed, Some("the turn ended before every image".into()))),
         };
         store.cancel_open_items(&job.id)?;
         store.end_job(&job.id, status, error.as_deref(), now())?;
@@ -230,7 +225,23 @@ fn end_item(
         shared.metrics.done(1, *bytes);
     }
     store.set_progress(&job.id, &progress_of(&current, 1, ranks))?;
+    // Its last image: the job ends now, not with the turn, so its client fetches the result and
+    // sends its next job while the turn's other images are still on the ranks.
+    if let Some((status, error)) = store.job(&job.id, None)?.as_ref().and_then(outcome) {
+        store.end_job(&job.id, status, error.as_deref(), now())?;
+    }
     Ok(())
+}
+
+/// How a job of the turn ends once each of its images has: `None` while some have not.
+fn outcome(job: &JobView) -> Option<(JobStatus, Option<String>)> {
+    match () {
+        _ if job.done + job.failed < job.total => None,
+        _ if job.done == 0 && job.failed > 0 => {
+            Some((JobStatus::Failed, Some("every input failed (see its items)".into())))
+        }
+        _ => Some((JobStatus::Succeeded, None)),
+    }
 }
 
 /// A job's progress in a shared turn: its images done (and `ending` more), the turn's ranks.
