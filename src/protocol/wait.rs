@@ -11,8 +11,9 @@ pub const BUSY_WAIT: Duration = Duration::from_millis(1);
 pub const IDLE_WAIT: Duration = Duration::from_millis(20);
 /// Longest sleep between polls in the [`WARM_FOR`] after a job: a server's next request starts
 /// within about this (a 20 ms sleep on a busy host oversleeps to 30–50 ms, measured: most of a
-/// one-image job's start), at about 1 % of a core while it lasts.
-pub const WARM_WAIT: Duration = Duration::from_millis(2);
+/// one-image job's start), at about 1 % of a core while it lasts (2 ms cost 1.7–2.3 %, over the
+/// 2 % an idle server may take, and bought no measurable latency: docs/BENCHMARKS.md).
+pub const WARM_WAIT: Duration = Duration::from_millis(4);
 /// How long after its last job a worker stays warm.
 pub const WARM_FOR: Duration = Duration::from_secs(30);
 
