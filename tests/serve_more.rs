@@ -91,6 +91,8 @@ fn a_small_job_sharing_a_turn_ends_with_its_own_image_not_with_the_turn() {
     assert_eq!(first["status"], "succeeded", "{first}");
     let b_done = server.wait_final(&b, None);
     assert_eq!(b_done["status"], "succeeded", "{b_done}");
+    let busy = b_done["progress"]["ranks"].as_array().unwrap().iter().filter(|r| r["busy"] == true).count();
+    assert_eq!(busy, 0, "an ended job shows no rank busy: {b_done}");
     let a_then = server.get_json(&format!("/api/jobs/{a}"), None).1;
     assert_eq!(a_then["status"], "running", "the big image's job when the tiny one ended: {a_then}");
     let name = b_done["items"][0]["output"].as_str().unwrap();

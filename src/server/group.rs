@@ -224,10 +224,16 @@ fn end_item(
     if let (true, Ok((_, bytes))) = (ended, &result) {
         shared.metrics.done(1, *bytes);
     }
-    store.set_progress(&job.id, &progress_of(&current, 1, ranks))?;
     // Its last image: the job ends now, not with the turn, so its client fetches the result and
-    // sends its next job while the turn's other images are still on the ranks.
-    if let Some((status, error)) = store.job(&job.id, None)?.as_ref().and_then(outcome) {
+    // sends its next job while the turn's other images are still on the ranks. An ended job
+    // shows no rank busy (the ones still busy work for other jobs of the turn).
+    let end = store.job(&job.id, None)?.as_ref().and_then(outcome);
+    let mut shown = ranks.to_vec();
+    if end.is_some() {
+        shown.iter_mut().for_each(|r| r.busy = false);
+    }
+    store.set_progress(&job.id, &progress_of(&current, 1, &shown))?;
+    if let Some((status, error)) = end {
         store.end_job(&job.id, status, error.as_deref(), now())?;
     }
     Ok(())
