@@ -159,12 +159,20 @@ def main():
                f"| `imgproc run --reference` per request | {len(ref)} | {statistics.median(ref)*1000:.0f} ms | {pct(ref, 99)*1000:.0f} ms |",
                "", f"API median is {statistics.median(cli)/statistics.median(api):.1f}× faster than mpirun per request.", ""]
 
-    # Idle CPU per rank over 10 s.
+    # Idle CPU per rank over 10 s right after the last job (the workers' warm rest, 30 s after a
+    # job), then over 10 s once the warm rest is over.
     pids = server_pids(port)
-    before = {r: cpu(p) for r, p in pids}
-    time.sleep(10)
-    idle = {r: (cpu(p) - before[r]) / 10 * 100 for r, p in pids}
-    report += [f"Idle CPU over 10 s: " + ", ".join(f"rank {r} {v:.1f}%" for r, v in sorted(idle.items())), ""]
+
+    def idle_cpu():
+        before = {r: cpu(p) for r, p in pids}
+        time.sleep(10)
+        return ", ".join(f"rank {r} {(cpu(p) - before[r]) / 10 * 100:.1f}%" for r, p in sorted(pids))
+
+    warm = idle_cpu()
+    time.sleep(21)
+    rested = idle_cpu()
+    report += [f"Idle CPU over 10 s right after the last job (warm rest): {warm}; "
+               f"over 10 s from 31 s after it: {rested}", ""]
 
     # Throughput: 8 clients, one-image jobs, for THROUGHPUT_SECS.
     stop_at = time.time() + THROUGHPUT_SECS
