@@ -77,11 +77,11 @@ fn a_small_job_sharing_a_turn_ends_with_its_own_image_not_with_the_turn() {
     write_picture(&big, 2400, 1800, 3, 7);
     write_picture(&tiny, 32, 24, 3, 8);
     let blockers: Vec<std::path::PathBuf> = (0..9).map(|i| tmp.path().join(format!("b{i}.png"))).collect();
-    blockers.iter().enumerate().for_each(|(i, b)| write_picture(b, 600, 400, 3, 20 + i as u64));
+    blockers.iter().enumerate().for_each(|(i, b)| write_picture(b, 1200, 800, 3, 20 + i as u64));
     let server = Server::start(3, &tmp.path().join("data"), &[]);
     let op = "bilateral:d=25";
-    // Nine images are not a small job: it runs alone, while the two small ones queue behind it
-    // and then share the next turn.
+    // Nine images are not a small job: it runs alone (a few seconds), while the two small ones
+    // queue behind it and then share the next turn.
     let (status, first) = server.submit(&blockers.iter().map(|b| b.as_path()).collect::<Vec<_>>(), op, None, &[]);
     assert_eq!(status, 202, "{first}");
     let (_, a) = server.submit(&[&big], op, None, &[]);

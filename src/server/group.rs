@@ -6,9 +6,9 @@
 //! The batch reads links to each job's inputs from a folder of the turn's own and writes there;
 //! each result is moved into its job's `out/` as it is reported, and its item ended in the
 //! store; a job ends as its last image does, not with the turn, so its client can send the next
-//! one while the turn runs. A job cancelled meanwhile keeps no more results. A turn cut off by a crash is not
-//! resumed from a journal: its jobs' unfinished images run again in a later turn (they are a
-//! few images each).
+//! one while the turn runs. A job cancelled meanwhile keeps no more results. A turn cut off by a
+//! crash is not resumed from a journal: its jobs' unfinished images run again in a later turn
+//! (they are a few images each).
 
 use super::model::{JobKind, JobStatus, JobView, Progress, RankShare};
 use super::state::{Running, Shared};
@@ -241,12 +241,12 @@ fn end_item(
 
 /// How a job of the turn ends once each of its images has: `None` while some have not.
 fn outcome(job: &JobView) -> Option<(JobStatus, Option<String>)> {
-    match () {
-        _ if job.done + job.failed < job.total => None,
-        _ if job.done == 0 && job.failed > 0 => {
-            Some((JobStatus::Failed, Some("every input failed (see its items)".into())))
-        }
-        _ => Some((JobStatus::Succeeded, None)),
+    if job.done + job.failed < job.total {
+        None
+    } else if job.done == 0 && job.failed > 0 {
+        Some((JobStatus::Failed, Some("every input failed (see its items)".into())))
+    } else {
+        Some((JobStatus::Succeeded, None))
     }
 }
 
