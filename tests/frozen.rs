@@ -13,6 +13,16 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+/// One test at a time: each keeps 3–4 ranks busy on the machine's cores and bounds how soon its
+/// command returns, so the other test's ranks beside it would make a working rank answer late
+/// (CI: rank 1, still on its last image with the video test's ranks beside it, missed the 1 s
+/// goodbye and was ended with the frozen one).
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn alone_on_the_machine() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn alive(pid: u32) -> bool {
     // SAFETY: signal 0 only checks that the process exists.
     let exists = unsafe { libc::kill(pid as i32, 0) } == 0;
@@ -68,6 +78,7 @@ fn end_after(child: std::process::Child, pid: u32, what: &str, mark: impl Fn() -
 
 #[test]
 fn a_rank_frozen_mid_batch_is_named_and_the_command_returns_soon_after_the_last_output() {
+    let _alone = alone_on_the_machine();
     let dir = tempfile::tempdir().unwrap();
     let in_dir = dir.path().join("in");
     std::fs::create_dir_all(&in_dir).unwrap();
@@ -133,6 +144,7 @@ fn a_rank_frozen_mid_batch_is_named_and_the_command_returns_soon_after_the_last_
 /// chunks is the scheduler's choice (the first to ask), so the test looks instead of assuming.
 #[test]
 fn a_rank_frozen_once_its_video_chunks_are_done_is_named_and_the_command_returns_soon_after() {
+    let _alone = alone_on_the_machine();
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.mp4");
     let made = Command::new("ffmpeg")
