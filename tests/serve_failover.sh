@@ -82,7 +82,9 @@ done_before=$(done_count "$journal")
 # SIGKILL to a worker rank (rank 1).
 victim=
 for p in $(pgrep -f "$bin serve"); do
-  if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx 'OMPI_COMM_WORLD_RANK=1'; then victim=$p; fi
+  # grep without -q reads all of tr's output: -q would exit at the match and, under pipefail,
+  # tr's SIGPIPE would fail the test (CI: "no worker rank found").
+  if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -x 'OMPI_COMM_WORLD_RANK=1' >/dev/null; then victim=$p; fi
 done
 [ -n "$victim" ] || fail "no worker rank found"
 kill -KILL "$victim"

@@ -74,7 +74,9 @@ rank_pid() {
   for ns in $(ip netns list | awk '{print $1}' | grep "^$TESTBED_NAME-h[0-9]"); do
     for pid in $(ip netns pids "$ns"); do
       [ "$(readlink -f "/proc/$pid/exe" 2>/dev/null)" = "$bin_real" ] || continue
-      if tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$1"; then
+      # grep without -q reads all of tr's output: -q would exit at the match and, under pipefail,
+      # tr's SIGPIPE would fail the test (CI: "no worker rank found").
+      if tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -x "OMPI_COMM_WORLD_RANK=$1" >/dev/null; then
         echo "$pid"
         return 0
       fi

@@ -255,7 +255,7 @@ guard_refuses() {
     echo "the plan succeeded; it should have been refused with: $message"
     return 1
   fi
-  if ! tr -s ' \n' ' ' <"$work/plan.log" | grep -qF "$message"; then
+  if ! tr -s ' \n' ' ' <"$work/plan.log" | grep -F "$message" >/dev/null; then
     cat "$work/plan.log"
     echo "the plan failed, but without: $message"
     return 1
