@@ -81,13 +81,11 @@ fn scores_equal_one_process_opencv_dnn_at_any_rank_count_and_batch_size() {
             let want = reference(&m.join(format!("{model}.onnx")), batch, &files);
             for ranks in [1, 3] {
                 let results = dir.path().join(format!("{model}-{batch}-{ranks}.jsonl"));
-                let mut args: Vec<String> = vec!["classify".into(), "--model".into()];
-                args.push(m.join(format!("{model}.onnx")).display().to_string());
-                args.extend(["--batch-size".into(), batch.to_string(), "-o".into(), results.display().to_string()]);
-                // OpenCV DNN's sums can depend on its thread count; the reference uses one too.
-                args.extend(["--threads".into(), "1".into()]);
-                args.push(dir.path().join("valid").display().to_string());
-                let out = mpirun(ranks, &args.iter().map(String::as_str).collect::<Vec<_>>());
+                // OpenCV DNN's sums can depend on its thread count: classify_args and the
+                // reference both use one.
+                let (model_path, b) = (m.join(format!("{model}.onnx")), batch.to_string());
+                let args = classify_args(&model_path, &results, &dir.path().join("valid"), &["--batch-size", &b]);
+                let out = mpirun(ranks, &strs(&args));
                 assert!(out.status.success(), "{model} b{batch} np{ranks}: {}", String::from_utf8_lossy(&out.stderr));
                 let got = scores(&results);
                 assert_eq!(got.len(), files.len());
@@ -211,15 +209,8 @@ fn a_bad_image_fails_its_own_line_and_a_rerun_classifies_nothing_twice() {
     let files = images(&dir.path().join("valid"));
     std::fs::write(dir.path().join("valid/red/broken.png"), b"\x89PNG\r\n\x1a\nbroken").unwrap();
     let results = dir.path().join("r.jsonl");
-    let args = |extra: &[&str]| {
-        let mut a: Vec<String> = ["classify", "--model"].map(String::from).to_vec();
-        a.push(m.join("colour.onnx").display().to_string());
-        a.extend(["-o".to_string(), results.display().to_string(), dir.path().join("valid").display().to_string()]);
-        a.extend(extra.iter().map(|s| s.to_string()));
-        a
-    };
-    let a = args(&["--json"]);
-    let out = mpirun(3, &a.iter().map(String::as_str).collect::<Vec<_>>());
+    let a = classify_args(&m.join("colour.onnx"), &results, &dir.path().join("valid"), &["--json"]);
+    let out = mpirun(3, &strs(&a));
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     let text = std::fs::read_to_string(&results).unwrap();
     assert_eq!(text.lines().count(), files.len() + 1);
@@ -228,7 +219,7 @@ fn a_bad_image_fails_its_own_line_and_a_rerun_classifies_nothing_twice() {
     assert_eq!(summary["evaluation"]["top1"].as_f64(), Some(1.0));
     // The rerun: the good images are done; the broken one is tried again and still fails, alone.
     std::fs::remove_file(dir.path().join("valid/red/broken.png")).unwrap();
-    let out = mpirun(3, &a.iter().map(String::as_str).collect::<Vec<_>>());
+    let out = mpirun(3, &strs(&a));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!((summary["done"].as_u64(), summary["already_done"].as_u64()), (Some(0), Some(files.len() as u64)));
