@@ -8,7 +8,7 @@
 //! is drawn as one lane with a single bar for its whole job.
 
 use anyhow::{bail, Context, Result};
-use opencv::core::{Mat, Point, Rect, Scalar, Vector, CV_8UC3};
+use opencv::core::{Mat, Point, Rect, Scalar, CV_8UC3};
 use opencv::imgproc::{self as cv, FONT_HERSHEY_SIMPLEX, LINE_8, LINE_AA};
 use serde::Deserialize;
 
@@ -113,7 +113,7 @@ fn main() -> Result<()> {
     }
     draw_legend(&mut img, y + 8)?;
 
-    let ok = opencv::imgcodecs::imwrite(out, &img, &Vector::new()).with_context(|| format!("writing {out}"))?;
+    let ok = imgproc::cvio::imgcodecs::imwrite(out, &img, &[]).with_context(|| format!("writing {out}"))?;
     if !ok {
         bail!("OpenCV could not write {out}");
     }

@@ -3,11 +3,11 @@
 //! Every error names the file and the reason. A header that declares more pixels than the limit is
 //! refused before any decoding, so a hostile or mistaken file cannot exhaust a rank's memory.
 
+use crate::cvio::imgcodecs;
 use crate::image::{Depth, Image, Keep};
 use crate::ops::{mat_view, mat_view_mut};
 use anyhow::{bail, ensure, Context, Result};
 use opencv::core::{Mat, Vector};
-use opencv::imgcodecs;
 use opencv::prelude::*;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -72,12 +72,7 @@ fn checked(mat: &impl MatTraitConst, name: &str, max_pixels: u64) -> Result<()> 
 /// rank 0 never holds the image twice (decoded by OpenCV, then copied). When the file turns out
 /// gray or with alpha, OpenCV allocates a buffer of its own instead and this copies from it.
 /// `Ok(None)`: the header's size was wrong; decode the ordinary way.
-fn decode_in_place(
-    src: &impl opencv::core::ToInputArray,
-    width: usize,
-    height: usize,
-    name: &str,
-) -> Result<Option<Image>> {
+fn decode_in_place(src: &impl MatTraitConst, width: usize, height: usize, name: &str) -> Result<Option<Image>> {
     let mut img = Image::zeros(width, height, 3);
     let own = img.data.as_ptr();
     let copied = {
@@ -178,11 +173,9 @@ fn from_mat(mat: &Mat) -> Result<Image> {
 
 /// Encodes an image in the format named by `ext` ("png", "jpg", ...).
 pub fn encode(img: &Image, ext: &str) -> Result<Encoded> {
-    let mut buf = Vector::<u8>::new();
     let view = mat_view(img)?;
-    let ok = imgcodecs::imencode(&format!(".{ext}"), &view, &mut buf, &Vector::new())
-        .with_context(|| format!("encoding as {ext}"))?;
-    ensure!(ok, "OpenCV could not encode the image as {ext}");
+    let buf = imgcodecs::imencode(&format!(".{ext}"), &view, &[]).with_context(|| format!("encoding as {ext}"))?;
+    let buf = buf.with_context(|| format!("OpenCV could not encode the image as {ext}"))?;
     Ok(Encoded(buf))
 }
 
@@ -204,7 +197,7 @@ impl std::ops::Deref for Encoded {
     }
 }
 
-/// The extension of `path`, lower-case, checked to be a format OpenCV can write.
+/// The extension of `path`, lower-case, checked to be a format imgproc can write.
 pub fn output_format(path: &Path) -> Result<String> {
     let ext = path
         .extension()
@@ -215,9 +208,14 @@ pub fn output_format(path: &Path) -> Result<String> {
     Ok(ext)
 }
 
-/// Checks that OpenCV has a writer for the extension.
+/// Checks that the extension names a format imgproc can write: one whose pieces imgproc encodes
+/// with its own code (PNG, TIFF, BMP, PNM: `pieces`; OpenCV writes these too, whole, in every
+/// build imgproc runs on), or one OpenCV has a writer for. Asking OpenCV loads its codecs
+/// (`cvio`, about 100 ms), which a job written in pieces never needs otherwise.
 pub fn check_format(ext: &str) -> Result<()> {
-    let ok = imgcodecs::have_image_writer(format!("x.{ext}").as_str()).unwrap_or(false);
+    use crate::formats::{by_extension, Family};
+    let own = by_extension(ext).is_some_and(|f| f.in_pieces && f.family != Family::Jpeg);
+    let ok = own || imgcodecs::have_image_writer(format!("x.{ext}").as_str()).unwrap_or(false);
     ensure!(ok, "unknown image format '{ext}' (try png, jpg, bmp, tiff, webp)");
     Ok(())
 }

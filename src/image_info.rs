@@ -4,9 +4,9 @@
 //! declares. The server's `POST /api/info` answers with it. Pure apart from OpenCV's decoder.
 
 use crate::codec;
+use crate::cvio::imgcodecs;
 use anyhow::{ensure, Context, Result};
 use opencv::core::{self, Mat, Vector};
-use opencv::imgcodecs;
 use opencv::prelude::*;
 use serde::Serialize;
 
@@ -221,8 +221,7 @@ mod tests {
             Mat::new_rows_cols_with_default(2, 3, core::CV_16UC4, core::Scalar::new(1000.0, 2000.0, 3000.0, 65535.0))
                 .unwrap();
         *mat.at_2d_mut::<core::Vec4w>(0, 0).unwrap() = core::Vec4w::from([0, 0, 0, 0]);
-        let mut png = Vector::<u8>::new();
-        imgcodecs::imencode(".png", &mat, &mut png, &Vector::new()).unwrap();
+        let png = imgcodecs::imencode(".png", &mat, &[]).unwrap().unwrap();
         let f = facts(png.as_slice(), "t.png", 100).unwrap();
         assert_eq!((f.format, f.width, f.height, f.channels, f.depth, f.has_alpha), ("png", 3, 2, 4, 16, true));
         assert_eq!(f.per_channel[3].histogram.iter().sum::<u64>(), 6);

@@ -8,9 +8,10 @@
 //! - engine: `master` (rank 0) and `worker` (ranks ≥ 1) over `protocol`'s MPI wire;
 //! - core, pure and built without MPI or GTK (`--no-default-features`): `ops`, `chain`,
 //!   `split`, `exec`, `global`, `edges`, `substrips`, `stream_plan`, `scheduler`, `pieces`,
-//!   `rows`, `row_source`, `codec`, `batch`, `batch_work`, `journal`, `classify` (ONNX models
-//!   through OpenCV DNN), `video`, `model`, the message types of
-//!   `protocol`, and the small facts modules (`cancel`, `process`, `threads`, `reach`).
+//!   `rows`, `row_source`, `codec`, `cvio` (OpenCV's codecs and video capture, loaded when
+//!   first used), `batch`, `batch_work`, `journal`, `classify` (ONNX models through OpenCV
+//!   DNN), `video`, `model`, the message types of `protocol`, and the small facts modules
+//!   (`cancel`, `process`, `threads`, `reach`).
 
 pub mod arriving;
 pub mod batch;
@@ -24,6 +25,7 @@ pub mod codec;
 pub mod commands;
 #[cfg(feature = "mpi")]
 pub mod coordinator;
+pub mod cvio;
 pub mod edges;
 pub mod exec;
 pub mod file_layout;

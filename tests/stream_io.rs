@@ -184,7 +184,7 @@ fn a_file_corrupt_halfway_leaves_no_output_and_no_hung_rank() {
 /// Writes `img` widened to 16 bits (`v × 257 + a little`) or given an alpha channel, as OpenCV
 /// writes such files: the variants the row readers must decode as OpenCV does.
 fn write_variant(path: &Path, img: &Image, sixteen: bool, alpha: bool) {
-    use opencv::core::{Mat, Vector, CV_16U};
+    use opencv::core::{Mat, CV_16U};
     use opencv::prelude::*;
     let typ = opencv::core::CV_MAKETYPE(opencv::core::CV_8U, img.channels as i32);
     let base = Mat::new_rows_cols_with_data(img.height as i32, (img.width * img.channels) as i32, &img.data).unwrap();
@@ -201,8 +201,7 @@ fn write_variant(path: &Path, img: &Image, sixteen: bool, alpha: bool) {
         mat = wide;
     }
     let ext = format!(".{}", path.extension().unwrap().to_str().unwrap());
-    let mut buf = Vector::<u8>::new();
-    assert!(opencv::imgcodecs::imencode(&ext, &mat, &mut buf, &Vector::new()).unwrap());
+    let buf = imgproc::cvio::imgcodecs::imencode(&ext, &mat, &[]).unwrap().expect("OpenCV encodes it");
     std::fs::write(path, buf.as_slice()).unwrap();
 }
 

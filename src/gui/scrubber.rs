@@ -8,6 +8,7 @@ use super::viewer::Picture;
 use crate::cancel::CancelFlag;
 use crate::chain::OpChain;
 use crate::codec;
+use crate::cvio::videoio;
 use crate::exec::run_whole;
 use crate::image::Image;
 use crate::video::{chunk::image_of, chunk::open_capture, Source, VideoInfo};
@@ -15,7 +16,6 @@ use anyhow::{ensure, Context as _, Result};
 use egui::Context;
 use opencv::core::Mat;
 use opencv::prelude::*;
-use opencv::videoio;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, Receiver, Sender};
 

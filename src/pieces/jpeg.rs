@@ -8,11 +8,10 @@
 //! pixels; only the DC prediction restarts at each marker (a couple of bytes per MCU row).
 
 use super::format::{PieceDetail, PieceMeta};
+use crate::cvio::imgcodecs;
 use crate::image::Image;
 use crate::ops::mat_view;
 use anyhow::{bail, ensure, Context, Result};
-use opencv::core::Vector;
-use opencv::imgcodecs;
 use std::io::Write;
 
 /// OpenCV's default `IMWRITE_JPEG_QUALITY`.
@@ -35,15 +34,9 @@ pub(super) fn encode(rows: &Image, start: usize, height: usize) -> Result<(Piece
         "{} columns need more MCUs per row than a restart interval holds",
         rows.width
     );
-    let params = Vector::from_slice(&[
-        imgcodecs::IMWRITE_JPEG_QUALITY,
-        QUALITY,
-        imgcodecs::IMWRITE_JPEG_RST_INTERVAL,
-        interval as i32,
-    ]);
-    let mut buf = Vector::<u8>::new();
-    let ok = imgcodecs::imencode(".jpg", &mat_view(rows)?, &mut buf, &params).context("OpenCV's JPEG encoder")?;
-    ensure!(ok, "OpenCV could not encode the rows as JPEG");
+    let params = [imgcodecs::IMWRITE_JPEG_QUALITY, QUALITY, imgcodecs::IMWRITE_JPEG_RST_INTERVAL, interval as i32];
+    let buf = imgcodecs::imencode(".jpg", &mat_view(rows)?, &params).context("OpenCV's JPEG encoder")?;
+    let buf = buf.context("OpenCV could not encode the rows as JPEG")?;
     let file = parse(buf.as_slice())?;
     let frame = file.frame;
     ensure!(

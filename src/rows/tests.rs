@@ -5,9 +5,9 @@
 
 use super::*;
 use crate::codec::{read_image, DEFAULT_MAX_PIXELS};
+use crate::cvio::imgcodecs;
 use crate::image::Image;
-use opencv::core::{Mat, Vector};
-use opencv::imgcodecs;
+use opencv::core::Mat;
 use opencv::prelude::*;
 use std::path::PathBuf;
 use std::process::Command;
@@ -84,8 +84,7 @@ fn opencv_write(
     } else {
         bytes.copy_from_slice(&high_bytes(&ordered));
     }
-    let params: Vector<i32> = params.iter().copied().collect();
-    assert!(imgcodecs::imwrite(path.to_str().unwrap(), &mat, &params).unwrap(), "imwrite {}", path.display());
+    assert!(imgcodecs::imwrite(path.to_str().unwrap(), &mat, params).unwrap(), "imwrite {}", path.display());
 }
 
 /// Runs a command-line tool the tests need (see scripts/install-deps.sh).
