@@ -57,7 +57,7 @@ fn all_gone_within(pids: &[u32], limit: Duration, what: &str) {
 fn sigint_to_rank_zero_mid_image_exits_130_with_no_output_and_no_rank_left() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.png");
-    write_picture(&input, 1600, 1200, 3, 3);
+    write_picture(&input, 2400, 1800, 3, 3);
     let output = dir.path().join("cancel-image-out.png");
     let child = spawn_mpirun(3, &["run", "--threads", "1", "--op", SLOW_OP, s(&input), "-o", s(&output)]);
     let pids = ranks_busy("cancel-image-out.png", 3);
@@ -76,7 +76,7 @@ fn sigint_to_rank_zero_mid_image_exits_130_with_no_output_and_no_rank_left() {
 fn sigint_to_mpirun_mid_image_ends_every_rank_with_no_output_and_mpirun_exits_1() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.png");
-    write_picture(&input, 1600, 1200, 3, 5);
+    write_picture(&input, 2400, 1800, 3, 5);
     let output = dir.path().join("ctrl-c-mpirun-out.png");
     let child = spawn_mpirun(3, &["run", "--threads", "1", "--op", SLOW_OP, s(&input), "-o", s(&output)]);
     let pids = ranks_busy("ctrl-c-mpirun-out.png", 3);
@@ -95,7 +95,8 @@ fn sigint_to_mpirun_mid_image_ends_every_rank_with_no_output_and_mpirun_exits_1(
 fn a_job_stopped_and_continued_through_mpirun_completes_exactly() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.png");
-    write_picture(&input, 1200, 900, 3, 6);
+    // About 1.2 s of bilateral per worker: the ranks are still computing when the stop comes.
+    write_picture(&input, 2400, 1800, 3, 6);
     let output = dir.path().join("stop-continue-out.png");
     let child = spawn_mpirun(3, &["run", "--threads", "1", "--op", SLOW_OP, s(&input), "-o", s(&output)]);
     let pids = ranks_busy("stop-continue-out.png", 3);
