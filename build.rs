@@ -15,7 +15,9 @@
 use std::path::Path;
 
 fn main() {
-    for shim in ["csrc/jpeg_rows.c", "csrc/tiff_rows.c", "csrc/cv_codecs.cpp", "csrc/cv_video.cpp"] {
+    for shim in
+        ["csrc/jpeg_rows.c", "csrc/tiff_rows.c", "csrc/cv_codecs.cpp", "csrc/cv_video.cpp", "csrc/cv_guarded.hpp"]
+    {
         println!("cargo:rerun-if-changed={shim}");
     }
     cc::Build::new().file("csrc/jpeg_rows.c").warnings(true).extra_warnings(true).compile("jpeg_rows");

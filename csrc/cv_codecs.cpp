@@ -5,12 +5,12 @@
 //
 // Mats and byte vectors cross as the pointers the opencv crate boxes them in (`cv::Mat*`,
 // `std::vector<uchar>*`, allocated with new): the program links the same libopencv_core and
-// libstdc++, and the crate deletes them as its own. Every call catches what OpenCV throws and
-// writes its message into the caller's buffer (`err`, `errlen` bytes): 0 is success.
+// libstdc++, and the crate deletes them as its own. Every call is `guarded` (cv_guarded.hpp): what
+// OpenCV throws comes back as a message.
+#include "cv_guarded.hpp"
+
 #include <opencv2/imgcodecs.hpp>
 
-#include <cstdio>
-#include <exception>
 #include <string>
 #include <vector>
 
@@ -26,23 +26,6 @@ static_assert(cv::IMWRITE_JPEG_CHROMA_QUALITY == 6, "IMWRITE_JPEG_CHROMA_QUALITY
 static_assert(cv::IMWRITE_PNG_COMPRESSION == 16, "IMWRITE_PNG_COMPRESSION");
 static_assert(cv::IMWRITE_PXM_BINARY == 32, "IMWRITE_PXM_BINARY");
 static_assert(cv::IMWRITE_TIFF_COMPRESSION == 259, "IMWRITE_TIFF_COMPRESSION");
-
-namespace {
-
-template <class F>
-int guarded(char *err, size_t errlen, F body) {
-    try {
-        body();
-        return 0;
-    } catch (const std::exception &e) {
-        std::snprintf(err, errlen, "%s", e.what());
-    } catch (...) {
-        std::snprintf(err, errlen, "unknown C++ exception");
-    }
-    return 1;
-}
-
-}  // namespace
 
 extern "C" {
 

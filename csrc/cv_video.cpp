@@ -4,34 +4,16 @@
 // start of the program (and of every rank) more than 150 ms when they were linked into it.
 //
 // A capture crosses as an opaque `cv::VideoCapture*`; frames as the `cv::Mat*` the opencv crate
-// boxes a Mat in. Every call catches what OpenCV throws and writes its message into the caller's
-// buffer (`err`, `errlen` bytes): 0 is success.
-#include <opencv2/videoio.hpp>
+// boxes a Mat in. Every call is `guarded` (cv_guarded.hpp): what OpenCV throws comes back
+// as a message.
+#include "cv_guarded.hpp"
 
-#include <cstdio>
-#include <exception>
+#include <opencv2/videoio.hpp>
 
 // The values src/cvio/videoio.rs names: checked here against OpenCV's own headers.
 static_assert(cv::CAP_FFMPEG == 1900, "CAP_FFMPEG");
 static_assert(cv::CAP_PROP_POS_MSEC == 0, "CAP_PROP_POS_MSEC");
 static_assert(cv::CAP_PROP_POS_FRAMES == 1, "CAP_PROP_POS_FRAMES");
-
-namespace {
-
-template <class F>
-int guarded(char *err, size_t errlen, F body) {
-    try {
-        body();
-        return 0;
-    } catch (const std::exception &e) {
-        std::snprintf(err, errlen, "%s", e.what());
-    } catch (...) {
-        std::snprintf(err, errlen, "unknown C++ exception");
-    }
-    return 1;
-}
-
-}  // namespace
 
 extern "C" {
 

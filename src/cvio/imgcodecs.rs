@@ -1,7 +1,7 @@
 //! OpenCV's `imdecode`, `imencode`, `imread`, `imwrite` and `haveImageWriter`, through the codecs
 //! shim (`csrc/cv_codecs.cpp`), loaded on first use.
 
-use super::plugin::{checked, Plugin};
+use super::plugin::{checked, once};
 use anyhow::{Context, Result};
 use opencv::core::{Mat, Vector};
 use opencv::prelude::*;
@@ -54,24 +54,19 @@ static SHIM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/libimgproc_cv_cod
 /// The shim, loaded by the first caller; a failure to load is kept and given to every caller.
 fn codecs() -> Result<&'static Codecs> {
     static CODECS: OnceLock<Result<Codecs, String>> = OnceLock::new();
-    let loaded = CODECS.get_or_init(|| {
-        let load = || -> Result<Codecs> {
-            let p = Plugin::load("imgcodecs", SHIM)?;
-            // SAFETY: each type above is the signature csrc/cv_codecs.cpp gives the symbol.
-            unsafe {
-                Ok(Codecs {
-                    decode: p.function("imgproc_imdecode")?,
-                    decode_to: p.function("imgproc_imdecode_to")?,
-                    read: p.function("imgproc_imread")?,
-                    encode: p.function("imgproc_imencode")?,
-                    write: p.function("imgproc_imwrite")?,
-                    have_writer: p.function("imgproc_have_image_writer")?,
-                })
-            }
-        };
-        load().map_err(|e| format!("{e:#}"))
-    });
-    loaded.as_ref().map_err(|e| anyhow::anyhow!("{e}"))
+    once(&CODECS, "imgcodecs", SHIM, |p| {
+        // SAFETY: each type above is the signature csrc/cv_codecs.cpp gives the symbol.
+        unsafe {
+            Ok(Codecs {
+                decode: p.function("imgproc_imdecode")?,
+                decode_to: p.function("imgproc_imdecode_to")?,
+                read: p.function("imgproc_imread")?,
+                encode: p.function("imgproc_imencode")?,
+                write: p.function("imgproc_imwrite")?,
+                have_writer: p.function("imgproc_have_image_writer")?,
+            })
+        }
+    })
 }
 
 fn c_string(s: &str) -> Result<CString> {

@@ -5,6 +5,7 @@ use anyhow::{bail, Context, Result};
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::io::Write;
 use std::os::fd::{FromRawFd, OwnedFd};
+use std::sync::OnceLock;
 
 /// A loaded shim; never unloaded (its functions are kept in statics for the process's life).
 pub(crate) struct Plugin {
@@ -59,6 +60,18 @@ impl Plugin {
         // SAFETY: the caller vouches for the signature; sizes are checked above.
         Ok(unsafe { std::mem::transmute_copy::<*mut c_void, F>(&address) })
     }
+}
+
+/// The functions `resolve` finds in the shim `bytes`, loaded by the first caller of `cell`; a
+/// failure to load is kept and given to every caller.
+pub(crate) fn once<T>(
+    cell: &'static OnceLock<Result<T, String>>,
+    name: &'static str,
+    bytes: &[u8],
+    resolve: impl FnOnce(&Plugin) -> Result<T>,
+) -> Result<&'static T> {
+    let loaded = cell.get_or_init(|| Plugin::load(name, bytes).and_then(|p| resolve(&p)).map_err(|e| format!("{e:#}")));
+    loaded.as_ref().map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 fn dl_error() -> String {

@@ -1,6 +1,6 @@
 //! OpenCV's `VideoCapture`, through the video shim (`csrc/cv_video.cpp`), loaded on first use.
 
-use super::plugin::{checked, Plugin};
+use super::plugin::{checked, once};
 use anyhow::{Context, Result};
 use opencv::prelude::*;
 use std::ffi::{c_char, c_int, c_void, CString};
@@ -37,25 +37,20 @@ static SHIM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/libimgproc_cv_vid
 /// The shim, loaded by the first caller; a failure to load is kept and given to every caller.
 fn video() -> Result<&'static Video> {
     static VIDEO: OnceLock<Result<Video, String>> = OnceLock::new();
-    let loaded = VIDEO.get_or_init(|| {
-        let load = || -> Result<Video> {
-            let p = Plugin::load("videoio", SHIM)?;
-            // SAFETY: each type above is the signature csrc/cv_video.cpp gives the symbol.
-            unsafe {
-                Ok(Video {
-                    open: p.function("imgproc_capture_open")?,
-                    free: p.function("imgproc_capture_free")?,
-                    is_opened: p.function("imgproc_capture_is_opened")?,
-                    read: p.function("imgproc_capture_read")?,
-                    grab: p.function("imgproc_capture_grab")?,
-                    get: p.function("imgproc_capture_get")?,
-                    set: p.function("imgproc_capture_set")?,
-                })
-            }
-        };
-        load().map_err(|e| format!("{e:#}"))
-    });
-    loaded.as_ref().map_err(|e| anyhow::anyhow!("{e}"))
+    once(&VIDEO, "videoio", SHIM, |p| {
+        // SAFETY: each type above is the signature csrc/cv_video.cpp gives the symbol.
+        unsafe {
+            Ok(Video {
+                open: p.function("imgproc_capture_open")?,
+                free: p.function("imgproc_capture_free")?,
+                is_opened: p.function("imgproc_capture_is_opened")?,
+                read: p.function("imgproc_capture_read")?,
+                grab: p.function("imgproc_capture_grab")?,
+                get: p.function("imgproc_capture_get")?,
+                set: p.function("imgproc_capture_set")?,
+            })
+        }
+    })
 }
 
 /// A `cv::VideoCapture`, released when dropped.
