@@ -215,7 +215,8 @@ pub fn output_format(path: &Path) -> Result<String> {
 pub fn check_format(ext: &str) -> Result<()> {
     use crate::formats::{by_extension, Family};
     let own = by_extension(ext).is_some_and(|f| f.in_pieces && f.family != Family::Jpeg);
-    let ok = own || imgcodecs::have_image_writer(format!("x.{ext}").as_str()).unwrap_or(false);
+    // A shim that cannot be loaded is its own error, not an "unknown format".
+    let ok = own || imgcodecs::have_image_writer(format!("x.{ext}").as_str()).context("asking OpenCV for a writer")?;
     ensure!(ok, "unknown image format '{ext}' (try png, jpg, bmp, tiff, webp)");
     Ok(())
 }
