@@ -11,6 +11,7 @@
 
 #include <opencv2/imgcodecs.hpp>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -49,14 +50,9 @@ int imgproc_imencode(const char *ext, const cv::Mat *img, const int *params, siz
                      std::vector<uchar> **out, int *ok, char *err, size_t errlen) {
     return guarded(err, errlen, [&] {
         std::vector<int> p(params, params + nparams);
-        std::vector<uchar> *buf = new std::vector<uchar>();
-        try {
-            *ok = cv::imencode(ext, *img, *buf, p) ? 1 : 0;
-        } catch (...) {
-            delete buf;
-            throw;
-        }
-        *out = buf;
+        auto buf = std::make_unique<std::vector<uchar>>();
+        *ok = cv::imencode(ext, *img, *buf, p) ? 1 : 0;
+        *out = buf.release();
     });
 }
 

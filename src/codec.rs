@@ -213,8 +213,7 @@ pub fn output_format(path: &Path) -> Result<String> {
 /// build imgproc runs on), or one OpenCV has a writer for. Asking OpenCV loads its codecs
 /// (`cvio`, about 100 ms), which a job written in pieces never needs otherwise.
 pub fn check_format(ext: &str) -> Result<()> {
-    use crate::formats::{by_extension, Family};
-    let own = by_extension(ext).is_some_and(|f| f.in_pieces && f.family != Family::Jpeg);
+    let own = crate::pieces::PieceFormat::from_ext(ext).is_some_and(|p| p.own_encoder());
     // A shim that cannot be loaded is its own error, not an "unknown format".
     let ok = own || imgcodecs::have_image_writer(format!("x.{ext}").as_str()).context("asking OpenCV for a writer")?;
     ensure!(ok, "unknown image format '{ext}' (try png, jpg, bmp, tiff, webp)");

@@ -37,6 +37,12 @@ impl PieceFormat {
         }
     }
 
+    /// Whether imgproc encodes this format's pieces with its own code (PNG's deflate, libtiff,
+    /// raw BMP and PNM rows), not with OpenCV's encoder (JPEG).
+    pub fn own_encoder(self) -> bool {
+        self != PieceFormat::Jpeg
+    }
+
     /// Every piece except the last must start and end on a multiple of this many rows
     /// (JPEG: 16 = MCU rows at any sampling; TIFF: its rows per strip; PNG/BMP/PNM: 1).
     pub fn row_align(self) -> usize {
