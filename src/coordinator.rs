@@ -42,6 +42,9 @@ pub enum Request {
         /// Once set, the batch yields: no image starts, running ones finish and are journaled,
         /// and the outcome says `paused` (the server's fairness between users).
         pause: Option<Arc<AtomicBool>>,
+        /// An open batch: items that join it while it runs ([`jobs::batch::plan_arrival`]); it
+        /// ends once this sender is dropped and they are done.
+        more: Option<Receiver<BatchItem>>,
         reply: Sender<JobEvent>,
         wake: Wake,
     },
@@ -60,6 +63,8 @@ pub enum Request {
     /// Answers at once when no job runs: the server's health check asks whether the MPI thread
     /// still serves.
     Ping { reply: Sender<()> },
+    /// Every rank loads the image codecs now (a server about to take jobs).
+    Warm,
     /// Shut every rank down now (see [`Stopper`]); `done` hears when MPI is finalised.
     Shutdown { done: Sender<()> },
 }
@@ -220,23 +225,25 @@ fn serve(master: &Master, requests: Receiver<Request>, running: &RunningJob) -> 
             | Request::Batch { cancel, .. }
             | Request::Classify { cancel, .. }
             | Request::Video { cancel, .. } => set_running(Some(cancel)),
-            Request::Shutdown { .. } | Request::Ping { .. } => {}
+            Request::Shutdown { .. } | Request::Ping { .. } | Request::Warm => {}
         }
         match request {
             Request::Ping { reply } => {
                 let _ = reply.send(());
             }
             Request::Shutdown { done } => return Some(done),
+            Request::Warm => master.warm_codecs(),
             Request::Image { image, chain, coordinator_only, cancel, reply, wake } => {
                 let to = Replies { reply, wake };
                 let job = jobs::image::InMemory { chain: &chain, coordinator_only };
                 let result = jobs::image::filter(master, Image::clone(&image), job, &mut to.progress(), &cancel);
                 to.send(JobEvent::ImageFinished(result.map_err(|e| format!("{e:#}"))));
             }
-            Request::Batch { job, cancel, pause, reply, wake } => {
+            Request::Batch { job, cancel, pause, more, reply, wake } => {
                 let to = Replies { reply, wake };
                 let pause = pause.unwrap_or_default();
-                let result = run_batch(master, &job, &cancel, &pause, &to).map_err(|e| format!("{e:#}"));
+                let halt = master::BatchHalt { cancel: &cancel, pause: &pause };
+                let result = run_batch(master, &job, halt, more.as_ref(), &to).map_err(|e| format!("{e:#}"));
                 to.send(JobEvent::BatchFinished(result));
             }
             Request::Classify { job, cancel, pause, reply, wake } => {
@@ -277,13 +284,14 @@ impl Replies {
 fn run_batch(
     master: &Master,
     job: &BatchRequest,
-    cancel: &AtomicBool,
-    pause: &AtomicBool,
+    halt: master::BatchHalt<'_>,
+    more: Option<&Receiver<BatchItem>>,
     to: &Replies,
 ) -> Result<BatchOutcome> {
     let prepared = jobs::batch::prepare(job)?;
     to.send(JobEvent::BatchPlanned { items: prepared.items().to_vec(), already_done: prepared.already_done() });
-    Ok(jobs::batch::run_yielding(master, prepared, &mut to.progress(), cancel, pause)?.outcome)
+    let run = jobs::batch::run_yielding(master, prepared, &mut to.progress(), halt.cancel, halt.pause, more)?;
+    Ok(run.outcome)
 }
 
 fn run_classify(

@@ -85,6 +85,10 @@ pub fn serve(world: &SimpleCommunicator) -> Result<()> {
                 me.forget_cancels_before(job.id);
                 me.video_job(&job)?;
             }
+            Command::Warm => {
+                // A codec that cannot be loaded fails the first image that needs it, by name.
+                let _ = crate::cvio::imgcodecs::preload();
+            }
             Command::Shutdown => {
                 // Rank 0 waits a bounded time for this, then ends the job for a rank that is
                 // silent (see `master::shutdown`).

@@ -100,3 +100,63 @@ fn a_small_job_sharing_a_turn_ends_with_its_own_image_not_with_the_turn() {
     let a_done = server.wait_final(&a, None);
     assert_eq!(a_done["status"], "succeeded", "{a_done}");
 }
+
+/// The value of counter `name` in `/metrics`.
+fn metric(server: &Server, name: &str) -> u64 {
+    let text = String::from_utf8(server.get("/metrics").1).unwrap();
+    let line = text.lines().find(|l| l.starts_with(&format!("{name} "))).unwrap_or_else(|| panic!("{name}: {text}"));
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// Downloads the one result of `job` and checks it against `imgproc run --reference`.
+fn assert_exact(server: &Server, job: &serde_json::Value, input: &std::path::Path, op: &str, tmp: &std::path::Path) {
+    use imgproc::codec::{read_image, DEFAULT_MAX_PIXELS};
+    let (id, name) = (job["id"].as_str().unwrap(), job["items"][0]["output"].as_str().unwrap());
+    let got = tmp.join(format!("got-{id}-{name}"));
+    let (status, bytes) = server.get(&format!("/api/jobs/{id}/results/{name}"));
+    assert_eq!(status, 200, "{job}");
+    std::fs::write(&got, bytes).unwrap();
+    let want = tmp.join(format!("want-{id}-{name}"));
+    common::reference(op, input, &want);
+    let (x, y) = (read_image(&got, DEFAULT_MAX_PIXELS).unwrap(), read_image(&want, DEFAULT_MAX_PIXELS).unwrap());
+    assert!((x.width, x.height, x.channels, &x.data) == (y.width, y.height, y.channels, &y.data), "{name}");
+}
+
+/// A small job queued while a turn of its chain runs joins that turn (no new turn starts for
+/// it) and ends with its own image; a job with another chain closes the turn and runs in the
+/// next one. Every result equals the one-process result.
+#[test]
+fn a_small_job_joins_the_running_turn_and_another_chain_waits_for_the_next() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (long, small, other) =
+        (tmp.path().join("long.png"), tmp.path().join("small.png"), tmp.path().join("other.png"));
+    write_picture(&long, 3000, 2000, 3, 31);
+    write_picture(&small, 64, 48, 3, 32);
+    write_picture(&other, 80, 60, 3, 33);
+    let server = Server::start(3, &tmp.path().join("data"), &[]);
+    let op = "bilateral:d=25";
+    let (status, a) = server.submit(&[&long], op, None, &[]);
+    assert_eq!(status, 202, "{a}");
+    let a = a["id"].as_str().unwrap().to_string();
+    common::wait_until(Duration::from_secs(60), "the long job on the ranks", || {
+        server.get_json(&format!("/api/jobs/{a}"), None).1["status"] == "running"
+    });
+    let (_, b) = server.submit(&[&small], op, None, &[]);
+    let b_done = server.wait_final(b["id"].as_str().unwrap(), None);
+    assert_eq!(b_done["status"], "succeeded", "{b_done}");
+    assert_eq!(metric(&server, "imgproc_turns_total"), 1, "the small job ran in the long one's turn");
+    assert_eq!(metric(&server, "imgproc_turn_joins_total"), 1);
+    let (_, c) = server.submit(&[&other], "invert", None, &[]);
+    let a_then = server.get_json(&format!("/api/jobs/{a}"), None).1;
+    assert_eq!(a_then["status"], "running", "the long job still runs when the other chain arrives: {a_then}");
+    let c_done = server.wait_final(c["id"].as_str().unwrap(), None);
+    assert_eq!(c_done["status"], "succeeded", "{c_done}");
+    let a_done = server.get_json(&format!("/api/jobs/{a}"), None).1;
+    assert_eq!(a_done["status"], "succeeded", "the other chain ran after the turn it closed: {a_done}");
+    assert!(c_done["started"].as_f64() >= a_done["finished"].as_f64(), "{c_done} / {a_done}");
+    assert_eq!(metric(&server, "imgproc_turns_total"), 2);
+    assert_eq!(metric(&server, "imgproc_turn_joins_total"), 1, "another chain never joins");
+    assert_exact(&server, &b_done, &small, op, tmp.path());
+    assert_exact(&server, &c_done, &other, "invert", tmp.path());
+    assert_exact(&server, &a_done, &long, op, tmp.path());
+}

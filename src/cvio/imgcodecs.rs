@@ -51,6 +51,12 @@ struct Codecs {
 
 static SHIM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/libimgproc_cv_codecs.so"));
 
+/// Loads the shim now rather than at the first image: a server's ranks do it as it starts, so
+/// its first job does not wait the ~0.1 s the dynamic loader takes for OpenCV's codecs.
+pub fn preload() -> Result<()> {
+    codecs().map(|_| ())
+}
+
 /// The shim, loaded by the first caller; a failure to load is kept and given to every caller.
 fn codecs() -> Result<&'static Codecs> {
     static CODECS: OnceLock<Result<Codecs, String>> = OnceLock::new();

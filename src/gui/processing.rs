@@ -95,7 +95,7 @@ impl GuiApp {
                 self.batch_outcome = None;
                 self.batch_made_with = Some(recipe);
                 self.selected = None;
-                (Request::Batch { job, cancel: Arc::clone(&cancel), pause: None, reply, wake }, true)
+                (Request::Batch { job, cancel: Arc::clone(&cancel), pause: None, more: None, reply, wake }, true)
             }
         };
         if let Err(e) = self.jobs.send(request) {

@@ -12,6 +12,7 @@ use crate::model::{BatchOptions, BatchOutcome, Progress};
 use anyhow::{ensure, Result};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
+use std::sync::mpsc::Receiver;
 
 /// A batch as a face asks for it.
 #[derive(Clone, Debug)]
@@ -79,6 +80,14 @@ pub fn prepare(req: &BatchRequest) -> Result<PreparedBatch> {
     Ok(PreparedBatch { request: req.clone(), items, journal, clock })
 }
 
+/// An item for an open batch of `req` (see [`run_yielding`]): `input`'s output in the batch's
+/// folder, as [`prepare`] plans its first items. The caller keeps the names apart (an arrival
+/// is not checked against the batch's other outputs).
+pub fn plan_arrival(req: &BatchRequest, input: &std::path::Path) -> Result<BatchItem> {
+    let mut items = batch::plan(&[input.to_path_buf()], &req.out_dir, req.format.as_deref())?;
+    Ok(items.remove(0))
+}
+
 /// A finished batch: what happened to its items, and its summary.
 pub struct BatchRun {
     pub outcome: BatchOutcome,
@@ -94,18 +103,20 @@ pub fn run(
     on: &mut dyn FnMut(Progress),
     cancel: &AtomicBool,
 ) -> Result<BatchRun> {
-    run_yielding(master, prepared, on, cancel, &AtomicBool::new(false))
+    run_yielding(master, prepared, on, cancel, &AtomicBool::new(false), None)
 }
 
 /// [`run`], and once `pause` is set no image starts while running ones finish: the batch yields
 /// its turn (the server's fairness) and a later [`prepare`] of the same request goes on from
-/// its journal.
+/// its journal. With `more`, the batch is open: items planned by the caller ([`plan_arrival`])
+/// arrive while it runs, and it ends once `more`'s sender is gone and they are done.
 pub fn run_yielding(
     master: &Master,
     mut prepared: PreparedBatch,
     on: &mut dyn FnMut(Progress),
     cancel: &AtomicBool,
     pause: &AtomicBool,
+    more: Option<&Receiver<BatchItem>>,
 ) -> Result<BatchRun> {
     let req = &prepared.request;
     let opts = BatchOptions {
@@ -117,7 +128,7 @@ pub fn run_yielding(
     let work = BatchWork::Filter(req.chain.clone());
     let halt = BatchHalt { cancel, pause };
     let outcome = master.run_batch(
-        BatchPlan { items: &prepared.items, work: &work },
+        BatchPlan { items: &prepared.items, work: &work, more },
         &opts,
         &mut prepared.journal,
         on,

@@ -161,7 +161,7 @@ pub fn run(
     let mut sink = ResultsSink { file: results };
     let halt = BatchHalt { cancel, pause };
     let outcome = master.run_batch(
-        BatchPlan { items: &items, work: &BatchWork::Classify(work) },
+        BatchPlan { items: &items, work: &BatchWork::Classify(work), more: None },
         &opts,
         &mut journal,
         on,

@@ -12,10 +12,11 @@ use crate::protocol::*;
 use crate::reach::{self, ProbeFile};
 use crate::scheduler::{self, Halt, RankEvent, Report, Scheduler, Transport};
 use anyhow::Result;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, TryRecvError};
 use std::time::{Duration, Instant};
 
 /// What a finished item hands back to rank 0: its bytes, or the temporary file a rank wrote.
@@ -34,6 +35,11 @@ pub struct BatchHalt<'a> {
 pub struct BatchPlan<'a> {
     pub items: &'a [BatchItem],
     pub work: &'a BatchWork,
+    /// An open batch: more items arrive here while it runs, each taking the next index, their
+    /// outputs in the same folder as the first items'. The batch ends once the sender is gone
+    /// and every item is done (a server's turn that later jobs join). Arrivals are new work:
+    /// the journal is not asked about them.
+    pub more: Option<&'a Receiver<BatchItem>>,
 }
 
 impl Master {
@@ -53,7 +59,7 @@ impl Master {
         halt: BatchHalt<'_>,
         outputs: &mut dyn Outputs,
     ) -> Result<BatchOutcome> {
-        let BatchPlan { items, work } = plan;
+        let BatchPlan { items, work, more } = plan;
         let BatchHalt { cancel, pause } = halt;
         self.settle()?;
         let n = self.size();
@@ -94,13 +100,17 @@ impl Master {
             .collect();
         let mut sched = Scheduler::new(slots);
         pending_items.iter().for_each(|&i| sched.push(i));
-        sched.close();
-        let pending = pending_items.len();
+        if more.is_none() {
+            sched.close();
+        }
+        // Images to do in this run: grows as an open batch's arrive.
+        let pending = Cell::new(pending_items.len());
+        let items = RefCell::new(items.to_vec());
 
         let outputs = RefCell::new(outputs);
         let mut transport = MpiBatch {
             master: self,
-            items,
+            items: &items,
             job,
             own_files: own_files.clone(),
             lane: local.then(|| LocalLane::spawn(work.clone(), opts.max_pixels)),
@@ -122,7 +132,7 @@ impl Master {
                     (books.on)(Progress::ItemAssigned { rank, index: item })
                 }
                 Report::Done { rank, item, secs } => {
-                    let it = &items[item];
+                    let it = &items.borrow()[item];
                     let job = books.journal.job().to_string();
                     books.journal.append(Entry::Done {
                         time: now(),
@@ -137,7 +147,7 @@ impl Master {
                     books.waiting.push(Progress::ItemDone { rank, index: item, secs, error: None });
                 }
                 Report::Failed { rank, item, secs, reason } => {
-                    let it = &items[item];
+                    let it = &items.borrow()[item];
                     let job = books.journal.job().to_string();
                     // A failed image is done again by the next run whether this line lasts or not.
                     books.journal.append(Entry::Failed {
@@ -153,10 +163,30 @@ impl Master {
                 // Not journaled: the next run does it.
                 Report::Cancelled { .. } => {}
             }
-            books.tick(handed >= pending_items.len())
+            // An open batch's images are each awaited by someone (a server's client): each is
+            // synced as it comes.
+            books.tick(more.is_some() || handed >= pending.get())
         };
-        // Between events: lines waiting for their fsync get it once it is due.
-        let mut halt = || -> Halt {
+        // Between events: an open batch's arrivals are queued, and lines waiting for their
+        // fsync get it once it is due.
+        let mut halt = |sched: &mut Scheduler| -> Halt {
+            if let Some(more) = more.filter(|_| sched.is_open()) {
+                loop {
+                    match more.try_recv() {
+                        Ok(item) => {
+                            let mut items = items.borrow_mut();
+                            sched.push(items.len());
+                            items.push(item);
+                            pending.set(pending.get() + 1);
+                        }
+                        Err(TryRecvError::Empty) => break,
+                        Err(TryRecvError::Disconnected) => {
+                            sched.close();
+                            break;
+                        }
+                    }
+                }
+            }
             // An error here comes back from the next report or the final flush.
             let _ = books.borrow_mut().tick(false);
             if cancel.load(Ordering::Relaxed) {
@@ -181,7 +211,7 @@ impl Master {
         // A stalled rank still owes its last answer: the next command waits for it.
         if end.lingering.iter().any(|&r| r > 0) {
             let mut dirs = self.abandoned_dirs.borrow_mut();
-            for dir in items.iter().filter_map(|i| i.output.parent()) {
+            for dir in items.borrow().iter().filter_map(|i| i.output.parent()) {
                 if !dirs.iter().any(|d| d == dir) {
                     dirs.push(dir.to_path_buf());
                 }
@@ -189,7 +219,7 @@ impl Master {
         }
         self.lingering.borrow_mut().extend(end.lingering.into_iter().filter(|&r| r > 0));
         outcome.stopped = end.stopped;
-        let unfinished = outcome.done + outcome.failed.len() < pending;
+        let unfinished = outcome.done + outcome.failed.len() < pending.get();
         outcome.cancelled = cancel.load(Ordering::Relaxed) && unfinished;
         outcome.paused = !outcome.cancelled && outcome.stopped.is_none() && pause.load(Ordering::Relaxed) && unfinished;
         let journal = books.journal;
@@ -284,7 +314,7 @@ impl Master {
 /// The batch as it travels: workers over MPI, rank 0's share on its local lane.
 struct MpiBatch<'a, 'o> {
     master: &'a Master,
-    items: &'a [BatchItem],
+    items: &'a RefCell<Vec<BatchItem>>,
     job: u64,
     /// Per rank: reads inputs and writes outputs itself (only indices travel).
     own_files: Vec<bool>,
@@ -342,7 +372,7 @@ impl Transport for MpiBatch<'_, '_> {
     type Payload = Payload;
 
     fn assign(&mut self, rank: usize, index: usize) -> Result<(), String> {
-        let item = &self.items[index];
+        let item = &self.items.borrow()[index];
         if rank == 0 {
             self.lane.as_mut().expect("rank 0 gets items only with a lane").send(index, item.clone());
             return Ok(());
@@ -399,7 +429,7 @@ impl Transport for MpiBatch<'_, '_> {
 
     fn store(&mut self, index: usize, payload: Payload) -> Result<(), Failure> {
         let started = Instant::now();
-        let result = self.outputs.borrow_mut().store(&self.items[index], payload);
+        let result = self.outputs.borrow_mut().store(&self.items.borrow()[index], payload);
         self.mine.write_secs += started.elapsed().as_secs_f64();
         result.map_err(|e| failure_of(&e))
     }

@@ -123,6 +123,15 @@ impl Master {
         self.ranks.len()
     }
 
+    /// Has every rank load the image codecs now (a server, before its first job). A load that
+    /// fails is left for the first image that needs the codecs to report.
+    pub fn warm_codecs(&self) {
+        for rank in 1..self.size() {
+            send_command(self.world(), rank, &Command::Warm);
+        }
+        let _ = crate::cvio::imgcodecs::preload();
+    }
+
     /// The communicator; only ever asked for when there are workers, so MPI is running.
     fn world(&self) -> &SimpleCommunicator {
         self.world.as_ref().expect("a job with workers runs under MPI")

@@ -125,7 +125,7 @@ impl Master {
             Ok(())
         };
         // Between events the driver asks whether to cancel: frames done go to the front end then.
-        let mut cancelled = || {
+        let mut cancelled = |_: &mut Scheduler| {
             for (rank, index, frames) in progress.borrow_mut().drain(..) {
                 (on.borrow_mut())(VideoEvent::Frames { rank, index, frames });
             }

@@ -54,6 +54,9 @@ pub enum Command {
     Batch(BatchJob),
     /// Filter a video or frame sequence, chunk by chunk ([`VideoJob`]).
     Video(Box<VideoJob>),
+    /// Load the image codecs now ([`crate::cvio::imgcodecs::preload`]), before any job needs
+    /// them: a server's ranks stay up for many jobs, and the first should not pay for it.
+    Warm,
     /// Leave the worker loop; the process then exits 0.
     Shutdown,
     /// Say goodbye and exit with this code at once, without finalising MPI: mpirun is ending

@@ -123,6 +123,11 @@ impl Scheduler {
         self.cancelled
     }
 
+    /// More items may still be pushed: the work is open (a server's turn that jobs join).
+    pub fn is_open(&self) -> bool {
+        !self.closed && !self.cancelled
+    }
+
     /// Items not started yet.
     pub fn queued(&self) -> usize {
         self.queue.len()
@@ -305,7 +310,8 @@ pub struct RunEnd {
     pub stopped: Option<String>,
 }
 
-/// What the driver should do, asked between events.
+/// What the driver should do, asked between events (the hook may also [`Scheduler::push`] items
+/// that arrived and [`Scheduler::close`] the work once no more come).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Halt {
     /// Carry on.
@@ -318,16 +324,19 @@ pub enum Halt {
 
 /// How often the driver looks at the cancel flag while nothing arrives.
 const POLL: Duration = Duration::from_millis(20);
+/// The same while the work is open: an item that arrives for an idle rank waits at most this.
+const OPEN_POLL: Duration = Duration::from_millis(2);
 
 /// Runs the scheduler until every item is finished and every rank that is not lingering has
-/// confirmed its end. `halt()` is checked between events; once it says [`Halt::Cancel`], the
+/// confirmed its end. `halt(sched)` is called between events, where it may push items that
+/// arrived meanwhile and close the work; once it says [`Halt::Cancel`], the
 /// queue is dropped and running items are asked to stop; [`Halt::Withdraw`] drops the queue only. A full output disk stops the run the same way,
 /// rather than failing every remaining item one by one. `report` sees every assignment and
 /// outcome; an error from it (the journal cannot be written) ends the run.
 pub fn run<T: Transport>(
     sched: &mut Scheduler,
     transport: &mut T,
-    halt: &mut dyn FnMut() -> Halt,
+    halt: &mut dyn FnMut(&mut Scheduler) -> Halt,
     report: &mut dyn FnMut(Report) -> Result<()>,
 ) -> Result<RunEnd> {
     let clock = Instant::now();
@@ -335,7 +344,7 @@ pub fn run<T: Transport>(
     let mut end = RunEnd::default();
     loop {
         if !sched.is_cancelled() {
-            match halt() {
+            match halt(sched) {
                 Halt::Go => {}
                 Halt::Withdraw => sched.withdraw(),
                 Halt::Cancel => {
@@ -349,7 +358,7 @@ pub fn run<T: Transport>(
         if sched.is_over() {
             break;
         }
-        match transport.next_event(POLL)? {
+        match transport.next_event(if sched.is_open() { OPEN_POLL } else { POLL })? {
             None => {}
             Some(RankEvent::Finished { rank, stats: s }) => {
                 sched.rank_finished(rank);

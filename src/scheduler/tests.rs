@@ -74,7 +74,7 @@ fn run_all(sched: &mut Scheduler, fake: &mut Fake, cancel_after: Option<usize>) 
 fn run_halting(sched: &mut Scheduler, fake: &mut Fake, halt_after: Option<(usize, Halt)>) -> Vec<Report> {
     let mut reports = Vec::new();
     let mut polls = 0;
-    let mut halt = || {
+    let mut halt = |_: &mut Scheduler| {
         polls += 1;
         match halt_after {
             Some((n, h)) if polls > n => h,
@@ -319,7 +319,7 @@ fn a_full_disk_fails_its_item_and_stops_the_rest_instead_of_failing_each() {
     let mut fake = Fake { full_from: Some(3), ..Default::default() };
     let mut end = RunEnd::default();
     let mut reports = Vec::new();
-    run(&mut s, &mut fake, &mut || Halt::Go, &mut |r| {
+    run(&mut s, &mut fake, &mut |_: &mut Scheduler| Halt::Go, &mut |r| {
         reports.push(r);
         Ok(())
     })
@@ -351,5 +351,39 @@ fn a_withdrawn_run_lets_running_items_finish_and_starts_no_more() {
     assert_eq!(done, vec![0, 1, 2, 3], "the items already on the ranks finish and are kept");
     assert!(fake.cancels.is_empty(), "nothing running is stopped");
     assert_eq!(fake.stored, vec![0, 1, 2, 3]);
+    assert!(s.is_over());
+}
+
+#[test]
+fn open_work_takes_items_that_arrive_while_it_runs_and_ends_only_once_closed() {
+    // Two workers, one item to start with; three more arrive at polls 3, 4 and 6, then the
+    // source closes at poll 9.
+    let mut s = Scheduler::new(vec![0, 1, 1]).with_stragglers(None);
+    s.push(0);
+    let mut fake = Fake::default();
+    let mut polls = 0;
+    let mut halt = |sched: &mut Scheduler| {
+        polls += 1;
+        match polls {
+            3 | 4 | 6 => sched.push(polls),
+            9 => sched.close(),
+            _ => {}
+        }
+        assert!(polls < 1000, "open work never ended");
+        Halt::Go
+    };
+    let mut reports = Vec::new();
+    run(&mut s, &mut fake, &mut halt, &mut |r| {
+        reports.push(r);
+        Ok(())
+    })
+    .unwrap();
+    // Item 0 is done by the second poll: the ranks idle, not finished, until the later arrivals.
+    assert_eq!(done_items(&reports), vec![0, 3, 4, 6], "every arrival was run");
+    let finishes = fake.log.iter().filter(|l| l.starts_with("finish")).count();
+    assert_eq!(finishes, 2, "each worker told to finish once, after the close");
+    let first_finish = fake.log.iter().position(|l| l.starts_with("finish")).unwrap();
+    let last_assign = fake.log.iter().rposition(|l| l.starts_with("assign")).unwrap();
+    assert!(first_finish > last_assign, "no rank finished while items could still come: {:?}", fake.log);
     assert!(s.is_over());
 }

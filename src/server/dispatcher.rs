@@ -72,13 +72,13 @@ pub fn run(shared: Arc<Shared>, store: Store, requests: Sender<Request>, kicks: 
             _ => None,
         };
         let result = match small {
-            Some(jobs) => group::run(&shared, &store, &requests, jobs),
+            Some(jobs) => group::run(&shared, &store, &requests, &kicks, jobs),
             None => run_job(&shared, &store, &requests, &kicks, &next.id),
         };
         if let Err(e) = result {
             eprintln!("imgproc serve: job {}: {e:#}", next.id);
             let _ = store.set_status(&next.id, JobStatus::Failed, Some(&format!("{e:#}")), now());
-            shared.changed();
+            shared.job_changed(&next.id);
         }
     }
 }
@@ -108,7 +108,7 @@ fn run_job(shared: &Shared, store: &Store, requests: &Sender<Request>, kicks: &R
         *running = Some(Running { id: id.into(), cancel: Arc::clone(&cancel), pause: Arc::clone(&pause) });
         job
     };
-    shared.changed();
+    shared.job_changed(id);
     let chain = || OpChain::parse(&job.chain, &[]).with_context(|| format!("chain {}", job.chain));
     let (reply, events) = mpsc::channel();
     let wake: crate::coordinator::Wake = Arc::new(|| {});
@@ -127,7 +127,14 @@ fn run_job(shared: &Shared, store: &Store, requests: &Sender<Request>, kicks: &R
                 send_files: false,
                 coordinator_only: false,
             };
-            Request::Batch { job: batch, cancel: Arc::clone(&cancel), pause: Some(Arc::clone(&pause)), reply, wake }
+            Request::Batch {
+                job: batch,
+                cancel: Arc::clone(&cancel),
+                pause: Some(Arc::clone(&pause)),
+                more: None,
+                reply,
+                wake,
+            }
         }
         JobKind::Video => {
             let input = inputs_dir.join(&items[0].name);
@@ -188,7 +195,7 @@ fn run_job(shared: &Shared, store: &Store, requests: &Sender<Request>, kicks: &R
             store.set_status(id, JobStatus::Failed, Some(&reason), t)?;
         }
     }
-    shared.changed();
+    shared.job_changed(id);
     Ok(())
 }
 
@@ -293,7 +300,7 @@ impl<'a> Turn<'a> {
                 self.progress.done += 1;
                 let output = self.output_of(index);
                 self.end_item(index, &output, error.as_deref())?;
-                self.shared.changed();
+                self.shared.job_changed(&self.job.id);
             }
             JobEvent::Progress(_) => {}
             JobEvent::BatchFinished(result) => return Ok(Some(batch_end(result))),
@@ -363,7 +370,7 @@ impl<'a> Turn<'a> {
         self.store.set_progress(&self.job.id, &self.progress)?;
         self.dirty = false;
         self.last_write = Instant::now();
-        self.shared.changed();
+        self.shared.job_changed(&self.job.id);
         Ok(())
     }
 }

@@ -29,6 +29,8 @@ pub async fn stream(
         let mut changes = shared.changes.subscribe();
         let mut first = true;
         loop {
+            // What this round reads covers every change up to here.
+            let seen = shared.changes.version(&id);
             // The job first, then the items up to its seq: an item ending in between has a
             // later seq and comes in the next round.
             let Ok(Some(job)) = shared.store.job(&id, None) else {
@@ -55,9 +57,12 @@ pub async fn stream(
                 let _ = tx.send(Event::default().event("end").id(job.seq.to_string()).data(job.status.as_str())).await;
                 return;
             }
-            tokio::select! {
-                changed = changes.changed() => if changed.is_err() { return },
-                _ = tx.closed() => return,
+            // Other jobs' news wakes this stream too; it reads the store again only for its own.
+            while shared.changes.version(&id) == seen {
+                tokio::select! {
+                    changed = changes.changed() => if changed.is_err() { return },
+                    _ = tx.closed() => return,
+                }
             }
             // Changes come in bursts (an image ends, its progress follows): take them as one.
             tokio::time::sleep(Duration::from_millis(2)).await;

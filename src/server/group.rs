@@ -3,6 +3,13 @@
 //! clients keep every rank busy the way one big batch does (a batch of one image would use one
 //! rank while the others wait).
 //!
+//! The turn stays open while it runs: a small job with its chain and format queued meanwhile
+//! joins it (its images go to the running batch, [`crate::jobs::batch::plan_arrival`]), so
+//! clients that send their next image as soon as the last one is back never wait for a new turn
+//! to start, and the ranks never idle between turns. It closes once another kind of job waits
+//! (that job is next, as [`super::fair`] says), once nothing of it has run for [`TURN_IDLE`], or
+//! after [`TURN_OPEN`] or [`TURN_ITEMS`] images (so the queue's other duties come round).
+//!
 //! The batch reads links to each job's inputs from a folder of the turn's own and writes there;
 //! each result is moved into its job's `out/` as it is reported, and its item ended in the
 //! store; a job ends as its last image does, not with the turn, so its client can send the next
@@ -15,20 +22,28 @@ use super::state::{Running, Shared};
 use super::store::Store;
 use crate::chain::OpChain;
 use crate::coordinator::{JobEvent, Request};
-use crate::jobs::batch::BatchRequest;
+use crate::jobs::batch::{plan_arrival, BatchRequest};
 use crate::model::{unix_now as now, Progress as RankProgress};
 use anyhow::{Context, Result};
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
-use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A job of at most this many images may share a turn.
 pub const SMALL: u64 = 8;
 /// At most this many images in one shared turn.
-const TURN_ITEMS: usize = 32;
+const TURN_ITEMS: usize = 256;
+/// A turn takes no more jobs after this long.
+const TURN_OPEN: Duration = Duration::from_secs(5);
+/// A turn with nothing queued or running closes after this long: enough for a client that got
+/// its result to send the next image (a few ms on loopback), short enough that workers do not
+/// wait in a batch for long.
+const TURN_IDLE: Duration = Duration::from_millis(50);
+/// How often an open turn looks at the queue without a kick, and waits for an event between.
+const LOOK_EVERY: Duration = Duration::from_millis(20);
+const OPEN_WAIT: Duration = Duration::from_millis(2);
 
 /// Whether `job` runs in a shared turn.
 pub fn is_small(job: &JobView) -> bool {
@@ -59,39 +74,75 @@ struct Route {
     link: PathBuf,
 }
 
-/// Runs `jobs` (small image jobs with one chain) as one batch.
-pub fn run(shared: &Shared, store: &Store, requests: &Sender<Request>, jobs: Vec<JobView>) -> Result<()> {
+/// The turn's jobs and images. A route's index is its image's index in the batch: the first
+/// routes are the batch's inputs in order, later ones arrive in the order they are sent.
+struct Turn {
+    dir: PathBuf,
+    jobs: Vec<JobView>,
+    /// Jobs set running by this turn (by index in `jobs`): the turn ends what they leave open.
+    started: Vec<usize>,
+    routes: Vec<Route>,
+    /// Per route: its output, once the batch planned it.
+    outputs: Vec<Option<PathBuf>>,
+}
+
+impl Turn {
+    /// Sets `job` running in this turn and links its open images into the turn's folder;
+    /// returns the new routes' indices. Called with `shared.running()` held, so a cancel either
+    /// finds the job queued or sees it running here.
+    fn join(&mut self, shared: &Shared, store: &Store, job: JobView) -> Result<std::ops::Range<usize>> {
+        let first = self.routes.len();
+        if store.job(&job.id, None)?.is_none_or(|s| s.status.is_final()) {
+            return Ok(first..first);
+        }
+        store.set_status(&job.id, JobStatus::Running, None, now())?;
+        let j = self.jobs.len();
+        self.started.push(j);
+        for item in store.items(&job.id)?.into_iter().filter(|i| i.status == "queued" || i.status == "running") {
+            let link = self.dir.join("in").join(format!("{:04}-{}", self.routes.len(), item.name));
+            std::os::unix::fs::symlink(shared.layout.inputs(&job.id).join(&item.name), &link)?;
+            self.routes.push(Route { job: j, item: item.index, name: item.name, link });
+            self.outputs.push(None);
+        }
+        self.jobs.push(job);
+        Ok(first..self.routes.len())
+    }
+
+    fn has(&self, id: &str) -> bool {
+        self.jobs.iter().any(|j| j.id == id)
+    }
+}
+
+/// Runs `jobs` (small image jobs with one chain) as one batch, which later jobs may join.
+pub fn run(
+    shared: &Shared,
+    store: &Store,
+    requests: &Sender<Request>,
+    kicks: &Receiver<()>,
+    jobs: Vec<JobView>,
+) -> Result<()> {
     let turn_id = format!("turn-{}", jobs[0].id);
     let dir = shared.layout.root.join("turns").join(&turn_id);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("in")).with_context(|| format!("{}: cannot create", dir.display()))?;
     let cancel = Arc::new(AtomicBool::new(false));
-    let mut routes = Vec::new();
-    let mut started = Vec::new();
+    let mut turn = Turn { dir, jobs: Vec::new(), started: Vec::new(), routes: Vec::new(), outputs: Vec::new() };
     {
         // No job id is `turn_id`: a cancel marks a member cancelled in the store (its later
         // results are not kept) and leaves the others running.
         let mut running = shared.running();
-        for (j, job) in jobs.iter().enumerate() {
-            if store.job(&job.id, None)?.is_none_or(|s| s.status.is_final()) {
-                continue;
-            }
-            store.set_status(&job.id, JobStatus::Running, None, now())?;
-            started.push(j);
-            for item in store.items(&job.id)?.into_iter().filter(|i| i.status == "queued" || i.status == "running") {
-                let link = dir.join("in").join(format!("{:04}-{}", routes.len(), item.name));
-                std::os::unix::fs::symlink(shared.layout.inputs(&job.id).join(&item.name), &link)?;
-                routes.push(Route { job: j, item: item.index, name: item.name, link });
-            }
+        for job in jobs {
+            turn.join(shared, store, job)?;
         }
         *running = Some(Running { id: turn_id, cancel: Arc::clone(&cancel), pause: Arc::default() });
     }
     shared.changed();
+    shared.metrics.turns.fetch_add(1, Ordering::Relaxed);
     let result =
-        if routes.is_empty() { Ok(()) } else { run_batch(shared, store, requests, &jobs, &routes, &dir, cancel) };
+        if turn.routes.is_empty() { Ok(()) } else { run_batch(shared, store, requests, kicks, &mut turn, cancel) };
     let end = result.as_ref().err().map(|e| format!("{e:#}"));
-    for &j in &started {
-        let job = store.job(&jobs[j].id, None)?;
+    for &j in &turn.started {
+        let job = store.job(&turn.jobs[j].id, None)?;
         let Some(job) = job.filter(|s| !s.status.is_final()) else { continue };
         let (status, error) = match &end {
             Some(e) => (JobStatus::Failed, Some(e.clone())),
@@ -101,24 +152,62 @@ pub fn run(shared: &Shared, store: &Store, requests: &Sender<Request>, jobs: Vec
         store.end_job(&job.id, status, error.as_deref(), now())?;
     }
     *shared.running() = None;
-    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&turn.dir);
     shared.changed();
     Ok(())
+}
+
+/// Whether the turn takes no more jobs.
+struct Closing {
+    opened: Instant,
+    /// When the last of the turn's images ended with none left (`None` while some are open).
+    idle_since: Option<Instant>,
+    /// When the queue was last looked at for jobs to join.
+    looked: Instant,
+}
+
+impl Closing {
+    /// Whether the turn should close now, before looking at the queue.
+    fn due(&self, shared: &Shared, turn: &Turn, cancel: &AtomicBool) -> bool {
+        shared.stopping.load(Ordering::SeqCst)
+            || cancel.load(Ordering::SeqCst)
+            || turn.routes.len() >= TURN_ITEMS
+            || self.opened.elapsed() >= TURN_OPEN
+            || self.idle_since.is_some_and(|t| t.elapsed() >= TURN_IDLE)
+    }
+}
+
+/// The queued jobs that join the turn now, or `None` when another kind of job waits and the
+/// turn must close (it is that job's turn next).
+fn joiners(store: &Store, turn: &Turn) -> Result<Option<Vec<JobView>>> {
+    let first = &turn.jobs[0];
+    let mut room = TURN_ITEMS.saturating_sub(turn.routes.len());
+    let mut join = Vec::new();
+    for job in store.runnable()?.into_iter().filter(|j| !turn.has(&j.id)) {
+        if !is_small(&job) || job.chain != first.chain || job.format != first.format {
+            return Ok(None);
+        }
+        if job.total as usize > room {
+            break;
+        }
+        room -= job.total as usize;
+        join.push(job);
+    }
+    Ok(Some(join))
 }
 
 fn run_batch(
     shared: &Shared,
     store: &Store,
     requests: &Sender<Request>,
-    jobs: &[JobView],
-    routes: &[Route],
-    dir: &std::path::Path,
+    kicks: &Receiver<()>,
+    turn: &mut Turn,
     cancel: Arc<AtomicBool>,
 ) -> Result<()> {
-    let first = &jobs[0];
+    let first = turn.jobs[0].clone();
     let batch = BatchRequest {
-        inputs: routes.iter().map(|r| r.link.clone()).collect(),
-        out_dir: dir.join("out"),
+        inputs: turn.routes.iter().map(|r| r.link.clone()).collect(),
+        out_dir: turn.dir.join("out"),
         chain: OpChain::parse(&first.chain, &[]).with_context(|| format!("chain {}", first.chain))?,
         format: first.format.clone(),
         max_pixels: shared.limits.max_pixels,
@@ -127,59 +216,105 @@ fn run_batch(
         coordinator_only: false,
     };
     let (reply, events) = mpsc::channel();
+    let (arrivals, more) = mpsc::channel();
+    let mut arrivals = Some(arrivals);
     let wake: crate::coordinator::Wake = Arc::new(|| {});
+    let job = batch.clone();
     requests
-        .send(Request::Batch { job: batch, cancel, pause: None, reply, wake })
+        .send(Request::Batch { job, cancel: Arc::clone(&cancel), pause: None, more: Some(more), reply, wake })
         .map_err(|_| anyhow::anyhow!("the MPI thread has stopped"))?;
-    let by_link: HashMap<PathBuf, usize> = routes.iter().enumerate().map(|(i, r)| (r.link.clone(), i)).collect();
-    let mut engine: Vec<(usize, PathBuf)> = Vec::new();
+    let mut ended = 0;
+    let mut closing = Closing { opened: Instant::now(), idle_since: None, looked: Instant::now() };
     let mut ranks: Vec<RankShare> =
         shared.ranks.iter().map(|r| RankShare { rank: r.rank, host: r.host.clone(), ..Default::default() }).collect();
     loop {
-        let event = match events.recv_timeout(Duration::from_millis(500)) {
-            Ok(e) => e,
-            Err(RecvTimeoutError::Timeout) => continue,
-            Err(RecvTimeoutError::Disconnected) => anyhow::bail!("the MPI thread has stopped"),
-        };
-        shared.health.beat(true);
-        match event {
-            JobEvent::BatchPlanned { items, .. } => {
-                engine = items
-                    .iter()
-                    .map(|i| (by_link.get(&i.input).copied().unwrap_or(usize::MAX), i.output.clone()))
-                    .collect();
-            }
-            JobEvent::Progress(RankProgress::ItemAssigned { rank, index }) => {
-                set_busy(&mut ranks, rank, true);
-                if let Some(route) = engine.get(index).and_then(|(r, _)| routes.get(*r)) {
-                    store.start_item(&jobs[route.job].id, route.item)?;
-                    if let Some(job) = store.job(&jobs[route.job].id, None)? {
-                        store.set_progress(&job.id, &progress_of(&job, 0, &ranks))?;
+        let wait = if arrivals.is_some() { OPEN_WAIT } else { Duration::from_millis(500) };
+        match events.recv_timeout(wait) {
+            Ok(event) => {
+                shared.health.beat(true);
+                match event {
+                    JobEvent::BatchPlanned { items, .. } => {
+                        for (out, item) in turn.outputs.iter_mut().zip(&items) {
+                            *out = Some(item.output.clone());
+                        }
                     }
-                    shared.changed();
+                    JobEvent::Progress(RankProgress::ItemAssigned { rank, index }) => {
+                        set_busy(&mut ranks, rank, true);
+                        if let Some(route) = turn.routes.get(index) {
+                            let job = &turn.jobs[route.job];
+                            store.start_item(&job.id, route.item)?;
+                            if let Some(job) = store.job(&job.id, None)? {
+                                store.set_progress(&job.id, &progress_of(&job, 0, &ranks))?;
+                            }
+                            shared.job_changed(&job.id);
+                        }
+                    }
+                    JobEvent::Progress(RankProgress::ItemDone { rank, index, secs, error }) => {
+                        set_busy(&mut ranks, rank, false);
+                        shared.metrics.rank_busy(rank, secs);
+                        let Some((route, Some(output))) = turn.routes.get(index).zip(turn.outputs.get(index)) else {
+                            continue;
+                        };
+                        if let Some(r) = ranks.get_mut(rank) {
+                            r.done += 1;
+                        }
+                        ended += 1;
+                        let job = &turn.jobs[route.job];
+                        end_item(shared, store, job, route, output, error.as_deref(), &ranks)?;
+                        shared.job_changed(&job.id);
+                    }
+                    JobEvent::BatchFinished(Err(e)) => anyhow::bail!(e),
+                    JobEvent::BatchFinished(Ok(outcome)) => {
+                        return match outcome.stopped {
+                            Some(why) => Err(anyhow::anyhow!(why)),
+                            None => Ok(()),
+                        };
+                    }
+                    _ => {}
                 }
             }
-            JobEvent::Progress(RankProgress::ItemDone { rank, index, secs, error }) => {
-                set_busy(&mut ranks, rank, false);
-                shared.metrics.rank_busy(rank, secs);
-                let Some((route, output)) = engine.get(index).and_then(|(r, o)| Some((routes.get(*r)?, o))) else {
-                    continue;
-                };
-                if let Some(r) = ranks.get_mut(rank) {
-                    r.done += 1;
-                }
-                end_item(shared, store, &jobs[route.job], route, output, error.as_deref(), &ranks)?;
-                shared.changed();
-            }
-            JobEvent::BatchFinished(Err(e)) => anyhow::bail!(e),
-            JobEvent::BatchFinished(Ok(outcome)) => {
-                return match outcome.stopped {
-                    Some(why) => Err(anyhow::anyhow!(why)),
-                    None => Ok(()),
-                };
-            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => anyhow::bail!("the MPI thread has stopped"),
+        }
+        let Some(to) = &arrivals else { continue };
+        let idle = ended == turn.routes.len();
+        match (idle, closing.idle_since) {
+            (true, None) => closing.idle_since = Some(Instant::now()),
+            (false, Some(_)) => closing.idle_since = None,
             _ => {}
         }
+        // A submission (or a cancel) kicks; jobs queued before the turn opened are looked for
+        // now and then.
+        let kicked = kicks.try_iter().count() > 0;
+        if closing.due(shared, turn, &cancel) {
+            arrivals = None;
+            continue;
+        }
+        if !kicked && closing.looked.elapsed() < LOOK_EVERY {
+            continue;
+        }
+        closing.looked = Instant::now();
+        let Some(join) = joiners(store, turn)? else {
+            arrivals = None;
+            continue;
+        };
+        for job in join {
+            let new = {
+                let _running = shared.running();
+                turn.join(shared, store, job)?
+            };
+            if !new.is_empty() {
+                shared.metrics.joined.fetch_add(1, Ordering::Relaxed);
+            }
+            for r in new {
+                let item = plan_arrival(&batch, &turn.routes[r].link)?;
+                turn.outputs[r] = Some(item.output.clone());
+                if to.send(item).is_err() {
+                    anyhow::bail!("the turn's batch ended before its images");
+                }
+            }
+        }
+        shared.changed();
     }
 }
 

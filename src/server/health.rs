@@ -46,6 +46,12 @@ pub async fn metrics(State(shared): State<AppState>) -> impl IntoResponse {
     let _ = writeln!(out, "imgproc_bytes_in_total {}", m.bytes_in.load(Relaxed));
     let _ = writeln!(out, "# TYPE imgproc_bytes_out_total counter");
     let _ = writeln!(out, "imgproc_bytes_out_total {}", m.bytes_out.load(Relaxed));
+    let _ = writeln!(out, "# HELP imgproc_turns_total Shared turns of small jobs started.");
+    let _ = writeln!(out, "# TYPE imgproc_turns_total counter");
+    let _ = writeln!(out, "imgproc_turns_total {}", m.turns.load(Relaxed));
+    let _ = writeln!(out, "# HELP imgproc_turn_joins_total Small jobs that joined a turn already on the ranks.");
+    let _ = writeln!(out, "# TYPE imgproc_turn_joins_total counter");
+    let _ = writeln!(out, "imgproc_turn_joins_total {}", m.joined.load(Relaxed));
     let _ = writeln!(out, "# HELP imgproc_rank_busy_seconds_total Seconds each rank spent on items.");
     let _ = writeln!(out, "# TYPE imgproc_rank_busy_seconds_total counter");
     for (rank, secs) in m.busy().iter().enumerate() {

@@ -1,5 +1,5 @@
 //! Counters for `GET /metrics` (Prometheus text): images done and their rate over the last
-//! minute, bytes in and out, and each rank's busy seconds.
+//! minute, bytes in and out, each rank's busy seconds, and how small jobs shared turns.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,6 +10,10 @@ pub struct Metrics {
     pub images: AtomicU64,
     pub bytes_in: AtomicU64,
     pub bytes_out: AtomicU64,
+    /// Shared turns of small jobs started (`group.rs`).
+    pub turns: AtomicU64,
+    /// Small jobs that joined a turn already running.
+    pub joined: AtomicU64,
     busy: Mutex<Vec<f64>>,
     recent: Mutex<VecDeque<Instant>>,
 }
@@ -22,6 +26,8 @@ impl Metrics {
             images: AtomicU64::new(0),
             bytes_in: AtomicU64::new(0),
             bytes_out: AtomicU64::new(0),
+            turns: AtomicU64::new(0),
+            joined: AtomicU64::new(0),
             busy: Mutex::new(vec![0.0; ranks]),
             recent: Mutex::new(VecDeque::new()),
         }

@@ -14,6 +14,7 @@
 mod access;
 mod archive;
 mod auth;
+mod changes;
 mod dispatcher;
 mod error;
 mod events;
@@ -37,7 +38,7 @@ mod whatis;
 pub use auth::add_user;
 
 use crate::cli::ServeArgs;
-use crate::coordinator::Coordinator;
+use crate::coordinator::{Coordinator, Request};
 use anyhow::{Context, Result};
 use metrics::Metrics;
 use state::{Health, Limits, Shared};
@@ -91,13 +92,15 @@ fn serve(args: &ServeArgs, coordinator: &Coordinator) -> Result<()> {
         running: Mutex::new(None),
         health: Health { last: Mutex::new(Instant::now()) },
         metrics: Metrics::new(coordinator.ranks.len()),
-        changes: tokio::sync::watch::channel(0).0,
+        changes: Default::default(),
         kicks: Mutex::new(kicks_tx),
         stopping: std::sync::atomic::AtomicBool::new(false),
         model,
         classify_wait: Duration::from_secs(args.classify_wait),
     });
     let requests = coordinator.requests().context("the MPI thread has stopped")?;
+    // The first job should not wait for the ranks to load OpenCV's codecs.
+    let _ = requests.send(Request::Warm);
     let for_dispatcher = Arc::clone(&shared);
     let dispatcher = std::thread::Builder::new()
         .name("job-dispatcher".into())

@@ -93,7 +93,7 @@ async fn submit(State(shared): State<AppState>, headers: HeaderMap, multipart: M
     match accepted {
         Ok(job) => {
             shared.kick();
-            shared.changed();
+            shared.job_changed(&id);
             let body = job_json(&shared, &job, None);
             let location = HeaderValue::from_str(&format!("/api/jobs/{id}")).expect("hex id");
             Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)], Json(body)).into_response())
@@ -182,7 +182,7 @@ fn cancel_job(shared: &Shared, id: &str) -> ApiResult<()> {
         }
     }
     shared.kick();
-    shared.changed();
+    shared.job_changed(id);
     Ok(())
 }
 
@@ -198,6 +198,6 @@ async fn delete(State(shared): State<AppState>, headers: HeaderMap, Path(id): Pa
     }
     super::janitor::remove_files(&shared.layout, &id);
     shared.store.delete(&id)?;
-    shared.changed();
+    shared.job_changed(&id);
     Ok(StatusCode::NO_CONTENT)
 }

@@ -62,7 +62,7 @@ pub struct Shared {
     pub running: Mutex<Option<Running>>,
     pub health: Health,
     pub metrics: Metrics,
-    pub changes: tokio::sync::watch::Sender<u64>,
+    pub changes: super::changes::Changes,
     pub kicks: Mutex<Sender<()>>,
     /// The server is stopping: the dispatcher starts no job and the running batch yields.
     pub stopping: AtomicBool,
@@ -77,9 +77,14 @@ impl Shared {
         self.running.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Wakes every event stream: the store changed.
+    /// Wakes every event stream to re-read the store: any job may have changed.
     pub fn changed(&self) {
-        self.changes.send_modify(|v| *v += 1);
+        self.changes.all();
+    }
+
+    /// Wakes the event streams: job `id` changed in the store (only its streams re-read it).
+    pub fn job_changed(&self, id: &str) {
+        self.changes.job(id);
     }
 
     /// Tells the dispatcher there is news (a job queued or cancelled).

@@ -61,6 +61,7 @@ CREATE TABLE IF NOT EXISTS jobs(
     seq INTEGER NOT NULL DEFAULT 0, progress TEXT, runs INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS jobs_by_user ON jobs(user, created);
 CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs(status, created);
+CREATE INDEX IF NOT EXISTS jobs_by_user_status ON jobs(user, status);
 CREATE TABLE IF NOT EXISTS items(
     job TEXT NOT NULL, idx INTEGER NOT NULL, name TEXT NOT NULL, output TEXT,
     status TEXT NOT NULL, error TEXT, seq INTEGER NOT NULL DEFAULT 0, bytes INTEGER,
@@ -77,6 +78,9 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", if durable { "FULL" } else { "NORMAL" })?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        // Every statement below is prepared once per connection, not on each call (parsing the
+        // SQL cost about as much as running it).
+        conn.set_prepared_statement_cache_capacity(64);
         conn.execute_batch(SCHEMA).with_context(|| format!("{}: cannot create the tables", path.display()))?;
         Ok(Store { conn: Mutex::new(conn) })
     }
@@ -89,16 +93,23 @@ impl Store {
     pub fn insert(&self, job: &NewJob, now: f64) -> Result<()> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO jobs(id, user, kind, status, chain, format, created, total, bytes_in)
              VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, ?8)",
-            params![job.id, job.user, job.kind.as_str(), job.chain, job.format, now, job.inputs.len(), job.bytes_in],
-        )?;
+        )?
+        .execute(params![
+            job.id,
+            job.user,
+            job.kind.as_str(),
+            job.chain,
+            job.format,
+            now,
+            job.inputs.len(),
+            job.bytes_in
+        ])?;
         for (i, name) in job.inputs.iter().enumerate() {
-            tx.execute(
-                "INSERT INTO items(job, idx, name, status) VALUES (?1, ?2, ?3, 'queued')",
-                params![job.id, i, name],
-            )?;
+            tx.prepare_cached("INSERT INTO items(job, idx, name, status) VALUES (?1, ?2, ?3, 'queued')")?
+                .execute(params![job.id, i, name])?;
         }
         tx.commit().context("recording the job")
     }
@@ -107,7 +118,8 @@ impl Store {
     pub fn job(&self, id: &str, user: Option<&str>) -> Result<Option<JobView>> {
         let conn = self.conn();
         let job = conn
-            .query_row("SELECT * FROM jobs WHERE id = ?1", [id], job_of)
+            .prepare_cached("SELECT * FROM jobs WHERE id = ?1")?
+            .query_row([id], job_of)
             .optional()?
             .filter(|j| user.is_none_or(|u| u == j.user));
         Ok(job)
@@ -116,8 +128,9 @@ impl Store {
     /// A job's items in index order.
     pub fn items(&self, id: &str) -> Result<Vec<ItemView>> {
         let conn = self.conn();
-        let mut stmt =
-            conn.prepare("SELECT idx, name, output, status, error, seq, bytes FROM items WHERE job = ?1 ORDER BY idx")?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT idx, name, output, status, error, seq, bytes FROM items WHERE job = ?1 ORDER BY idx",
+        )?;
         let rows = stmt.query_map([id], item_of)?.collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }
@@ -125,7 +138,7 @@ impl Store {
     /// Items that ended after event `seq`, in the order they ended.
     pub fn items_after(&self, id: &str, seq: u64) -> Result<Vec<ItemView>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare(
+        let mut stmt = conn.prepare_cached(
             "SELECT idx, name, output, status, error, seq, bytes FROM items WHERE job = ?1 AND seq > ?2 ORDER BY seq, idx",
         )?;
         let rows = stmt.query_map(params![id, seq], item_of)?.collect::<rusqlite::Result<Vec<_>>>()?;
@@ -135,7 +148,7 @@ impl Store {
     /// A user's jobs, newest first.
     pub fn jobs_of(&self, user: &str) -> Result<Vec<JobView>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT * FROM jobs WHERE user = ?1 ORDER BY created DESC")?;
+        let mut stmt = conn.prepare_cached("SELECT * FROM jobs WHERE user = ?1 ORDER BY created DESC")?;
         let rows = stmt.query_map([user], job_of)?.collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }
@@ -144,7 +157,8 @@ impl Store {
     /// for another user, oldest first.
     pub fn runnable(&self) -> Result<Vec<JobView>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT * FROM jobs WHERE status IN ('queued', 'running') ORDER BY created, id")?;
+        let mut stmt =
+            conn.prepare_cached("SELECT * FROM jobs WHERE status IN ('queued', 'running') ORDER BY created, id")?;
         let rows = stmt.query_map([], job_of)?.collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }
@@ -152,17 +166,17 @@ impl Store {
     /// What `user` has waiting: jobs and bytes (for the per-user caps).
     pub fn queued_by(&self, user: &str) -> Result<(u64, u64)> {
         let conn = self.conn();
-        Ok(conn.query_row(
+        let mut stmt = conn.prepare_cached(
             "SELECT COUNT(*), COALESCE(SUM(bytes_in), 0) FROM jobs WHERE user = ?1 AND status IN ('queued', 'running')",
-            [user],
-            |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
-        )?)
+        )?;
+        let waiting = stmt.query_row([user], |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)))?;
+        Ok(waiting)
     }
 
     /// Counts of jobs by status, for `/metrics`.
     pub fn counts(&self) -> Result<Vec<(String, u64)>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT status, COUNT(*) FROM jobs GROUP BY status")?;
+        let mut stmt = conn.prepare_cached("SELECT status, COUNT(*) FROM jobs GROUP BY status")?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
@@ -175,25 +189,27 @@ impl Store {
             s if s.is_final() => (None, Some(now)),
             _ => (None, None),
         };
-        conn.query_row(
+        let mut stmt = conn.prepare_cached(
             "UPDATE jobs SET status = ?2, error = COALESCE(?3, error), started = COALESCE(started, ?4),
              finished = COALESCE(?5, finished), seq = seq + 1,
              runs = runs + (CASE WHEN ?2 = 'running' THEN 1 ELSE 0 END)
              WHERE id = ?1 RETURNING seq",
-            params![id, status.as_str(), error, started, finished],
-            |r| r.get::<_, i64>(0).map(|s| s as u64),
-        )
-        .with_context(|| format!("job {id}: setting {status:?}"))
+        )?;
+        let seq = stmt
+            .query_row(params![id, status.as_str(), error, started, finished], |r| r.get::<_, i64>(0).map(|s| s as u64))
+            .with_context(|| format!("job {id}: setting {status:?}"))?;
+        Ok(seq)
     }
 
     /// Ends a job that has not ended yet (a cancel that came first wins); returns whether it did.
     pub fn end_job(&self, id: &str, status: JobStatus, error: Option<&str>, now: f64) -> Result<bool> {
         let conn = self.conn();
-        let changed = conn.execute(
-            "UPDATE jobs SET status = ?2, error = COALESCE(?3, error), finished = ?4, seq = seq + 1
+        let changed = conn
+            .prepare_cached(
+                "UPDATE jobs SET status = ?2, error = COALESCE(?3, error), finished = ?4, seq = seq + 1
              WHERE id = ?1 AND status IN ('queued', 'running')",
-            params![id, status.as_str(), error, now],
-        )?;
+            )?
+            .execute(params![id, status.as_str(), error, now])?;
         Ok(changed > 0)
     }
 
@@ -201,11 +217,10 @@ impl Store {
     pub fn set_progress(&self, id: &str, progress: &Progress) -> Result<u64> {
         let conn = self.conn();
         let json = serde_json::to_string(progress)?;
-        Ok(conn.query_row(
-            "UPDATE jobs SET progress = ?2, seq = seq + 1 WHERE id = ?1 RETURNING seq",
-            params![id, json],
-            |r| r.get::<_, i64>(0).map(|s| s as u64),
-        )?)
+        let mut stmt =
+            conn.prepare_cached("UPDATE jobs SET progress = ?2, seq = seq + 1 WHERE id = ?1 RETURNING seq")?;
+        let seq = stmt.query_row(params![id, json], |r| r.get::<_, i64>(0).map(|s| s as u64))?;
+        Ok(seq)
     }
 
     /// Ends one item (succeeded or failed) unless it already ended (then returns `false`);
@@ -222,20 +237,21 @@ impl Store {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let status = if ok { "succeeded" } else { "failed" };
-        let changed = tx.execute(
-            "UPDATE items SET status = ?3, output = ?4, error = ?5, bytes = ?6,
+        let changed = tx
+            .prepare_cached(
+                "UPDATE items SET status = ?3, output = ?4, error = ?5, bytes = ?6,
              seq = (SELECT seq + 1 FROM jobs WHERE id = ?1)
              WHERE job = ?1 AND idx = ?2 AND status IN ('queued', 'running')",
-            params![id, idx, status, output, error, bytes],
-        )?;
+            )?
+            .execute(params![id, idx, status, output, error, bytes])?;
         if changed > 0 {
-            tx.execute(
+            tx.prepare_cached(
                 "UPDATE jobs SET seq = seq + 1,
                  done = (SELECT COUNT(*) FROM items WHERE job = ?1 AND status = 'succeeded'),
                  failed = (SELECT COUNT(*) FROM items WHERE job = ?1 AND status = 'failed'),
                  bytes_out = bytes_out + ?2 WHERE id = ?1",
-                params![id, bytes],
-            )?;
+            )?
+            .execute(params![id, bytes])?;
         }
         tx.commit()?;
         Ok(changed > 0)
@@ -244,23 +260,23 @@ impl Store {
     /// Marks a queued item as on a rank now (shown as `running`; still open for `end_item`).
     pub fn start_item(&self, id: &str, idx: usize) -> Result<()> {
         let conn = self.conn();
-        conn.execute(
+        conn.prepare_cached(
             "UPDATE items SET status = 'running', seq = (SELECT seq + 1 FROM jobs WHERE id = ?1)
              WHERE job = ?1 AND idx = ?2 AND status = 'queued'",
-            params![id, idx],
-        )?;
-        conn.execute("UPDATE jobs SET seq = seq + 1 WHERE id = ?1", [id])?;
+        )?
+        .execute(params![id, idx])?;
+        conn.prepare_cached("UPDATE jobs SET seq = seq + 1 WHERE id = ?1")?.execute([id])?;
         Ok(())
     }
 
     /// Marks the items that did not end as cancelled (the job was cancelled).
     pub fn cancel_open_items(&self, id: &str) -> Result<()> {
         let conn = self.conn();
-        conn.execute(
+        conn.prepare_cached(
             "UPDATE items SET status = 'canceled', seq = (SELECT seq + 1 FROM jobs WHERE id = ?1)
              WHERE job = ?1 AND status NOT IN ('succeeded', 'failed')",
-            [id],
-        )?;
+        )?
+        .execute([id])?;
         Ok(())
     }
 
@@ -268,8 +284,8 @@ impl Store {
     pub fn delete(&self, id: &str) -> Result<()> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        tx.execute("DELETE FROM items WHERE job = ?1", [id])?;
-        tx.execute("DELETE FROM jobs WHERE id = ?1", [id])?;
+        tx.prepare_cached("DELETE FROM items WHERE job = ?1")?.execute([id])?;
+        tx.prepare_cached("DELETE FROM jobs WHERE id = ?1")?.execute([id])?;
         tx.commit()?;
         Ok(())
     }
@@ -277,8 +293,9 @@ impl Store {
     /// Finished jobs that ended before `before` (for `--keep`).
     pub fn expired(&self, before: f64) -> Result<Vec<String>> {
         let conn = self.conn();
-        let mut stmt =
-            conn.prepare("SELECT id FROM jobs WHERE status IN ('succeeded', 'failed', 'canceled') AND finished < ?1")?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT id FROM jobs WHERE status IN ('succeeded', 'failed', 'canceled') AND finished < ?1",
+        )?;
         let rows = stmt.query_map([before], |r| r.get(0))?.collect::<rusqlite::Result<Vec<String>>>()?;
         Ok(rows)
     }
@@ -286,7 +303,7 @@ impl Store {
     /// Every job id (to find job folders left without a row).
     pub fn all_ids(&self) -> Result<Vec<String>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT id FROM jobs")?;
+        let mut stmt = conn.prepare_cached("SELECT id FROM jobs")?;
         let rows = stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<Vec<String>>>()?;
         Ok(rows)
     }

@@ -10,7 +10,6 @@ use axum::extract::multipart::{Field, Multipart};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use tokio::io::AsyncWriteExt;
 
 /// Longest stored name, in bytes.
 pub const MAX_NAME: usize = 120;
@@ -175,7 +174,13 @@ pub async fn receive(mut multipart: Multipart, dir: &Path, limits: UploadLimits)
     Ok(form)
 }
 
+/// How much of an upload is held in memory before it is written (per upload in flight).
+const WRITE_BUFFER: usize = 1 << 20;
+
 /// Streams one file part to `path`, enforcing the per-file and per-job caps, and syncs it.
+/// The form's chunks (a few KiB each) are gathered, without copying, into writes of up to
+/// [`WRITE_BUFFER`] on the blocking pool: a tokio file makes a trip there for every chunk and
+/// copies each into a buffer of its own.
 async fn write_field(
     mut field: Field<'_>,
     path: &PathBuf,
@@ -183,7 +188,10 @@ async fn write_field(
     before: u64,
     limits: UploadLimits,
 ) -> ApiResult<u64> {
-    let mut file = tokio::fs::File::create(path).await.map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let file = std::fs::File::create(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let file = std::sync::Arc::new(file);
+    let mut pending: Vec<axum::body::Bytes> = Vec::new();
+    let mut pending_len = 0;
     let mut bytes = 0u64;
     loop {
         let chunk = tokio::time::timeout(limits.idle, field.chunk())
@@ -204,13 +212,40 @@ async fn write_field(
                 limits.job_bytes
             )));
         }
-        file.write_all(&chunk).await.map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        pending_len += chunk.len();
+        pending.push(chunk);
+        if pending_len >= WRITE_BUFFER {
+            write_out(&file, std::mem::take(&mut pending), false, path).await?;
+            pending_len = 0;
+        }
     }
     if bytes == 0 {
         return Err(ApiError::unprocessable(format!("{name}: empty file (0 bytes)")));
     }
-    file.sync_all().await.map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    write_out(&file, pending, true, path).await?;
     Ok(bytes)
+}
+
+/// Writes `chunks` at the file's end on the blocking pool, then syncs it when `sync`.
+async fn write_out(
+    file: &std::sync::Arc<std::fs::File>,
+    chunks: Vec<axum::body::Bytes>,
+    sync: bool,
+    path: &Path,
+) -> ApiResult<()> {
+    use std::io::Write;
+    let file = std::sync::Arc::clone(file);
+    let written = tokio::task::spawn_blocking(move || {
+        let mut out = &*file;
+        chunks.iter().try_for_each(|c| out.write_all(c))?;
+        if sync {
+            file.sync_all()?;
+        }
+        Ok::<_, std::io::Error>(())
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    written.map_err(|e| anyhow::anyhow!("{}: {e}", path.display()).into())
 }
 
 /// The type of a stored file from its bytes, and an image's pixel count from its header.

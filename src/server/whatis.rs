@@ -71,13 +71,13 @@ async fn one_image(shared: &Shared, headers: &HeaderMap, multipart: Multipart) -
         }
     };
     shared.kick();
-    shared.changed();
+    shared.job_changed(&id);
     let name = shared.store.items(&id)?.into_iter().next().map(|i| i.name).unwrap_or_default();
     let job = wait_final(shared, &job.id).await?;
     let answer = answer_of(shared, &id, &name, job.status, job.error.as_deref());
     super::janitor::remove_files(&shared.layout, &id);
     shared.store.delete(&id)?;
-    shared.changed();
+    shared.job_changed(&id);
     answer.map(|r| (name, r))
 }
 
