@@ -108,6 +108,28 @@ class Client:
         return self.req(f"/api/jobs/{job}/results/{name}").read()
 
 
+def load(base, img, secs, clients=8):
+    """`clients` threads, each sending one-image jobs of `img` one after another for `secs`:
+    how many jobs ended, and the seconds it took."""
+    stop_at = time.time() + secs
+    counts = []
+
+    def client_loop():
+        c, n = Client(base), 0
+        while time.time() < stop_at:
+            c.wait(c.submit([img]))
+            n += 1
+        counts.append(n)
+
+    t = time.perf_counter()
+    threads = [threading.Thread(target=client_loop) for _ in range(clients)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return sum(counts), time.perf_counter() - t
+
+
 def start_server(data, extra=()):
     port = 18000 + os.getpid() % 1000
     cmd = ["mpirun", "--oversubscribe", "-np", str(RANKS), BIN] if RANKS > 1 else [BIN]
@@ -215,31 +237,10 @@ def main():
     os.makedirs(folder, exist_ok=True)
     rounds = []
     for rnd in range(3):
-        stop_at = time.time() + THROUGHPUT_SECS / 3
-        counts = []
-        lock = threading.Lock()
-
-        def client_loop():
-            n = 0
-            c = Client(base)
-            while time.time() < stop_at:
-                job = c.submit([img])
-                c.wait(job)
-                n += 1
-            with lock:
-                counts.append(n)
-
         ranks_before = {r: cpu(p) for r, p in pids}
         me_before = os.times()
-        t = time.perf_counter()
-        threads = [threading.Thread(target=client_loop) for _ in range(8)]
-        for th in threads:
-            th.start()
-        for th in threads:
-            th.join()
-        api_secs = time.perf_counter() - t
+        n, api_secs = load(base, img, THROUGHPUT_SECS / 3)
         me = os.times()
-        n = sum(counts)
         ranks_cpu = sum(cpu(p) - ranks_before[r] for r, p in pids)
         client_cpu = me.user + me.system - me_before.user - me_before.system
         few = os.path.join(WORK, f"batch-few{rnd}")

@@ -1,6 +1,7 @@
 //! More of `imgproc serve` under real `mpirun`: a user's cap answers 429 with Retry-After, a
 //! finished job is removed after `--keep`, a video job runs through the API frame-exact, and a
-//! small job sharing a turn ends with its own image.
+//! small job sharing a turn ends with its own image, and one submitted while a turn of its chain
+//! runs joins it.
 
 mod common;
 

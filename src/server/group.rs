@@ -177,15 +177,15 @@ impl Closing {
     }
 }
 
-/// The queued jobs that join the turn now, or `None` when another kind of job waits and the
-/// turn must close (it is that job's turn next).
-fn joiners(store: &Store, turn: &Turn) -> Result<Option<Vec<JobView>>> {
+/// The queued jobs that join the turn now (oldest first, as many as it has room for), and
+/// whether it must close: another kind of job waits, and it is that job's turn next.
+fn joiners(store: &Store, turn: &Turn) -> Result<(Vec<JobView>, bool)> {
     let first = &turn.jobs[0];
     let mut room = TURN_ITEMS.saturating_sub(turn.routes.len());
     let mut join = Vec::new();
     for job in store.runnable()?.into_iter().filter(|j| !turn.has(&j.id)) {
         if !is_small(&job) || job.chain != first.chain || job.format != first.format {
-            return Ok(None);
+            return Ok((join, true));
         }
         if job.total as usize > room {
             break;
@@ -193,7 +193,7 @@ fn joiners(store: &Store, turn: &Turn) -> Result<Option<Vec<JobView>>> {
         room -= job.total as usize;
         join.push(job);
     }
-    Ok(Some(join))
+    Ok((join, false))
 }
 
 fn run_batch(
@@ -294,11 +294,14 @@ fn run_batch(
             continue;
         }
         closing.looked = Instant::now();
-        let Some(join) = joiners(store, turn)? else {
-            arrivals = None;
-            continue;
-        };
+        let (join, close) = joiners(store, turn)?;
+        // The batch stops taking items only when it stopped early (a full disk): the reason
+        // comes with its end, and a job whose image it did not take fails with it.
+        let mut taken = true;
         for job in join {
+            if !taken {
+                break;
+            }
             let new = {
                 let _running = shared.running();
                 turn.join(shared, store, job)?
@@ -309,10 +312,11 @@ fn run_batch(
             for r in new {
                 let item = plan_arrival(&batch, &turn.routes[r].link)?;
                 turn.outputs[r] = Some(item.output.clone());
-                if to.send(item).is_err() {
-                    anyhow::bail!("the turn's batch ended before its images");
-                }
+                taken &= to.send(item).is_ok();
             }
+        }
+        if close || !taken {
+            arrivals = None;
         }
         shared.changed();
     }
