@@ -2,8 +2,9 @@
 
 - latency: a 1 MP JPEG, gaussian, submit -> result downloaded, one request at a time, against
   `mpirun -np R imgproc run` per request and `imgproc run --reference` per request (interleaved);
-- throughput: 8 clients posting one-image jobs for a fixed time, against `imgproc batch` over as
-  many images on the same ranks, and a 200-image job through the API against the CLI batch;
+- throughput: 8 clients posting one-image jobs for a fixed time in three rounds, each followed by
+  `imgproc batch` over as many images on the same ranks (with the CPU per image of the ranks,
+  the client and the batch), and a 200-image job through the API against the CLI batch;
 - fairness: user B's one-image job while user A's 2000-image batch runs;
 - memory: rank 0's peak RSS while a 2 GB file is uploaded; idle CPU per rank.
 
