@@ -302,6 +302,7 @@ fn run_batch(
             if !taken {
                 break;
             }
+            let id = job.id.clone();
             let new = {
                 let _running = shared.running();
                 turn.join(shared, store, job)?
@@ -309,6 +310,7 @@ fn run_batch(
             if !new.is_empty() {
                 shared.metrics.joined.fetch_add(1, Ordering::Relaxed);
             }
+            shared.job_changed(&id);
             for r in new {
                 let item = plan_arrival(&batch, &turn.routes[r].link)?;
                 turn.outputs[r] = Some(item.output.clone());
@@ -318,7 +320,6 @@ fn run_batch(
         if close || !taken {
             arrivals = None;
         }
-        shared.changed();
     }
 }
 
