@@ -154,6 +154,16 @@ fn a_small_job_joins_the_running_turn_and_another_chain_waits_for_the_next() {
     assert_eq!(c_done["status"], "succeeded", "{c_done}");
     let a_done = server.get_json(&format!("/api/jobs/{a}"), None).1;
     assert_eq!(a_done["status"], "succeeded", "the other chain ran after the turn it closed: {a_done}");
+    // Each job of the turn shows its own share of the ranks, not the turn's.
+    for job in [&a_then, &b_done, &a_done] {
+        let ranks = job["progress"]["ranks"].as_array().unwrap();
+        let (done, busy) = (
+            ranks.iter().map(|r| r["done"].as_u64().unwrap()).sum::<u64>(),
+            ranks.iter().filter(|r| r["busy"] == true).count(),
+        );
+        let want = if job["status"] == "running" { (0, 1) } else { (1, 0) };
+        assert_eq!((done, busy), want, "one image each: {job}");
+    }
     assert!(c_done["started"].as_f64() >= a_done["finished"].as_f64(), "{c_done} / {a_done}");
     assert_eq!(metric(&server, "imgproc_turns_total"), 2);
     assert_eq!(metric(&server, "imgproc_turn_joins_total"), 1, "another chain never joins");

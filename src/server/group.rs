@@ -72,6 +72,10 @@ struct Route {
     item: usize,
     name: String,
     link: PathBuf,
+    /// The rank (its index in the batch's ranks) the image was last given to.
+    rank: Option<usize>,
+    /// Whether the image ended (done or failed).
+    ended: bool,
 }
 
 /// The turn's jobs and images. A route's index is its image's index in the batch: the first
@@ -101,7 +105,7 @@ impl Turn {
         for item in store.items(&job.id)?.into_iter().filter(|i| i.status == "queued" || i.status == "running") {
             let link = self.dir.join("in").join(format!("{:04}-{}", self.routes.len(), item.name));
             std::os::unix::fs::symlink(shared.layout.inputs(&job.id).join(&item.name), &link)?;
-            self.routes.push(Route { job: j, item: item.index, name: item.name, link });
+            self.routes.push(Route { job: j, item: item.index, name: item.name, link, rank: None, ended: false });
             self.outputs.push(None);
         }
         self.jobs.push(job);
@@ -110,6 +114,25 @@ impl Turn {
 
     fn has(&self, id: &str) -> bool {
         self.jobs.iter().any(|j| j.id == id)
+    }
+
+    /// Job `j`'s own share of each rank: its images that rank did, and whether it works on one
+    /// now (the turn's other jobs' images are theirs to show).
+    fn shares(&self, shared: &Shared, j: usize) -> Vec<RankShare> {
+        let mut out: Vec<RankShare> = shared
+            .ranks
+            .iter()
+            .map(|r| RankShare { rank: r.rank, host: r.host.clone(), ..Default::default() })
+            .collect();
+        for route in self.routes.iter().filter(|r| r.job == j) {
+            let Some(share) = route.rank.and_then(|r| out.get_mut(r)) else { continue };
+            if route.ended {
+                share.done += 1;
+            } else {
+                share.busy = true;
+            }
+        }
+        out
     }
 }
 
@@ -225,8 +248,6 @@ fn run_batch(
         .map_err(|_| anyhow::anyhow!("the MPI thread has stopped"))?;
     let mut ended = 0;
     let mut closing = Closing { opened: Instant::now(), idle_since: None, looked: Instant::now() };
-    let mut ranks: Vec<RankShare> =
-        shared.ranks.iter().map(|r| RankShare { rank: r.rank, host: r.host.clone(), ..Default::default() }).collect();
     loop {
         let wait = if arrivals.is_some() { OPEN_WAIT } else { Duration::from_millis(500) };
         match events.recv_timeout(wait) {
@@ -239,29 +260,25 @@ fn run_batch(
                         }
                     }
                     JobEvent::Progress(RankProgress::ItemAssigned { rank, index }) => {
-                        set_busy(&mut ranks, rank, true);
-                        if let Some(route) = turn.routes.get(index) {
-                            let job = &turn.jobs[route.job];
-                            store.start_item(&job.id, route.item)?;
-                            if let Some(job) = store.job(&job.id, None)? {
-                                store.set_progress(&job.id, &progress_of(&job, 0, &ranks))?;
-                            }
-                            shared.job_changed(&job.id);
+                        let Some(route) = turn.routes.get_mut(index) else { continue };
+                        route.rank = Some(rank);
+                        let (j, item) = (route.job, route.item);
+                        let id = turn.jobs[j].id.clone();
+                        store.start_item(&id, item)?;
+                        if let Some(job) = store.job(&id, None)? {
+                            store.set_progress(&id, &progress_of(&job, 0, &turn.shares(shared, j)))?;
                         }
+                        shared.job_changed(&id);
                     }
                     JobEvent::Progress(RankProgress::ItemDone { rank, index, secs, error }) => {
-                        set_busy(&mut ranks, rank, false);
                         shared.metrics.rank_busy(rank, secs);
-                        let Some((route, Some(output))) = turn.routes.get(index).zip(turn.outputs.get(index)) else {
+                        let Some((route, Some(_))) = turn.routes.get_mut(index).zip(turn.outputs.get(index)) else {
                             continue;
                         };
-                        if let Some(r) = ranks.get_mut(rank) {
-                            r.done += 1;
-                        }
+                        (route.rank, route.ended) = (Some(rank), true);
                         ended += 1;
-                        let job = &turn.jobs[route.job];
-                        end_item(shared, store, job, route, output, error.as_deref(), &ranks)?;
-                        shared.job_changed(&job.id);
+                        end_item(shared, store, turn, index, error.as_deref())?;
+                        shared.job_changed(&turn.jobs[turn.routes[index].job].id);
                     }
                     JobEvent::BatchFinished(Err(e)) => anyhow::bail!(e),
                     JobEvent::BatchFinished(Ok(outcome)) => {
@@ -323,23 +340,12 @@ fn run_batch(
     }
 }
 
-fn set_busy(ranks: &mut [RankShare], rank: usize, busy: bool) {
-    if let Some(r) = ranks.get_mut(rank) {
-        r.busy = busy;
-    }
-}
-
-/// Moves one result into its job's folder (unless the job was cancelled or deleted meanwhile)
-/// and ends its item.
-fn end_item(
-    shared: &Shared,
-    store: &Store,
-    job: &JobView,
-    route: &Route,
-    output: &std::path::Path,
-    error: Option<&str>,
-    ranks: &[RankShare],
-) -> Result<()> {
+/// Moves the result of the turn's image `index` into its job's folder (unless the job was
+/// cancelled or deleted meanwhile) and ends its item.
+fn end_item(shared: &Shared, store: &Store, turn: &Turn, index: usize, error: Option<&str>) -> Result<()> {
+    let route = &turn.routes[index];
+    let job = &turn.jobs[route.job];
+    let Some(output) = turn.outputs[index].as_deref() else { return Ok(()) };
     let Some(current) = store.job(&job.id, None)?.filter(|j| !j.status.is_final()) else {
         let _ = std::fs::remove_file(output);
         return Ok(());
@@ -365,14 +371,9 @@ fn end_item(
         shared.metrics.done(1, *bytes);
     }
     // Its last image: the job ends now, not with the turn, so its client fetches the result and
-    // sends its next job while the turn's other images are still on the ranks. An ended job
-    // shows no rank busy (the ones still busy work for other jobs of the turn).
+    // sends its next job while the turn's other images are still on the ranks.
     let end = store.job(&job.id, None)?.as_ref().and_then(outcome);
-    let mut shown = ranks.to_vec();
-    if end.is_some() {
-        shown.iter_mut().for_each(|r| r.busy = false);
-    }
-    store.set_progress(&job.id, &progress_of(&current, 1, &shown))?;
+    store.set_progress(&job.id, &progress_of(&current, 1, &turn.shares(shared, route.job)))?;
     if let Some((status, error)) = end {
         store.end_job(&job.id, status, error.as_deref(), now())?;
     }
@@ -390,7 +391,7 @@ fn outcome(job: &JobView) -> Option<(JobStatus, Option<String>)> {
     }
 }
 
-/// A job's progress in a shared turn: its images done (and `ending` more), the turn's ranks.
+/// A job's progress in a shared turn: its images done (and `ending` more), its ranks' shares.
 fn progress_of(job: &JobView, ending: u64, ranks: &[RankShare]) -> Progress {
     let done = job.done + job.failed + ending;
     Progress { done, total: job.total, unit: "images".into(), ranks: ranks.to_vec(), ..Default::default() }
