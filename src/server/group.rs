@@ -246,7 +246,6 @@ fn run_batch(
     requests
         .send(Request::Batch { job, cancel: Arc::clone(&cancel), pause: None, more: Some(more), reply, wake })
         .map_err(|_| anyhow::anyhow!("the MPI thread has stopped"))?;
-    let mut ended = 0;
     let mut closing = Closing { opened: Instant::now(), idle_since: None, looked: Instant::now() };
     loop {
         let wait = if arrivals.is_some() { OPEN_WAIT } else { Duration::from_millis(500) };
@@ -276,7 +275,6 @@ fn run_batch(
                             continue;
                         };
                         (route.rank, route.ended) = (Some(rank), true);
-                        ended += 1;
                         end_item(shared, store, turn, index, error.as_deref())?;
                         shared.job_changed(&turn.jobs[turn.routes[index].job].id);
                     }
@@ -294,7 +292,7 @@ fn run_batch(
             Err(RecvTimeoutError::Disconnected) => anyhow::bail!("the MPI thread has stopped"),
         }
         let Some(to) = &arrivals else { continue };
-        let idle = ended == turn.routes.len();
+        let idle = turn.routes.iter().all(|r| r.ended);
         match (idle, closing.idle_since) {
             (true, None) => closing.idle_since = Some(Instant::now()),
             (false, Some(_)) => closing.idle_since = None,
